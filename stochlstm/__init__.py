@@ -1,0 +1,43 @@
+"""stochlstm: deterministic vs stochastic LSTM gating, side by side.
+
+The cell and its math: :mod:`stochlstm.cell`. Gating rules:
+:mod:`stochlstm.gates`. The randomness contract: :mod:`stochlstm.noise`.
+"""
+
+from .cell import cell_step
+from .condition import NOISE_STREAMS, Condition
+from .gates import GATE_RULES, Bernoulli, Concrete, Deterministic, Threshold, gate_rule
+from .simulate import Simulation, run_kernel, simulate
+from .weights import (
+    LSTMWeights,
+    WeightsError,
+    from_keras,
+    from_per_gate,
+    from_torch,
+    init_uniform,
+    load_weights,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GATE_RULES",
+    "NOISE_STREAMS",
+    "Bernoulli",
+    "Concrete",
+    "Condition",
+    "Deterministic",
+    "LSTMWeights",
+    "Simulation",
+    "Threshold",
+    "WeightsError",
+    "cell_step",
+    "from_keras",
+    "from_per_gate",
+    "from_torch",
+    "gate_rule",
+    "init_uniform",
+    "load_weights",
+    "run_kernel",
+    "simulate",
+]

@@ -1,0 +1,416 @@
+"""Simulating many seeds and conditions at once.
+
+The math is in :mod:`stochlstm.cell`; this module runs it vectorised over
+seeds. State is kept feature-major, ``(H, B)`` with ``B`` seeds, so that each
+gate is one contiguous block of rows, and every operation writes into
+preallocated buffers. Two identities keep the step cheap:
+
+- ``sigmoid(a) = 0.5 tanh(a / 2) + 0.5``, with the ``1/2`` folded into the
+  input, forget and output rows of the weights, so one ``tanh`` over the whole
+  ``(4H, B)`` preactivation gives every gate and the candidate;
+- inputs shared by all seeds are projected once, ``W_ih x_t + b`` for all t,
+  before the loop.
+
+The uniforms come from :mod:`stochlstm.noise` (the randomness contract) and
+are drawn once per block of steps for all conditions (common random numbers).
+
+:func:`run_kernel` streams each step's values to a consumer (for summaries
+that do not grow with the number of seeds); :func:`simulate` keeps them all
+and returns a :class:`Simulation`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .condition import NOISE_STREAMS, Condition
+from .gates import Deterministic, GateRule
+from .noise import SeedBatchNoise
+from .stats import SEED_BLOCK
+from .weights import LSTMWeights
+
+__all__ = ["CELL_QUANTITIES", "Simulation", "run_kernel", "simulate"]
+
+CELL_QUANTITIES: tuple[str, ...] = ("p_i", "i", "p_f", "f", "g", "p_o", "o", "c", "h", "y")
+
+Consumer = Callable[[int, int, dict[str, np.ndarray]], None]
+
+# Uniforms held at once, all streams and seeds (float64 values).
+_NOISE_BLOCK_VALUES = 1 << 21
+
+
+def _as_conditions(conditions) -> dict[str, Condition]:
+    if isinstance(conditions, Condition):
+        return {"condition": conditions}
+    conditions = dict(conditions)
+    if not conditions:
+        raise ValueError("at least one condition is needed")
+    for name, condition in conditions.items():
+        if not isinstance(condition, Condition):
+            raise TypeError(f"condition {name!r} is not a Condition: {condition!r}")
+    return conditions
+
+
+def _initial(value, name: str, hidden: int, batch: int, dtype) -> np.ndarray:
+    """An initial state as ``(H, B)``, from None (zeros), ``(H,)`` or ``(B, H)``."""
+    if value is None:
+        return np.zeros((hidden, batch), dtype=dtype)
+    value = np.asarray(value, dtype=np.float64)
+    if value.shape == (hidden,):
+        return np.repeat(value[:, None], batch, axis=1).astype(dtype)
+    if value.shape == (batch, hidden):
+        return np.ascontiguousarray(value.T, dtype=dtype)
+    raise ValueError(
+        f"initial_state.{name}: expected shape ({hidden},) or ({batch}, {hidden}), got {value.shape}"
+    )
+
+
+def _column_blocks(batch: int) -> list[slice]:
+    return [slice(start, min(batch, start + SEED_BLOCK)) for start in range(0, batch, SEED_BLOCK)]
+
+
+def _matmul(matrix: np.ndarray, columns: np.ndarray, out: np.ndarray, blocks: list[slice]) -> np.ndarray:
+    """``matrix @ columns`` computed per block of :data:`SEED_BLOCK` columns.
+
+    BLAS rounds a product differently for different numbers of columns (float32
+    in particular); fixed column blocks make each seed's result the same bits
+    whatever the batch it runs in.
+    """
+    if len(blocks) == 1:
+        return np.matmul(matrix, columns, out=out)
+    for block in blocks:
+        np.matmul(matrix, columns[:, block], out=out[:, block])
+    return out
+
+
+class _Kernel:
+    """The weights of one run, prepared for the feature-major step."""
+
+    def __init__(self, weights: LSTMWeights, inputs: np.ndarray, batch: int, dtype):
+        hidden = weights.hidden_size
+        self.hidden, self.batch, self.dtype = hidden, batch, np.dtype(dtype)
+        self.blocks = _column_blocks(batch)
+        # 1/2 on the sigmoid rows (input, forget, output), 1 on the candidate rows.
+        row_scale = np.full(4 * hidden, 0.5)
+        row_scale[2 * hidden : 3 * hidden] = 1.0
+        self.recurrent = np.ascontiguousarray(weights.weight_hh * row_scale[:, None], dtype=dtype)
+        bias = (weights.bias_ih + weights.bias_hh) * row_scale
+        input_weight = weights.weight_ih * row_scale[:, None]
+        if inputs.ndim == 2:  # shared by all seeds: project once
+            self.shared_projection = (inputs @ input_weight.T + bias).astype(dtype)
+        else:  # (T, B, X): one sequence per seed
+            self.shared_projection = None
+            self.inputs = np.ascontiguousarray(inputs.transpose(0, 2, 1), dtype=dtype)  # (T, X, B)
+            self.input_weight = np.ascontiguousarray(input_weight, dtype=dtype)
+            self.bias = bias.astype(dtype)[:, None]
+        self.readout = None
+        if weights.output_size:
+            self.readout = (
+                np.ascontiguousarray(weights.readout_weight, dtype=dtype),
+                np.asarray(weights.readout_bias, dtype=dtype)[:, None],
+            )
+
+    def preactivation(self, t: int, h: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """The scaled preactivation ``(4H, B)`` (halved on the sigmoid rows)."""
+        _matmul(self.recurrent, h, out, self.blocks)
+        if self.shared_projection is not None:
+            out += self.shared_projection[t][:, None]
+        else:
+            out += _matmul(self.input_weight, self.inputs[t], np.empty_like(out), self.blocks)
+            out += self.bias
+        return out
+
+
+class _ConditionState:
+    """The state and work buffers of one condition over a batch of seeds."""
+
+    def __init__(self, condition: Condition, kernel: _Kernel, h0, c0):
+        hidden, batch, dtype = kernel.hidden, kernel.batch, kernel.dtype
+        self.condition, self.kernel = condition, kernel
+
+        def buffer(rows=hidden):
+            return np.empty((rows, batch), dtype=dtype)
+
+        self.h, self.c = h0.copy(), c0.copy()
+        self.h_next, self.c_next = buffer(), buffer()
+        self.scaled_preact, self.activations = buffer(4 * hidden), buffer(4 * hidden)
+        self.product, self.cell_output = buffer(), buffer()
+        self.gate_out = {g: buffer() for g in ("input", "forget", "output")}
+        self.keep = buffer() if condition.forget_semantics == "erase" else None
+        self.candidate = buffer() if condition.binary_candidate else None
+        self.preact = buffer() if self._needs_preact() else None
+        self.mask = np.empty((hidden, batch), dtype=bool)
+        self.readout = None
+        if kernel.readout is not None:
+            self.readout = np.empty((kernel.readout[0].shape[0], batch), dtype=dtype)
+
+    def _needs_preact(self) -> bool:
+        return any(getattr(self.condition, g).needs_preact for g in ("input", "forget", "output"))
+
+    def _gate(self, name: str, rule: GateRule, block: int, prob, uniform):
+        if isinstance(rule, Deterministic):
+            return prob
+        preact = None
+        if rule.needs_preact:
+            rows = slice(block * self.kernel.hidden, (block + 1) * self.kernel.hidden)
+            preact = np.multiply(self.scaled_preact[rows], 2, out=self.preact)
+        return rule(prob, preact=preact, uniform=uniform, out=self.gate_out[name])
+
+    def step(self, t: int, noise: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Advance one step; ``noise`` maps a stream to this step's ``(H, B)`` uniforms."""
+        condition, hidden = self.condition, self.kernel.hidden
+        activations = np.tanh(
+            self.kernel.preactivation(t, self.h, self.scaled_preact), out=self.activations
+        )
+        for rows in (slice(0, 2 * hidden), slice(3 * hidden, 4 * hidden)):
+            activations[rows] *= 0.5
+            activations[rows] += 0.5
+        input_prob = activations[:hidden]
+        forget_prob = activations[hidden : 2 * hidden]
+        candidate = activations[2 * hidden : 3 * hidden]
+        output_prob = activations[3 * hidden :]
+
+        if condition.binary_candidate:
+            candidate = _stochastic_sign(candidate, noise["candidate"], self.candidate)
+        input_gate = self._gate("input", condition.input, 0, input_prob, noise.get("input"))
+        forget_gate = self._gate("forget", condition.forget, 1, forget_prob, noise.get("forget"))
+        output_gate = self._gate("output", condition.output, 3, output_prob, noise.get("output"))
+
+        keep = forget_gate
+        if condition.forget_semantics == "erase":
+            keep = np.subtract(1, forget_gate, out=self.keep)
+        cell = np.multiply(keep, self.c, out=self.c_next)
+        cell += np.multiply(input_gate, candidate, out=self.product)
+        if condition.zoneout_c > 0:
+            np.less(noise["zoneout_c"], condition.zoneout_c, out=self.mask)
+            np.copyto(cell, self.c, where=self.mask)
+
+        cell_output = np.tanh(cell, out=self.cell_output)
+        if condition.binary_cell_output:
+            cell_output = _stochastic_sign(cell_output, noise["cell_output"], cell_output)
+        hidden_state = np.multiply(output_gate, cell_output, out=self.h_next)
+        if condition.zoneout_h > 0:
+            np.less(noise["zoneout_h"], condition.zoneout_h, out=self.mask)
+            np.copyto(hidden_state, self.h, where=self.mask)
+
+        self.c, self.c_next = cell, self.c
+        self.h, self.h_next = hidden_state, self.h
+        values = {
+            "p_i": input_prob,
+            "i": input_gate,
+            "p_f": forget_prob,
+            "f": forget_gate,
+            "g": candidate,
+            "p_o": output_prob,
+            "o": output_gate,
+            "c": cell,
+            "h": hidden_state,
+        }
+        if self.readout is not None:
+            weight, bias = self.kernel.readout
+            y = _matmul(weight, hidden_state, self.readout, self.kernel.blocks)
+            y += bias
+            y *= 0.5
+            np.tanh(y, out=y)
+            y *= 0.5
+            y += 0.5
+            values["y"] = y
+        return values
+
+
+def _stochastic_sign(mean, uniform, out):
+    """±1 with expectation ``mean``: ``+1`` where ``u < (1 + mean) / 2`` (in place on ``out``)."""
+    half = np.multiply(mean, 0.5, out=out)
+    half += 0.5
+    np.less(uniform, half, out=out)
+    out *= 2
+    out -= 1
+    return out
+
+
+def _check_inputs(inputs, weights: LSTMWeights, batch: int) -> np.ndarray:
+    inputs = np.asarray(inputs, dtype=np.float64)
+    x_size = weights.input_size
+    if inputs.ndim == 2 and inputs.shape[1] == x_size:
+        return inputs
+    if inputs.ndim == 3 and inputs.shape[1:] == (batch, x_size):
+        return inputs
+    raise ValueError(
+        f"inputs: expected shape (steps, {x_size}) or (steps, {batch}, {x_size}), got {inputs.shape}"
+    )
+
+
+def run_kernel(
+    weights: LSTMWeights,
+    inputs: np.ndarray,
+    conditions: Mapping[str, Condition] | Condition,
+    seeds: Sequence[int],
+    consumer: Consumer,
+    *,
+    root_seed: int = 0,
+    initial_state: Mapping[str, np.ndarray] | None = None,
+    dtype=np.float64,
+) -> None:
+    """Run every condition over ``seeds`` and hand each step to ``consumer``.
+
+    ``consumer(condition_index, t, values)`` receives, for every condition and
+    step (t increasing within a condition), the step's quantities as ``(H, B)``
+    arrays (``y``: ``(Y, B)``), in the order of ``seeds``. The arrays are
+    views into work buffers: copy what you keep.
+    """
+    conditions = _as_conditions(conditions)
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("at least one seed is needed")
+    if len(seeds) == 1:
+        # BLAS takes a matrix-vector path for one column, whose rounding differs
+        # from the matrix-matrix path of larger batches: run the seed twice so
+        # that a seed's numbers are the same bits alone and inside any batch.
+        inputs = np.asarray(inputs)
+        if inputs.ndim == 3:
+            inputs = np.repeat(inputs, 2, axis=1)
+        initial_state = {
+            name: (np.repeat(value, 2, axis=0) if np.ndim(value) == 2 else value)
+            for name, value in (initial_state or {}).items()
+        }
+        return run_kernel(
+            weights, inputs, conditions, seeds * 2,
+            lambda index, t, values: consumer(index, t, {q: v[:, :1] for q, v in values.items()}),
+            root_seed=root_seed, initial_state=initial_state, dtype=dtype,
+        )
+    batch, hidden = len(seeds), weights.hidden_size
+    inputs = _check_inputs(inputs, weights, batch)
+    n_steps = inputs.shape[0]
+    kernel = _Kernel(weights, inputs, batch, dtype)
+    initial_state = initial_state or {}
+    h0 = _initial(initial_state.get("h"), "h", hidden, batch, kernel.dtype)
+    c0 = _initial(initial_state.get("c"), "c", hidden, batch, kernel.dtype)
+    states = [_ConditionState(condition, kernel, h0, c0) for condition in conditions.values()]
+
+    streams = [s for s in NOISE_STREAMS if any(s in c.noise_streams for c in conditions.values())]
+    fixed_noise = any(c.noise == "fixed" for c in conditions.values())
+    noise = SeedBatchNoise(root_seed, seeds, streams, hidden, kernel.dtype) if streams else None
+    block_steps = max(1, min(n_steps, _NOISE_BLOCK_VALUES // max(1, len(streams) * hidden * batch)))
+    first_step_noise: dict[str, np.ndarray] = {}
+
+    for block_start in range(0, n_steps, block_steps):
+        steps = range(block_start, min(n_steps, block_start + block_steps))
+        block = noise.next_block(len(steps)) if noise else {}
+        if block_start == 0 and fixed_noise:
+            first_step_noise = {stream: draws[0].copy() for stream, draws in block.items()}
+        for index, state in enumerate(states):
+            fixed = state.condition.noise == "fixed"
+            for offset, t in enumerate(steps):
+                step_noise = (
+                    first_step_noise
+                    if fixed
+                    else {stream: draws[offset] for stream, draws in block.items()}
+                )
+                consumer(index, t, state.step(t, step_noise))
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """Every step of every condition and seed: ``sim[condition][quantity]`` is
+    ``(T, B, H)`` (``y``: ``(T, B, Y)``), row ``t`` the step that consumed ``x_t``.
+    """
+
+    conditions: tuple[str, ...]
+    seeds: tuple[int, ...]
+    quantities: tuple[str, ...]
+    arrays: dict[str, dict[str, np.ndarray]]
+
+    def __getitem__(self, condition: str) -> dict[str, np.ndarray]:
+        return self.arrays[condition]
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy trajectories: one row per (condition, seed, t, unit).
+
+        Columns ``condition, seed, t, unit`` and one per quantity; ``y`` is
+        given when the readout has one output (``y_0, y_1, ...`` for more,
+        on the rows of units below the output size).
+        """
+        frames = []
+        for condition in self.conditions:
+            arrays = self.arrays[condition]
+            n_steps, batch, hidden = arrays["h"].shape
+            t, seed, unit = np.meshgrid(
+                np.arange(n_steps), np.asarray(self.seeds), np.arange(hidden), indexing="ij"
+            )
+            columns = {
+                "condition": np.full(t.size, condition),
+                "seed": seed.ravel(),
+                "t": t.ravel(),
+                "unit": unit.ravel(),
+            }
+            for quantity in self.quantities:
+                values = arrays[quantity]
+                if quantity != "y":
+                    columns[quantity] = values.ravel()
+                elif values.shape[2] == 1:
+                    columns["y"] = np.repeat(values, hidden, axis=2).ravel()
+                else:
+                    for k in range(values.shape[2]):
+                        column = np.full((n_steps, batch, hidden), np.nan)
+                        column[:, :, :] = values[:, :, k : k + 1]
+                        columns[f"y_{k}"] = column.ravel()
+            frames.append(pd.DataFrame(columns))
+        return pd.concat(frames, ignore_index=True)
+
+
+def simulate(
+    weights: LSTMWeights,
+    inputs: np.ndarray,
+    conditions: Mapping[str, Condition] | Condition,
+    seeds: Sequence[int] | int = 1,
+    *,
+    root_seed: int = 0,
+    initial_state: Mapping[str, np.ndarray] | None = None,
+    dtype=np.float64,
+    quantities: Sequence[str] | None = None,
+) -> Simulation:
+    """Simulate ``conditions`` for ``seeds`` and keep every step.
+
+    ``inputs`` is ``(T, X)``, shared by all seeds, or ``(T, B, X)``;
+    ``seeds`` a list of seeds or a count (``0..n-1``). The gate noise of seed
+    ``s`` depends on ``(root_seed, s)`` only (see :mod:`stochlstm.noise`), and
+    every condition sees the same noise.
+
+    >>> from stochlstm import Condition, init_uniform, simulate
+    >>> weights = init_uniform(input_size=2, hidden_size=4, seed=0)
+    >>> sim = simulate(weights, np.ones((10, 2)),
+    ...                {"deterministic": Condition(),
+    ...                 "stochastic": Condition.all_gates("bernoulli")}, seeds=100)
+    >>> sim["stochastic"]["c"].shape
+    (10, 100, 4)
+    """
+    conditions = _as_conditions(conditions)
+    seeds = list(range(seeds)) if isinstance(seeds, int | np.integer) else [int(s) for s in seeds]
+    available = CELL_QUANTITIES if weights.output_size else CELL_QUANTITIES[:-1]
+    quantities = tuple(quantities or available)
+    unknown = set(quantities) - set(available)
+    if unknown:
+        raise ValueError(f"unknown quantities {sorted(unknown)}; available: {', '.join(available)}")
+    inputs = np.asarray(inputs, dtype=np.float64)
+    n_steps = inputs.shape[0]
+    arrays: dict[str, dict[str, np.ndarray]] = {}
+    for name in conditions:
+        arrays[name] = {}
+        for quantity in quantities:
+            width = weights.output_size if quantity == "y" else weights.hidden_size
+            arrays[name][quantity] = np.empty((n_steps, len(seeds), width), dtype=dtype)
+    names = list(conditions)
+
+    def keep(index: int, t: int, values: dict[str, np.ndarray]) -> None:
+        for quantity in quantities:
+            arrays[names[index]][quantity][t] = values[quantity].T
+
+    run_kernel(
+        weights, inputs, conditions, seeds, keep,
+        root_seed=root_seed, initial_state=initial_state, dtype=dtype,
+    )
+    return Simulation(tuple(names), tuple(seeds), quantities, arrays)
