@@ -16,6 +16,8 @@ from .weights import (
     from_torch,
     init_uniform,
     load_weights,
+    save_weights,
+    weights_from_mapping,
 )
 
 __version__ = "0.1.0"
@@ -38,6 +40,8 @@ __all__ = [
     "gate_rule",
     "init_uniform",
     "load_weights",
+    "save_weights",
+    "weights_from_mapping",
     "run_kernel",
     "simulate",
 ]

@@ -49,6 +49,7 @@ class RecordPlan:
     units: tuple[int, ...]
     path_seeds: tuple[int, ...] = ()
     derived: bool = True
+    initial_state: bool = False  # keep t = -1 rows in the sample paths
     block: int = SEED_BLOCK
 
 

@@ -1,0 +1,198 @@
+"""Reading a run directory back, and computing its metrics.
+
+>>> run = load_run("results/answer-example")        # doctest: +SKIP
+>>> run.summary.query("quantity == 'c' and t == 19")   # doctest: +SKIP
+>>> metrics = analyze(run)                             # writes metrics.csv   # doctest: +SKIP
+>>> comparison_table(metrics, run.baseline)            # doctest: +SKIP
+
+A run directory (see the README) holds ``manifest.json`` (with the run's
+``status``), ``resolved.yaml`` (the validated config), ``summary.csv`` and
+usually ``trajectories.csv`` (or ``trajectories.parquet``). The tables are read
+on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from .metrics import compute_metrics, find_baseline
+
+__all__ = ["Run", "RunError", "analyze", "atomic_path", "load_run"]
+
+_SUMMARY_DTYPES = {"condition": "str", "quantity": "str", "t": "int64", "unit": "int64", "n": "int64"}
+_TRAJECTORY_DTYPES = {"condition": "str", "seed": "int64", "t": "int64", "unit": "int64"}
+_METRICS_DTYPES = {"condition": "str", "metric": "str", "quantity": "str", "t": "Int64", "unit": "Int64"}
+
+
+class RunError(Exception):
+    """A folder that cannot be analysed as asked; the message is one line naming the folder."""
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it to ``path``.
+
+    Readers see the old file or the new one, never half of one; on error the
+    temporary file is removed and ``path`` is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@dataclass(eq=False)
+class Run:
+    """A run directory. ``config`` is resolved.yaml, ``manifest`` manifest.json;
+    ``summary``, ``trajectories`` and ``metrics`` are read when first used."""
+
+    path: Path
+    config: dict[str, Any] = field(repr=False)
+    manifest: dict[str, Any] = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return str(self.config.get("name") or self.path.name)
+
+    @property
+    def description(self) -> str:
+        return str(self.config.get("description") or "")
+
+    @property
+    def status(self) -> str:
+        return str(self.manifest.get("status", "unknown"))
+
+    @property
+    def figures_dir(self) -> Path:
+        return self.path / "figures"
+
+    @cached_property
+    def baseline(self) -> str | None:
+        """The deterministic baseline condition (resolved.yaml's ``baseline``,
+        else found from the summary); None when the run has none."""
+        try:
+            return find_baseline(self.summary, self.config.get("baseline"))
+        except ValueError:
+            return None
+
+    @cached_property
+    def summary(self) -> pd.DataFrame:
+        """``summary.csv``: across-seed statistics per (condition, quantity, t, unit)."""
+        return _read_csv(self.path / "summary.csv", _SUMMARY_DTYPES)
+
+    @cached_property
+    def trajectories(self) -> pd.DataFrame | None:
+        """The recorded sample paths (``trajectories.parquet`` if present, else
+        ``trajectories.csv``); None if the run kept none."""
+        parquet, csv = self.path / "trajectories.parquet", self.path / "trajectories.csv"
+        if parquet.exists():
+            try:
+                frame = pd.read_parquet(parquet)
+            except ImportError as error:
+                raise RunError(f"{parquet}: reading Parquet needs pyarrow ({error})") from None
+            for column in ("condition",):
+                if column in frame.columns:
+                    frame[column] = frame[column].astype("str")
+            return frame
+        if csv.exists():
+            return _read_csv(csv, _TRAJECTORY_DTYPES)
+        return None
+
+    @cached_property
+    def metrics(self) -> pd.DataFrame:
+        """``metrics.csv`` when it exists, else computed from the summary (not written;
+        :func:`analyze` writes it)."""
+        path = self.path / "metrics.csv"
+        if path.exists():
+            metrics = _read_csv(path, _METRICS_DTYPES)
+        else:
+            metrics = compute_metrics(self.summary, self.baseline)
+        metrics.attrs["baseline"] = self.baseline
+        return metrics
+
+
+def _read_csv(path: Path, dtypes: dict[str, str]) -> pd.DataFrame:
+    try:
+        header = pd.read_csv(path, nrows=0).columns
+        return pd.read_csv(path, dtype={k: v for k, v in dtypes.items() if k in header})
+    except (OSError, ValueError, pd.errors.ParserError) as error:
+        message = " ".join(str(error).split())
+        raise RunError(f"{path}: cannot read ({message})") from None
+
+
+def load_run(path: str | os.PathLike, *, allow_incomplete: bool = False) -> Run:
+    """Open the run directory at ``path``.
+
+    Raises :class:`RunError` when ``path`` is not a run directory (no
+    ``manifest.json``), has no ``summary.csv``, or its manifest says the run is
+    not complete (unless ``allow_incomplete``).
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise RunError(f"{path}: no such directory")
+    manifest_path = path / "manifest.json"
+    if not manifest_path.exists():
+        raise RunError(f"{path}: not a run directory (no manifest.json)")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise RunError(f"{manifest_path}: not valid JSON ({error})") from None
+    if not isinstance(manifest, dict):
+        raise RunError(f"{manifest_path}: expected a JSON object")
+    status = manifest.get("status")
+    if status != "complete" and not allow_incomplete:
+        raise RunError(
+            f"{path}: the run is not complete (status: {status}); "
+            "pass allow_incomplete=True to analyse it anyway"
+        )
+    if not (path / "summary.csv").exists():
+        raise RunError(f"{path}: no summary.csv (status: {status})")
+    config: dict[str, Any] = {}
+    config_path = path / "resolved.yaml"
+    if config_path.exists():
+        try:
+            config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as error:
+            message = " ".join(str(error).split())
+            raise RunError(f"{config_path}: not valid YAML ({message})") from None
+        if not isinstance(config, dict):
+            raise RunError(f"{config_path}: expected a mapping")
+    return Run(path=path, config=config, manifest=manifest)
+
+
+def analyze(
+    run: Run | str | os.PathLike, *, baseline: str | None = None, allow_incomplete: bool = False
+) -> pd.DataFrame:
+    """Compute the metrics of a run, write ``metrics.csv`` into it and return them.
+
+    ``baseline`` overrides the run's deterministic baseline condition.
+    """
+    if not isinstance(run, Run):
+        run = load_run(run, allow_incomplete=allow_incomplete)
+    try:
+        metrics = compute_metrics(run.summary, baseline or run.baseline)
+    except ValueError as error:
+        raise RunError(f"{run.path}: {error}") from None
+    with atomic_path(run.path / "metrics.csv") as tmp:
+        metrics.to_csv(tmp, index=False)
+    run.__dict__["metrics"] = metrics
+    return metrics

@@ -1,0 +1,204 @@
+"""The ``stochlstm`` command: thin Typer commands over the Python API."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    help="Deterministic vs stochastic LSTM gating, side by side.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+EXIT_BAD_INPUT = 2
+EXIT_RUN_DIRECTORY = 3
+EXIT_INTERRUPTED = 130
+
+ExperimentFile = Annotated[
+    Path, typer.Argument(help="The experiment file (YAML).", exists=True, dir_okay=False, readable=True)
+]
+Overrides = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a field: --set key.path=value (repeatable).", metavar="KEY=VALUE"),
+]
+RunDir = Annotated[Path, typer.Argument(help="A run directory (results/<name>).", exists=True, file_okay=False)]
+
+
+def _fail(message: str, code: int) -> None:
+    err.print(f"error: {message}", soft_wrap=True, markup=False, style="red")
+    raise typer.Exit(code)
+
+
+def _config_error(error) -> None:
+    """One line per problem: ``file:line: field.path: what is wrong``."""
+    for line in str(error).splitlines():
+        err.print(f"error: {line}", soft_wrap=True, markup=False, style="red")
+    raise typer.Exit(EXIT_BAD_INPUT)
+
+
+@app.command()
+def run(
+    experiment: ExperimentFile,
+    set_: Overrides = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes (default: the file's execution.jobs).")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Parent folder of the run directory (default: the file's output.dir).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted run.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing run once the new one completes.")] = False,
+    figures: Annotated[bool | None, typer.Option("--figures/--no-figures", help="Draw figures at the end.")] = None,
+    executor: Annotated[str | None, typer.Option("--executor", help="local | processes | dask | tcp://scheduler:8786")] = None,
+    plan: Annotated[bool, typer.Option("--plan", help="Show the planned tasks and stop.")] = False,
+) -> None:
+    """Run an experiment: simulate every condition over the seeds and write the run directory."""
+    from .config import ConfigError, load_experiment
+    from .rundir import RunDirectoryError
+    from .runner import RunInterrupted, plan_run, run_experiment
+
+    if resume and force:
+        _fail("--resume and --force cannot be used together", EXIT_BAD_INPUT)
+    if plan:
+        try:
+            out.print(plan_run(load_experiment(experiment, overrides=set_ or [])).describe())
+        except ConfigError as error:
+            _config_error(error)
+        return
+    started = time.time()
+    with _progress() as report:
+        try:
+            outcome = run_experiment(
+                experiment, overrides=set_ or [], out=out_dir, jobs=jobs, resume=resume,
+                force=force, figures=figures, executor=executor, progress=report,
+                command=" ".join(["stochlstm", *sys.argv[1:]]),
+            )
+        except ConfigError as error:
+            _config_error(error)
+        except RunDirectoryError as error:
+            _fail(str(error), EXIT_RUN_DIRECTORY)
+        except RunInterrupted as error:
+            _fail(str(error), EXIT_INTERRUPTED)
+    _print_outcome(outcome, time.time() - started)
+
+
+def _print_outcome(outcome, seconds: float) -> None:
+    manifest = outcome.manifest
+    out.print(f"[bold green]{outcome.status}[/]: {outcome.path}")
+    seeds = manifest.get("seeds", {})
+    out.print(
+        f"  {seeds.get('count', '?')} seeds x {len(manifest.get('sweep_points', [])) or 1} point(s), "
+        f"conditions: {', '.join(manifest.get('conditions', {}))}; {seconds:.1f} s"
+    )
+    for name, rows in (manifest.get("rows") or {}).items():
+        out.print(f"  {name:<22} {rows:>10,} rows")
+    figures = sorted((outcome.path / "figures").glob("*.png")) if (outcome.path / "figures").exists() else []
+    if figures:
+        out.print(f"  figures/               {len(figures):>10} PNG")
+    if (outcome.path / "report.html").exists():
+        out.print(f"  open {outcome.path / 'report.html'}")
+
+
+class _progress:
+    """A rich progress bar on a terminal; silent otherwise."""
+
+    def __enter__(self):
+        self.bar = None
+        if err.is_terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(
+                TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("tasks"),
+                TextColumn("{task.fields[seeds]:,} seeds"), TimeRemainingColumn(), console=err, transient=True,
+            )
+            self.bar.__enter__()
+            self.task = None
+        return self.report
+
+    def report(self, done: int, total: int, seeds: int) -> None:
+        if self.bar is None:
+            return
+        if self.task is None:
+            self.task = self.bar.add_task("run", total=total, seeds=seeds)
+        self.bar.update(self.task, completed=done, seeds=seeds)
+
+    def __exit__(self, *exc_info):
+        if self.bar is not None:
+            self.bar.__exit__(*exc_info)
+        return False
+
+
+@app.command()
+def validate(
+    experiment: ExperimentFile,
+    set_: Overrides = None,
+    plan: Annotated[bool, typer.Option("--plan", help="Also show the planned tasks.")] = False,
+) -> None:
+    """Check an experiment file without running it."""
+    from .config import ConfigError, load_experiment
+
+    try:
+        config = load_experiment(experiment, overrides=set_ or [])
+        if plan:
+            from .runner import plan_run
+
+            out.print(plan_run(config).describe())
+    except ConfigError as error:
+        _config_error(error)
+    seeds = config.seed_list()
+    out.print(
+        f"[green]ok[/]: {experiment} is valid: experiment {config.name!r}, {len(seeds)} seeds, "
+        f"conditions {', '.join(config.conditions)}"
+    )
+
+
+@app.command()
+def analyze(run_dir: RunDir) -> None:
+    """Compute the comparison metrics of a run, print the table and write metrics.csv."""
+    from .analysis import RunError, analyze as analyze_run, comparison_text
+
+    try:
+        metrics = analyze_run(run_dir)
+    except RunError as error:
+        _fail(str(error), EXIT_BAD_INPUT)
+    out.print(comparison_text(metrics))
+    out.print(f"wrote {run_dir / 'metrics.csv'} ({len(metrics):,} rows)")
+
+
+@app.command()
+def plot(
+    run_dir: RunDir,
+    formats: Annotated[list[str] | None, typer.Option("--format", help="png, pdf or svg (repeatable).")] = None,
+) -> None:
+    """Draw the comparison figures of a run into RUN_DIR/figures/."""
+    from .analysis import RunError, draw_run_figures
+
+    try:
+        paths = draw_run_figures(run_dir, formats=tuple(formats or ("png", "pdf")))
+    except RunError as error:
+        _fail(str(error), EXIT_BAD_INPUT)
+    for path in paths:
+        out.print(f"wrote {path}")
+
+
+@app.command()
+def example(
+    seed: Annotated[int, typer.Option(help="Seed of the gate noise.")] = 0,
+) -> None:
+    """The answer's worked example, step by step, deterministic vs bernoulli."""
+    from .example import worked_example
+
+    out.print(worked_example(seed), markup=False, highlight=False, soft_wrap=True)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

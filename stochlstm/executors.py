@@ -1,0 +1,138 @@
+"""Where a run's tasks execute: in this process, in local processes, or on Dask.
+
+Every executor hands results back in task order, and tasks do not depend on
+where they run (see :mod:`stochlstm.noise` and :mod:`stochlstm.runner`), so
+the executor never changes a number.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+__all__ = ["EXECUTORS", "DaskExecutor", "ProcessExecutor", "make_executor"]
+
+
+def _single_threaded_blas() -> dict[str, str | None]:
+    """Ask BLAS for one thread per worker process; returns the previous values."""
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    previous = {name: os.environ.get(name) for name in names}
+    for name in names:
+        os.environ[name] = "1"
+    return previous
+
+
+def _restore(previous: dict[str, str | None]) -> None:
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+class ProcessExecutor(AbstractContextManager):
+    """Local worker processes (``spawn``), at most ``2 * jobs`` tasks in flight."""
+
+    def __init__(self, jobs: int):
+        self.jobs = max(1, int(jobs))
+
+    def __enter__(self):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        previous = _single_threaded_blas()
+        try:
+            self.pool = ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("spawn"))
+        finally:
+            _restore(previous)
+        return self
+
+    def __exit__(self, *exc_info):
+        self.pool.shutdown(wait=exc_info[0] is None, cancel_futures=True)
+        return False
+
+    def map_in_order(self, function: Callable, arguments: Sequence[tuple], tasks: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
+        pending: deque = deque()
+        queue = iter(zip(tasks, arguments, strict=True))
+        for task, args in queue:
+            pending.append((task, self.pool.submit(function, *args)))
+            if len(pending) >= 2 * self.jobs:
+                break
+        while pending:
+            task, future = pending.popleft()
+            result = future.result()
+            for next_task, args in queue:
+                pending.append((next_task, self.pool.submit(function, *args)))
+                break
+            yield task, result
+
+
+class DaskExecutor(AbstractContextManager):
+    """Dask distributed: ``address`` of a running scheduler, or a local cluster
+    of ``jobs`` single-threaded workers. Needs ``pip install 'stochlstm[dask]'``."""
+
+    def __init__(self, jobs: int, address: str | None = None):
+        self.jobs = max(1, int(jobs))
+        self.address = address
+
+    def __enter__(self):
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError as error:
+            raise RuntimeError(
+                "the dask executor needs dask.distributed: pip install 'stochlstm[dask]'"
+            ) from error
+        if self.address:
+            self.cluster = None
+            self.client = Client(self.address)
+        else:
+            previous = _single_threaded_blas()
+            try:
+                self.cluster = LocalCluster(
+                    n_workers=self.jobs, threads_per_worker=1, processes=True,
+                    dashboard_address=None, silence_logs=40,
+                )
+            finally:
+                _restore(previous)
+            self.client = Client(self.cluster)
+        return self
+
+    def __exit__(self, *exc_info):
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+        return False
+
+    def map_in_order(self, function: Callable, arguments: Sequence[tuple], tasks: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
+        window = 2 * max(self.jobs, len(self.client.scheduler_info().get("workers", {})) or 1)
+        pending: deque = deque()
+        queue = iter(zip(tasks, arguments, strict=True))
+        for task, args in queue:
+            pending.append((task, self.client.submit(function, *args, pure=False)))
+            if len(pending) >= window:
+                break
+        while pending:
+            task, future = pending.popleft()
+            result = future.result()
+            future.release()
+            for next_task, args in queue:
+                pending.append((next_task, self.client.submit(function, *args, pure=False)))
+                break
+            yield task, result
+
+
+EXECUTORS = ("local", "processes", "dask")
+
+
+def make_executor(name: str, jobs: int, address: str | None = None):
+    """An executor by name: ``processes`` or ``dask`` (``dask://host:port`` for a scheduler)."""
+    if name.startswith("dask://") or name.startswith("tcp://"):
+        return DaskExecutor(jobs, address=name.removeprefix("dask://") if name.startswith("dask://") else name)
+    if name == "dask":
+        return DaskExecutor(jobs, address=address)
+    if name in ("processes", "local"):
+        return ProcessExecutor(jobs)
+    raise ValueError(f"unknown executor {name!r}; expected one of: {', '.join(EXECUTORS)}")
