@@ -1,0 +1,127 @@
+"""The command line through Typer's runner, on tiny experiment files in tmp_path."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from stochlstm.cli import EXIT_BAD_INPUT, EXIT_RUN_DIRECTORY, app
+
+GOOD = """\
+name: tiny
+seeds: 40
+model:
+  input_size: 3
+  hidden_size: 3
+  weights:
+    W_i: [[1,1,1,1,1,1], [2,2,2,2,2,2], [3,3,3,3,3,3]]
+    b_i: [1, 1, 1]
+    W_f: [[0,0,0,0,0,0], [0,0,0,0,0,0], [0,0,0,0,0,0]]
+    b_f: [0.0, 1.3862943611198906, 2.1972245773362196]
+    W_C: [[0.1,0.1,0.1,0.1,0.1,0.1], [0.1,0.1,0.1,0.1,0.1,0.1], [0.1,0.1,0.1,0.1,0.1,0.1]]
+    b_C: [0, 0, 0]
+    W_o: [[0,0,0,0,0,0], [0,0,0,0,0,0], [0,0,0,0,0,0]]
+    b_o: [0, 0, 0]
+initial_state: {h: [4, 5, 6], c: [0, 0, 0]}
+inputs: {kind: constant, value: [1, 2, 3], steps: 6}
+conditions:
+  deterministic: {}
+  stochastic: {gates: bernoulli}
+record: {seeds: 2}
+output: {figures: false}
+"""
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def experiment(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(GOOD)
+    return path
+
+
+def test_run_writes_the_run_directory_and_says_where(tmp_path, experiment):
+    result = invoke("run", experiment, "--out", tmp_path / "results")
+    assert result.exit_code == 0, result.output
+    run_dir = tmp_path / "results" / "tiny"
+    assert f"complete: {run_dir}" in result.output
+    assert "summary.csv" in result.output and "trajectories.csv" in result.output
+    for name in ("experiment.yaml", "resolved.yaml", "manifest.json", "summary.csv", "trajectories.csv"):
+        assert (run_dir / name).is_file(), name
+    assert (run_dir / "experiment.yaml").read_text() == GOOD
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "complete"
+
+
+def test_run_with_overrides(tmp_path, experiment):
+    result = invoke("run", experiment, "--out", tmp_path, "--set", "seeds=7", "--set", "name=other")
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "other" / "manifest.json").read_text())
+    assert manifest["seeds"]["count"] == 7
+
+
+def test_second_run_refuses_then_force_replaces(tmp_path, experiment):
+    assert invoke("run", experiment, "--out", tmp_path).exit_code == 0
+    again = invoke("run", experiment, "--out", tmp_path)
+    assert again.exit_code == EXIT_RUN_DIRECTORY
+    assert "already holds a complete run" in again.output and "--force" in again.output
+    assert invoke("run", experiment, "--out", tmp_path, "--force").exit_code == 0
+
+
+def test_validate_and_plan(experiment):
+    result = invoke("validate", experiment, "--plan")
+    assert result.exit_code == 0, result.output
+    assert "is valid" in result.output and "40 seeds" in result.output and "task(s)" in result.output
+
+
+BAD_INPUTS = {
+    "malformed YAML": ("seeds: [1, 2\n", None, "malformed YAML"),
+    "unknown key": ("seeds: 40\n", "seedz: 40\n", "tiny.yaml:2: seedz: unknown key 'seedz'"),
+    "wrong type": ("hidden_size: 3\n", "hidden_size: three\n", "tiny.yaml:5: model.hidden_size"),
+    "wrong matrix shape": ("b_i: [1, 1, 1]", "b_i: [1, 1]", "model.weights.b_i"),
+    "NaN in weights": ("b_o: [0, 0, 0]", "b_o: [0, .nan, 0]", "tiny.yaml:14: model.weights.b_o[1]: expected a finite number, got nan"),
+    "missing CSV file": (
+        "inputs: {kind: constant, value: [1, 2, 3], steps: 6}",
+        "inputs: {kind: csv, file: missing.csv, columns: [a, b, c]}",
+        "missing.csv",
+    ),
+    "negative steps": ("steps: 6}", "steps: -6}", "inputs.steps"),
+    "unknown gate rule": ("{gates: bernoulli}", "{gates: bernouli}", "unknown gate rule 'bernouli'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_is_reported_and_leaves_an_existing_run_untouched(tmp_path, experiment, case):
+    assert invoke("run", experiment, "--out", tmp_path).exit_code == 0
+    run_dir = tmp_path / "tiny"
+    before = {p.name: p.read_bytes() for p in run_dir.iterdir()}
+    old, new, message = BAD_INPUTS[case]
+    text = GOOD.replace(old, new) if new is not None else GOOD + old
+    assert text != GOOD
+    experiment.write_text(text)
+    for command in ("validate", "run"):
+        args = [command, experiment] + (["--out", tmp_path, "--force"] if command == "run" else [])
+        result = invoke(*args)
+        assert result.exit_code == EXIT_BAD_INPUT, result.output
+        assert message in result.output, result.output
+        assert "Traceback" not in result.output
+        assert result.output.startswith("error: ")
+    assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before
+
+
+def test_resume_and_force_together_is_an_error(experiment):
+    result = invoke("run", experiment, "--resume", "--force")
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "cannot be used together" in result.output
+
+
+def test_example_prints_the_worked_example():
+    result = invoke("example")
+    assert result.exit_code == 0
+    assert "[21, 42, 63]" in result.output and "[22, 43, 64]" in result.output
+    assert "[1, 2, 3] * [3, 2, 1] = [3, 4, 3]" in result.output
+    assert "p_f                        = [0.5, 0.8, 0.9]" in result.output
