@@ -26,9 +26,18 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from .metrics import compute_metrics, find_baseline
+from .metrics import comparison_table, compute_metrics, find_baseline, sweep_columns
 
-__all__ = ["Run", "RunError", "analyze", "atomic_path", "load_run"]
+__all__ = [
+    "Run",
+    "RunError",
+    "analyze",
+    "analyze_and_draw",
+    "atomic_path",
+    "comparison_text",
+    "draw_run_figures",
+    "load_run",
+]
 
 _SUMMARY_DTYPES = {"condition": "str", "quantity": "str", "t": "int64", "unit": "int64", "n": "int64"}
 _TRAJECTORY_DTYPES = {"condition": "str", "seed": "int64", "t": "int64", "unit": "int64"}
@@ -114,7 +123,11 @@ class Run:
                     frame[column] = frame[column].astype("str")
             return frame
         if csv.exists():
-            return _read_csv(csv, _TRAJECTORY_DTYPES)
+            try:
+                frame = _read_csv(csv, _TRAJECTORY_DTYPES)
+            except _EmptyFile:
+                return None
+            return frame if len(frame) else None
         return None
 
     @cached_property
@@ -130,10 +143,16 @@ class Run:
         return metrics
 
 
+class _EmptyFile(RunError):
+    pass
+
+
 def _read_csv(path: Path, dtypes: dict[str, str]) -> pd.DataFrame:
     try:
         header = pd.read_csv(path, nrows=0).columns
         return pd.read_csv(path, dtype={k: v for k, v in dtypes.items() if k in header})
+    except pd.errors.EmptyDataError:
+        raise _EmptyFile(f"{path}: the file is empty") from None
     except (OSError, ValueError, pd.errors.ParserError) as error:
         message = " ".join(str(error).split())
         raise RunError(f"{path}: cannot read ({message})") from None
@@ -196,3 +215,49 @@ def analyze(
         metrics.to_csv(tmp, index=False)
     run.__dict__["metrics"] = metrics
     return metrics
+
+
+def comparison_text(metrics: pd.DataFrame, baseline: str | None = None) -> str:
+    """The comparison table as plain text for a terminal: one column per
+    condition (and sweep point) when there are at most six, else one row each."""
+    table = comparison_table(metrics, baseline if baseline is not None else metrics.attrs.get("baseline"))
+    sweep = sweep_columns(metrics)
+    numbers = table.drop(columns=[*sweep, "condition", "baseline"])
+    labels = [
+        f"{row['condition']}{' (baseline)' if row['baseline'] else ''}"
+        + "".join(f" {k}={row[k]}" for k in sweep)
+        for _, row in table.iterrows()
+    ]
+    formatted = numbers.map(lambda v: "–" if pd.isna(v) else f"{v:.4g}")
+    formatted.index = labels
+    if len(table) <= 6:
+        formatted = formatted.T
+    return formatted.to_string()
+
+
+def draw_run_figures(path: str | os.PathLike | Run, formats=("png", "pdf"), *,
+                     allow_incomplete: bool = False) -> list[Path]:
+    """:func:`stochlstm.plots.draw_figures` for a run directory, with problems as :class:`RunError`."""
+    from .plots import draw_figures
+
+    run = path if isinstance(path, Run) else load_run(path, allow_incomplete=allow_incomplete)
+    try:
+        return draw_figures(run, formats=tuple(formats))
+    except ValueError as error:
+        raise RunError(f"{run.path}: cannot draw the figures ({error})") from None
+
+
+def analyze_and_draw(path: str | os.PathLike, formats=("png", "pdf")) -> dict[str, Path]:
+    """Everything derived from a run's tables, for the runner at the end of a run
+    (the manifest still says "running"): metrics.csv, the figures and report.html.
+
+    Returns ``{path relative to the run directory: path}`` of the files written.
+    """
+    from .report import write_report
+
+    run = load_run(path, allow_incomplete=True)
+    written = [run.path / "metrics.csv"]
+    analyze(run)
+    written += draw_run_figures(run, formats=formats)
+    written.append(write_report(run))
+    return {str(p.relative_to(run.path)): p for p in written}

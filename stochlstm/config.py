@@ -4,7 +4,7 @@ the README), read with ``yaml.safe_load`` semantics and validated in full.
 :func:`load_experiment` reports every problem of a file at once, each with the
 file, the line of the offending key, its dotted path and what was expected::
 
-    experiment.yaml:14: conditions.stochastic.gates: unknown gate rule 'bernouli'; expected one of: ...
+    experiment.yaml:14: conditions.stochastic.gates: unknown gate rule 'bernouli'; expected ...
 
 Beyond the schema (unknown keys, types, ranges) it checks what needs several
 sections at once: the weights against the model sizes, the lengths of the
@@ -69,9 +69,8 @@ GATES: tuple[str, ...] = ("input", "forget", "output")
 
 # Columns of the run's tables that a sweep column must not shadow.
 _RESERVED_COLUMNS = frozenset(
-    {"condition", "seed", "t", "unit", "x", "quantity", "metric", "value", "n", "mean", "sd",
-     "se", "ci_low", "ci_high", "min", "max", *QUANTITIES}
-)
+    "condition seed t unit x quantity metric value n mean sd se ci_low ci_high min max".split()
+) | set(QUANTITIES)
 # Words pandas reads back as missing values, numbers or booleans.
 _RESERVED_NAMES = frozenset({"na", "nan", "null", "none", "inf", "infinity", "true", "false"})
 _EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -192,8 +191,8 @@ def _experiment_name(name: str) -> str:
     if not _EXPERIMENT_NAME.fullmatch(name):
         _fail(
             "name",
-            f"{name!r} cannot name a folder: use letters, digits, '.', '_' and '-', starting with a "
-            "letter or digit (at most 100)",
+            f"{name!r} cannot name a folder: use letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit (at most 100)",
         )
     return name
 
@@ -739,10 +738,14 @@ def _duplicate_keys(node: yaml.Node, parts: tuple, file: str, seen=None) -> list
                 continue
             line = key.start_mark.line + 1
             if key.value in first:
-                problems.append(Problem(
-                    file, line, _format_path((*parts, key.value)),
-                    f"duplicate key (also on line {first[key.value]}); give each key once",
-                ))
+                problems.append(
+                    Problem(
+                        file,
+                        line,
+                        _format_path((*parts, key.value)),
+                        f"duplicate key (also on line {first[key.value]}); give each key once",
+                    )
+                )
             first.setdefault(key.value, line)
             problems += _duplicate_keys(value, (*parts, key.value), file, seen)
     elif isinstance(node, yaml.SequenceNode):
@@ -763,7 +766,7 @@ def _split_path(text: str) -> list[str | int]:
     keeps the swept path whole. Raises ValueError on a malformed path."""
     text = text.strip()
     if text.startswith("sweep.") and len(text) > len("sweep."):
-        return ["sweep", text[len("sweep."):]]
+        return ["sweep", text[len("sweep.") :]]
     parts: list[str | int] = []
     for piece in text.split("."):
         match = _PART.fullmatch(piece)
@@ -950,12 +953,16 @@ def _pydantic_problem(error: Mapping, root=ExperimentConfig) -> tuple[list, str]
             allowed = ""
         message = f"unknown key {parts[-1]!r}{allowed}"
     elif kind == "invalid_key":
-        message = f"keys must be strings, got {got} (quote it; YAML reads yes/no/on/off as booleans)"
+        message = (
+            f"keys must be strings, got {got} (quote it; YAML reads yes/no/on/off as booleans)"
+        )
     elif kind in _EXPECTED:
         message = f"expected {_EXPECTED[kind]}, got {got}{_number_hint(value)}"
     elif kind in _BOUNDS:
         name, sign = _BOUNDS[kind]
-        message = f"must be {sign} {ctx[name]}, got {value!r}"
+        bound = ctx[name]
+        bound = int(bound) if isinstance(bound, float) and bound.is_integer() else bound
+        message = f"must be {sign} {bound}, got {value!r}"
     elif kind == "literal_error":
         message = f"expected {ctx['expected']}, got {got}"
     elif kind == "too_short":
@@ -998,7 +1005,9 @@ class _Source:
             message = f"{message} (at sweep point {self.point})"
         for prefix, text in self.overrides.items():
             if origin[: len(prefix)] == prefix:
-                return Problem(self.file, None, _format_path(parts), f"{message} (from --set {text})")
+                return Problem(
+                    self.file, None, _format_path(parts), f"{message} (from --set {text})"
+                )
         line = self.lines.line(origin) if self.lines is not None else None
         return Problem(self.file, line, _format_path(parts), message)
 
@@ -1035,7 +1044,9 @@ def _validate(raw, source: _Source) -> tuple[ExperimentConfig | None, list[Probl
     if not isinstance(raw, dict):
         keys = ", ".join(ExperimentConfig.model_fields)
         what = "empty" if raw is None else f"{_describe(raw)}, not a mapping"
-        return None, [source.problem((), f"the experiment file is {what}; expected the keys {keys}")]
+        return None, [
+            source.problem((), f"the experiment file is {what}; expected the keys {keys}")
+        ]
     context = {"base_dir": source.base_dir}
     problems: list[Problem] = []
     config = None
@@ -1090,36 +1101,49 @@ def _cross_checks(raw: dict, context: dict) -> list[tuple[tuple, str]]:
             out += _check_inputs(top["inputs"], input_size, base_dir)
         quantities = record.get("quantities")
         if isinstance(quantities, list) and "y" in quantities and not output_size:
-            out.append((
-                ("record", "quantities", quantities.index("y")),
-                "y needs a readout: set model.output_size >= 1",
-            ))
-        for index, unit in enumerate(record.get("units") if isinstance(record.get("units"), list) else ()):
+            out.append(
+                (
+                    ("record", "quantities", quantities.index("y")),
+                    "y needs a readout: set model.output_size >= 1",
+                )
+            )
+        for index, unit in enumerate(
+            record.get("units") if isinstance(record.get("units"), list) else ()
+        ):
             if unit >= hidden_size:
-                out.append((
-                    ("record", "units", index),
-                    f"unit {unit} does not exist: the units are 0..{hidden_size - 1}",
-                ))
+                out.append(
+                    (
+                        ("record", "units", index),
+                        f"unit {unit} does not exist: the units are 0..{hidden_size - 1}",
+                    )
+                )
     if "seeds" in top and isinstance(record.get("seeds"), list):
         run_seeds = set(_seed_list(top["seeds"]))
         for index, seed in enumerate(record["seeds"]):
             if seed not in run_seeds:
-                out.append((("record", "seeds", index), f"seed {seed} is not one of the run's seeds"))
+                out.append(
+                    (("record", "seeds", index), f"seed {seed} is not one of the run's seeds")
+                )
     conditions = raw.get("conditions") if isinstance(raw.get("conditions"), dict) else {}
     for name, spec in conditions.items():
         spec = _fields(ConditionSpec, spec, context)
         chosen = [spec.get(key) for key in ("gates", *GATES)]
         rules = [c.rule if isinstance(c, GateSpec) else c for c in chosen]
         if spec.get("temperature") is not None and "concrete" not in rules:
-            out.append((
-                ("conditions", name, "temperature"),
-                "applies to concrete gates only, and this condition has none",
-            ))
+            out.append(
+                (
+                    ("conditions", name, "temperature"),
+                    "applies to concrete gates only, and this condition has none",
+                )
+            )
     if top.get("baseline") is not None and top["baseline"] not in conditions:
-        out.append((
-            ("baseline",),
-            f"unknown condition {top['baseline']!r}; the conditions are: {', '.join(map(str, conditions))}",
-        ))
+        out.append(
+            (
+                ("baseline",),
+                f"unknown condition {top['baseline']!r}; "
+                f"the conditions are: {', '.join(map(str, conditions))}",
+            )
+        )
     for key in top.get("sweep") or {}:
         try:
             parts = _split_path(key)
@@ -1132,7 +1156,9 @@ def _cross_checks(raw: dict, context: dict) -> list[tuple[tuple, str]]:
     return out
 
 
-def _check_weights(raw: dict, weights: dict | None, sizes, base_dir: Path) -> list[tuple[tuple, str]]:
+def _check_weights(
+    raw: dict, weights: dict | None, sizes, base_dir: Path
+) -> list[tuple[tuple, str]]:
     """NaN and infinities in the file's weights (pointing at the very number),
     then the weights themselves against the sizes."""
     from .weights import WeightsError, weights_from_mapping  # lazy: keeps this module light
@@ -1141,7 +1167,9 @@ def _check_weights(raw: dict, weights: dict | None, sizes, base_dir: Path) -> li
     for key, value in raw.items():
         for index, number in _numbers(value, ()):
             if not math.isfinite(number):
-                out.append((("model", "weights", key, *index), f"expected a finite number, got {number!r}"))
+                out.append(
+                    (("model", "weights", key, *index), f"expected a finite number, got {number!r}")
+                )
     if out or weights is None:
         return out
     input_size, hidden_size, output_size = sizes
@@ -1177,28 +1205,48 @@ def _check_inputs(spec, size: int, base_dir: Path) -> list[tuple[tuple, str]]:
         out += _length_problem(("inputs", "value"), spec.value, size, what)
     elif spec.kind == "sequence":
         for t, row in enumerate(spec.values):
-            out += _length_problem(("inputs", "values", t), row if isinstance(row, list) else [row], size, what)
+            out += _length_problem(
+                ("inputs", "values", t), row if isinstance(row, list) else [row], size, what
+            )
         if len(out) > 3:
-            out = [*out[:3], (("inputs", "values"), f"{len(out) - 3} more rows of the wrong length")]
+            out = [
+                *out[:3],
+                (("inputs", "values"), f"{len(out) - 3} more rows of the wrong length"),
+            ]
     elif spec.kind in ("gaussian", "sine"):
-        for name in ("mean", "sd") if spec.kind == "gaussian" else ("amplitude", "period", "phase", "offset"):
+        for name in (
+            ("mean", "sd")
+            if spec.kind == "gaussian"
+            else ("amplitude", "period", "phase", "offset")
+        ):
             out += _length_problem(("inputs", name), getattr(spec, name), size, what)
     elif spec.kind == "epidemic" and size != 1:
-        out.append((
-            ("model", "input_size"),
-            f"must be 1 for inputs of kind epidemic (one column of daily counts), got {size}",
-        ))
+        out.append(
+            (
+                ("model", "input_size"),
+                f"must be 1 for inputs of kind epidemic (one column of daily counts), got {size}",
+            )
+        )
     elif spec.kind == "csv" and len(spec.columns) != size:
-        out.append((("inputs", "columns"), f"expected {size} columns ({what}), got {len(spec.columns)}"))
+        out.append(
+            (("inputs", "columns"), f"expected {size} columns ({what}), got {len(spec.columns)}")
+        )
     if out:
         return out
     try:
         per_seed = getattr(spec, "per_seed", False)
-        _inputs.make_inputs(spec, input_size=size, seeds=[0] if per_seed else None, base_dir=base_dir)
+        _inputs.make_inputs(
+            spec, input_size=size, seeds=[0] if per_seed else None, base_dir=base_dir
+        )
     except _inputs.InputError as error:
         message = str(error)
         prefix = f"{error.field}: "
-        return [(("inputs", error.field), message[len(prefix):] if message.startswith(prefix) else message)]
+        return [
+            (
+                ("inputs", error.field),
+                message[len(prefix) :] if message.startswith(prefix) else message,
+            )
+        ]
     return []
 
 
@@ -1207,12 +1255,35 @@ def _check_inputs(spec, size: int, base_dir: Path) -> list[tuple[tuple, str]]:
 # --------------------------------------------------------------------------- #
 
 
+def _schema_default(parts: Sequence):
+    """The default of the mapping at ``parts`` as plain data (``{}`` if none), so
+    that setting ``model.weights.seed`` in a file without ``model.weights``
+    starts from the default weights, not from an empty mapping."""
+    tp: Any = ExperimentConfig
+    for part in parts[:-1]:
+        try:
+            tp = _child(tp, part)
+        except KeyError:
+            return {}
+    tp = _unwrap(tp)
+    info = (
+        tp.model_fields.get(parts[-1])
+        if isinstance(tp, type) and issubclass(tp, BaseModel)
+        else None
+    )
+    default = (
+        None if info is None or info.is_required() else info.get_default(call_default_factory=True)
+    )
+    if isinstance(default, BaseModel):
+        return default.model_dump(mode="json", exclude_none=True)
+    return copy.deepcopy(default) if isinstance(default, dict) else {}
+
+
 def _set_path(data: dict, parts: Sequence, value) -> None:
-    """Set ``data[parts...] = value``, creating mappings on the way; ValueError if
-    a step is not a mapping (or a list with that index)."""
+    """Set ``data[parts...] = value``, creating missing mappings from their
+    defaults; ValueError if a step is neither a mapping nor a list with that index."""
     node = data
     for depth, part in enumerate(parts):
-        last = depth == len(parts) - 1
         where = _format_path(parts[:depth]) or "the file"
         if isinstance(part, int):
             if not isinstance(node, list) or not 0 <= part < len(node):
@@ -1220,11 +1291,11 @@ def _set_path(data: dict, parts: Sequence, value) -> None:
                 raise ValueError(f"{where} is {size}, so it has no item [{part}]")
         elif not isinstance(node, dict):
             raise ValueError(f"{where} is {_describe(node)}, not a mapping")
-        if last:
+        if depth == len(parts) - 1:
             node[part] = value
         else:
-            if isinstance(node, dict) and (part not in node or node[part] is None):
-                node[part] = {}
+            if isinstance(node, dict) and node.get(part) is None:
+                node[part] = _schema_default(parts[: depth + 1])
             node = node[part]
 
 
@@ -1233,7 +1304,9 @@ def _apply_overrides(data: dict, overrides: Sequence[str], source: _Source) -> l
     for text in overrides:
         key, sep, value_text = str(text).partition("=")
         if not sep or not key.strip():
-            problems.append(Problem(source.file, None, "", f"--set {text}: expected key.path=value"))
+            problems.append(
+                Problem(source.file, None, "", f"--set {text}: expected key.path=value")
+            )
             continue
         try:
             parts = _split_path(key)
@@ -1243,13 +1316,22 @@ def _apply_overrides(data: dict, overrides: Sequence[str], source: _Source) -> l
         path = _format_path(parts)
         wrong = _check_path(parts)
         if wrong:
-            problems.append(Problem(source.file, None, path, f"--set {text}: not a key of the experiment file: {wrong}"))
+            problems.append(
+                Problem(
+                    source.file,
+                    None,
+                    path,
+                    f"--set {text}: not a key of the experiment file: {wrong}",
+                )
+            )
             continue
         try:
             value = yaml.safe_load(value_text)
         except yaml.YAMLError as error:
             reason = getattr(error, "problem", None) or str(error)
-            problems.append(Problem(source.file, None, path, f"--set {text}: malformed YAML value: {reason}"))
+            problems.append(
+                Problem(source.file, None, path, f"--set {text}: malformed YAML value: {reason}")
+            )
             continue
         try:
             _set_path(data, parts, value)
@@ -1267,15 +1349,20 @@ def _sweep_columns(paths: Sequence[str]) -> dict[str, str]:
     last = {p: str(_split_path(p)[-1]) for p in paths}
     counts = {name: list(last.values()).count(name) for name in last.values()}
     return {
-        p: last[p] if counts[last[p]] == 1 and last[p] not in _RESERVED_COLUMNS
-        and not last[p].isdigit() else full(p)
+        p: last[p]
+        if counts[last[p]] == 1 and last[p] not in _RESERVED_COLUMNS and not last[p].isdigit()
+        else full(p)
         for p in paths
     }
 
 
 def _expand_sweep(config: ExperimentConfig, source: _Source):
     """Every sweep point of ``config``, validated; ``(points, problems)``."""
-    base = copy.deepcopy(config._raw if config._raw is not None else config.model_dump(mode="json", exclude_none=True))
+    base = copy.deepcopy(
+        config._raw
+        if config._raw is not None
+        else config.model_dump(mode="json", exclude_none=True)
+    )
     base.pop("sweep", None)
     paths = list(config.sweep)
     columns = _sweep_columns(paths)
@@ -1284,15 +1371,25 @@ def _expand_sweep(config: ExperimentConfig, source: _Source):
         raw = copy.deepcopy(base)
         values = {}
         swept = {}
-        for path, index in zip(paths, choice, strict=True):
-            value = copy.deepcopy(config.sweep[path])[index]
-            _set_path(raw, _split_path(path), value)
-            values[columns[path]] = value
-            swept[tuple(_split_path(path))] = ("sweep", path, index)
+        try:
+            for path, index in zip(paths, choice, strict=True):
+                value = copy.deepcopy(config.sweep[path][index])
+                _set_path(raw, _split_path(path), value)
+                values[columns[path]] = value
+                swept[tuple(_split_path(path))] = ("sweep", path, index)
+        except ValueError as error:
+            problem = source.problem(("sweep", path), f"cannot set {path}: {error}")
+            if problem not in problems:
+                problems.append(problem)
+            continue
         label = ", ".join(f"{c}={v!r}" for c, v in values.items())
         point_source = _Source(
-            file=source.file, base_dir=source.base_dir, lines=source.lines,
-            overrides=source.overrides, swept=swept, point=label,
+            file=source.file,
+            base_dir=source.base_dir,
+            lines=source.lines,
+            overrides=source.overrides,
+            swept=swept,
+            point=label,
         )
         point, found = _validate(raw, point_source)
         for problem in found:
@@ -1316,15 +1413,14 @@ def _sorted(problems: list[Problem]) -> list[Problem]:
 
 
 def parse_experiment(
-    text: str,
-    *,
-    file: str = "<string>",
-    base_dir=".",
-    overrides: Sequence[str] = (),
-    _source_path: Path | None = None,
+    text: str, *, file: str = "<string>", base_dir=".", overrides: Sequence[str] = ()
 ) -> ExperimentConfig:
     """The experiment in YAML ``text`` (see :func:`load_experiment`); ``file``
     names it in problems and relative paths are resolved against ``base_dir``."""
+    return _parse(text, file=file, base_dir=base_dir, overrides=overrides, path=None)
+
+
+def _parse(text: str, *, file: str, base_dir, overrides: Sequence[str], path: Path | None):
     data, root, problems = _compose(text, file)
     source = _Source(file=file, base_dir=Path(base_dir).resolve(), lines=_Lines(root))
     if isinstance(data, dict):
@@ -1333,7 +1429,7 @@ def parse_experiment(
     problems += found
     if problems:
         raise ConfigError(_sorted(problems))
-    config._attach(source, data, path=_source_path, text=text)
+    config._attach(source, data, path=path, text=text)
     if config.sweep:
         points, problems = _expand_sweep(config, source)
         if problems:
@@ -1357,9 +1453,9 @@ def load_experiment(path, overrides: Sequence[str] = ()) -> ExperimentConfig:
     except FileNotFoundError:
         raise ConfigError([Problem(file, None, "", "experiment file not found")]) from None
     except IsADirectoryError:
-        raise ConfigError([Problem(file, None, "", "is a directory, not an experiment file")]) from None
+        raise ConfigError(
+            [Problem(file, None, "", "is a directory, not an experiment file")]
+        ) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError([Problem(file, None, "", f"cannot read the file: {error}")]) from None
-    return parse_experiment(
-        text, file=file, base_dir=path.parent, overrides=overrides, _source_path=path.resolve()
-    )
+    return _parse(text, file=file, base_dir=path.parent, overrides=overrides, path=path.resolve())

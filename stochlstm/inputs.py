@@ -53,7 +53,9 @@ def input_generator(seed: int, run_seed: int | None = None) -> np.random.Generat
     """The generator of an input: ``SeedSequence(seed)`` for a shared input,
     ``SeedSequence(seed, spawn_key=(run_seed,))`` for the input of one run seed."""
     spawn_key = () if run_seed is None else (int(run_seed),)
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(seed), spawn_key=spawn_key)))
+    return np.random.Generator(
+        np.random.PCG64(np.random.SeedSequence(int(seed), spawn_key=spawn_key))
+    )
 
 
 def _columns(value, input_size: int, name: str) -> np.ndarray:
@@ -62,7 +64,9 @@ def _columns(value, input_size: int, name: str) -> np.ndarray:
     if row.ndim == 0:
         return np.full(input_size, float(row))
     if row.shape != (input_size,):
-        raise InputError(name, f"{name}: expected a number or {input_size} numbers, got {row.shape[0]}")
+        raise InputError(
+            name, f"{name}: expected a number or {input_size} numbers, got {row.shape[0]}"
+        )
     return row
 
 
@@ -92,7 +96,9 @@ def sequence(values) -> np.ndarray:
         raise InputError("values", "values: expected at least one step")
     lengths = sorted({row.shape for row in rows})
     if len(lengths) > 1 or rows[0].ndim != 1:
-        raise InputError("values", f"values: every row needs the same number of columns, got {lengths}")
+        raise InputError(
+            "values", f"values: every row needs the same number of columns, got {lengths}"
+        )
     return np.stack(rows)
 
 
@@ -147,7 +153,9 @@ def sine(
     steps = _check_steps(steps)
     period = _columns(period, input_size, "period")
     if np.any(period <= 0):
-        raise InputError("period", f"period: expected a positive number of steps, got {period.tolist()}")
+        raise InputError(
+            "period", f"period: expected a positive number of steps, got {period.tolist()}"
+        )
     amplitude = _columns(amplitude, input_size, "amplitude")
     phase = _columns(phase, input_size, "phase")
     offset = _columns(offset, input_size, "offset")
@@ -177,7 +185,7 @@ def _check_sir(population, infected, beta, gamma) -> None:
     if isinstance(infected, bool) or int(infected) != infected or not 0 <= infected <= population:
         raise InputError(
             "infected",
-            f"infected: expected an integer between 0 and population ({population}), got {infected!r}",
+            f"infected: expected an integer from 0 to population ({population}), got {infected!r}",
         )
     for name, value in (("beta", beta), ("gamma", gamma)):
         if not (math.isfinite(value) and value >= 0):
@@ -235,7 +243,9 @@ def _scale_counts(counts: np.ndarray, scale, population: int) -> np.ndarray:
         return counts
     if isinstance(scale, (int, float)) and not isinstance(scale, bool) and scale > 0:
         return counts / scale
-    raise InputError("scale", f"scale: expected population, max, none or a positive number, got {scale!r}")
+    raise InputError(
+        "scale", f"scale: expected population, max, none or a positive number, got {scale!r}"
+    )
 
 
 def sir_epidemic(
@@ -269,7 +279,11 @@ def sir_epidemic(
 
     def one(generator: np.random.Generator) -> np.ndarray:
         path = simulate_sir(
-            steps, population=population, infected=infected, beta=beta, gamma=gamma,
+            steps,
+            population=population,
+            infected=infected,
+            beta=beta,
+            gamma=gamma,
             generator=generator,
         )
         counts = path.new_cases if observe == "new_cases" else path.infected
@@ -318,13 +332,16 @@ def from_csv(
     path = Path(base_dir) / Path(file)
     if not path.is_file():
         what = "is a directory, not a file" if path.is_dir() else "not found"
-        raise InputError("file", f"file: {str(file)!r} {what} (looked for {path})")
+        where = "" if Path(file).is_absolute() else f" (looked for {path})"
+        raise InputError("file", f"file: {str(file)!r} {what}{where}")
     columns = list(columns)
     if not columns:
         raise InputError("columns", "columns: expected at least one column name")
     repeated = sorted({c for c in columns if columns.count(c) > 1})
     if repeated:
-        raise InputError("columns", f"columns: {', '.join(map(repr, repeated))} listed more than once")
+        raise InputError(
+            "columns", f"columns: {', '.join(map(repr, repeated))} listed more than once"
+        )
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
@@ -335,7 +352,8 @@ def from_csv(
         available = ", ".join(map(str, frame.columns)) or "(none)"
         raise InputError(
             "columns",
-            f"columns: {', '.join(map(repr, missing))} not in {path.name}; its columns are: {available}",
+            f"columns: {', '.join(map(repr, missing))} not in {path.name}; "
+            f"its columns are: {available}",
         )
     # A blank line at the end of a file is not a row of data.
     blank = (frame == "").all(axis=1).to_numpy()
@@ -343,7 +361,8 @@ def from_csv(
     rows = range(n_rows)[slice(start, stop)]
     if len(rows) == 0:
         raise InputError(
-            "start", f"start/stop: no rows selected from {path.name} ({n_rows} data rows, "
+            "start",
+            f"start/stop: no rows selected from {path.name} ({n_rows} data rows, "
             f"start={start}, stop={stop})",
         )
     values = np.empty((len(rows), len(columns)))
@@ -354,8 +373,10 @@ def from_csv(
         bad = np.flatnonzero(~np.isfinite(numbers))
         if bad.size:
             shown = ", ".join(
-                f"row {rows[b]} (line {rows[b] + 2}): {text[b]!r}" if text[b].strip()
-                else f"row {rows[b]} (line {rows[b] + 2}): empty" for b in bad[:3]
+                f"row {rows[b]} (line {rows[b] + 2}): {text[b]!r}"
+                if text[b].strip()
+                else f"row {rows[b]} (line {rows[b] + 2}): empty"
+                for b in bad[:3]
             )
             more = f" and {bad.size - 3} more" if bad.size > 3 else ""
             raise InputError(
@@ -366,26 +387,22 @@ def from_csv(
     return _normalize(values, normalize)
 
 
-def _get(spec, name, default=None):
-    if isinstance(spec, Mapping):
-        return spec.get(name, default)
-    return getattr(spec, name, default)
-
-
-def make_inputs(spec, *, input_size: int, seeds: Sequence[int] | None = None, base_dir=".") -> np.ndarray:
+def make_inputs(
+    spec, *, input_size: int, seeds: Sequence[int] | None = None, base_dir="."
+) -> np.ndarray:
     """The inputs described by an ``inputs`` block: ``(T, X)``, or ``(T, B, X)``
     with one sequence per run seed in ``seeds`` when the block has
     ``per_seed: true`` (gaussian, epidemic).
 
-    ``spec`` is a validated block (:class:`stochlstm.config.InputsSpec`) or a
-    plain mapping with the same keys.
+    ``spec`` is a validated block (:data:`stochlstm.config.InputsSpec`) or a
+    plain mapping with the same keys; ``seeds`` is ignored for shared inputs.
     """
     if isinstance(spec, Mapping):
         from .config import validate_inputs  # lazy: config imports this module
 
         spec = validate_inputs(spec)
     kind = spec.kind
-    per_seed = bool(_get(spec, "per_seed", False))
+    per_seed = bool(getattr(spec, "per_seed", False))
     if per_seed and seeds is None:
         raise InputError("per_seed", "per_seed: the run seeds are needed for per-seed inputs")
     run_seeds = [int(s) for s in seeds] if per_seed else None
@@ -399,23 +416,38 @@ def make_inputs(spec, *, input_size: int, seeds: Sequence[int] | None = None, ba
         )
     elif kind == "sine":
         values = sine(
-            spec.steps, input_size, period=spec.period, amplitude=spec.amplitude,
-            phase=spec.phase, offset=spec.offset,
+            spec.steps,
+            input_size,
+            period=spec.period,
+            amplitude=spec.amplitude,
+            phase=spec.phase,
+            offset=spec.offset,
         )
     elif kind == "epidemic":
         if input_size != 1:
             raise InputError(
-                "kind", f"an epidemic input has one column (daily counts); input_size is {input_size}"
+                "kind",
+                f"an epidemic input has one column (daily counts); input_size is {input_size}",
             )
         values = sir_epidemic(
-            spec.steps, population=spec.population, infected=spec.infected, beta=spec.beta,
-            gamma=spec.gamma, seed=spec.seed, observe=spec.observe, scale=spec.scale,
+            spec.steps,
+            population=spec.population,
+            infected=spec.infected,
+            beta=spec.beta,
+            gamma=spec.gamma,
+            seed=spec.seed,
+            observe=spec.observe,
+            scale=spec.scale,
             run_seeds=run_seeds,
         )
     elif kind == "csv":
         values = from_csv(
-            spec.file, spec.columns, start=spec.start, stop=spec.stop,
-            normalize=spec.normalize, base_dir=base_dir,
+            spec.file,
+            spec.columns,
+            start=spec.start,
+            stop=spec.stop,
+            normalize=spec.normalize,
+            base_dir=base_dir,
         )
     else:
         raise InputError("kind", f"kind: unknown input kind {kind!r}")

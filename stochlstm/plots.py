@@ -131,7 +131,7 @@ def _arms(frame: pd.DataFrame) -> list[tuple[dict, str, str]]:
 
 
 def _arm_rows(frame: pd.DataFrame, point: dict, condition: str) -> pd.DataFrame:
-    mask = (frame["condition"] == condition).to_numpy()
+    mask = (frame["condition"] == condition).to_numpy(copy=True)
     for key, value in point.items():
         mask &= (frame[key] == value).to_numpy() if pd.notna(value) else frame[key].isna().to_numpy()
     return frame[mask]
@@ -149,9 +149,17 @@ def _units_note(shown: Sequence[int], total: int) -> str:
 
 
 def _legend(fig: Figure, handles, ncol: int | None = None) -> None:
-    if handles:
-        fig.legend(handles=handles, loc="outside lower center", ncol=ncol or min(3, len(handles)),
-                   frameon=False)
+    """One legend below the panels; ``handles`` are artists, or (artist(s), label) pairs."""
+    if not handles:
+        return
+    pairs = [h if isinstance(h, tuple) and isinstance(h[-1], str) else (h, h.get_label()) for h in handles]
+    ncol = ncol or min(3, len(pairs))
+    # matplotlib fills a legend column by column; reorder so it reads row by row
+    nrows, filled = -(-len(pairs) // ncol), len(pairs) % ncol or ncol
+    order = [r * ncol + c for c in range(ncol) for r in range(nrows if c < filled else nrows - 1)]
+    pairs = [pairs[k] for k in order]
+    fig.legend([a for a, _ in pairs], [label for _, label in pairs], loc="outside lower center",
+               ncol=ncol, frameon=False)
 
 
 # --------------------------------------------------------------------------- (a) trajectories
@@ -225,8 +233,15 @@ def plot_trajectories(
                     ax.set_title(STATE_NAMES.get(quantity, quantity))
                 if row == len(shown) - 1:
                     ax.set_xlabel("step t")
-        handles, labels = axes[0, 0].get_legend_handles_labels()
-        handles = [h for h, l in sorted(zip(handles, labels, strict=True), key=lambda p: p[1] != baseline)]
+        handles = []
+        if baseline in conditions:
+            handles.append(Line2D([], [], color=BASELINE_COLOR, linewidth=1.4, linestyle="--",
+                                  label=baseline))
+        for condition in conditions:
+            if condition != baseline:
+                band = Patch(color=colors[condition], alpha=0.22, linewidth=0)
+                line = Line2D([], [], color=colors[condition], linewidth=1.8)
+                handles.append(((band, line), f"{condition}: mean ± 95% CI"))
         if sample is not None:
             handles.append(Line2D([], [], color="grey", linewidth=0.7, alpha=0.6,
                                   label=f"sample paths ({sample['seed'].nunique()} seeds, thin)"))
@@ -470,32 +485,45 @@ def plot_survival(
     palette = dict(zip([a[2] for a in stochastic_arms],
                        sns.color_palette("colorblind", max(1, len(stochastic_arms))), strict=False))
     with _style():
-        fig, axes = _figure(1, 1, (7.5, 4.6))
-        ax = axes[0, 0]
-        ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":", label="_half")
-        for point, condition, label in shown:
-            color = BASELINE_COLOR if condition == baseline else palette[label]
-            mine = _arm_rows(rows, point, condition).sort_values("t")
-            empirical = mine[mine["metric"] == "retention"]
-            theory = mine[mine["metric"] == "retention_theory"]
-            if not empirical.empty:
-                t = empirical["t"].to_numpy(dtype=float)
-                _band(ax, t, empirical["ci_low"], empirical["ci_high"], color, f"_band {label}")
-                ax.plot(t, empirical["value"], color=color, linewidth=1.8, label=label)
-            if not theory.empty:
-                ax.plot(theory["t"].to_numpy(dtype=float), theory["value"], color=color,
-                        linewidth=1.4, linestyle="--", label=f"_theory {label}")
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel("step t")
-        ax.set_ylabel("retention of c since t = 0\n(mean over units)")
-        handles, _ = ax.get_legend_handles_labels()
+        fig, axes = _figure(1, 2, (11.0, 4.4), sharex=True)
+        positive = rows.loc[rows["value"] > 0, "value"]
+        floor = max(1e-6, 0.5 * float(positive.min())) if len(positive) else 1e-6
+        for ax, log in zip(axes[0], (False, True), strict=True):
+            ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":", label="_half")
+            for point, condition, label in shown:
+                color = BASELINE_COLOR if condition == baseline else palette[label]
+                mine = _arm_rows(rows, point, condition).sort_values("t")
+                empirical = mine[mine["metric"] == "retention"]
+                theory = mine[mine["metric"] == "retention_theory"]
+                if not empirical.empty:
+                    t, value = empirical["t"].to_numpy(dtype=float), empirical["value"].to_numpy()
+                    if log:  # lines only; zero retention (every seed forgot) is off the scale
+                        value = np.where(value > 0, value, np.nan)
+                    else:
+                        _band(ax, t, empirical["ci_low"], empirical["ci_high"], color, f"_band {label}")
+                    ax.plot(t, value, color=color, linewidth=1.8, label=label)
+                if not theory.empty:
+                    value = theory["value"].to_numpy()
+                    if log:
+                        value = np.where(value > 0, value, np.nan)
+                    ax.plot(theory["t"].to_numpy(dtype=float), value, color=color,
+                            linewidth=1.4, linestyle="--", label=f"_theory {label}")
+            ax.set_xlabel("step t")
+            if log:
+                ax.set_yscale("log")
+                ax.set_ylim(floor, 1.5)
+                ax.set_title("log scale (no bands)")
+            else:
+                ax.set_ylim(-0.02, 1.02)
+                ax.set_title("linear scale, 95% CI bands")
+                ax.set_ylabel("retention of c since t = 0 (mean over units)")
+        handles, _ = axes[0, 0].get_legend_handles_labels()
         handles += [
-            Line2D([], [], color="grey", linewidth=1.8, label="realised: product of keep factors (± 95% CI)"),
+            Line2D([], [], color="grey", linewidth=1.8, label="realised: product of keep factors"),
             Line2D([], [], color="grey", linewidth=1.4, linestyle="--",
                    label="theory: product of keep probabilities"),
-            Line2D([], [], color="grey", linewidth=0.8, linestyle=":", label="half"),
         ]
-        fig.legend(handles=handles, loc="outside right center", frameon=False)
+        _legend(fig, handles, ncol=min(4, max(2, len(shown))))
         note = f" ({len(shown)} of {len(arms)} shown)" if len(shown) < len(arms) else ""
         fig.suptitle(f"Memory survival: realised vs theoretical retention of the cell state{note}")
     return fig

@@ -18,7 +18,7 @@ from stochlstm.config import (
 )
 from stochlstm.gates import Bernoulli, Concrete, Deterministic
 from stochlstm.inputs import gaussian
-from stochlstm.weights import init_uniform
+from stochlstm.weights import init_uniform, save_weights
 
 EXAMPLE = """\
 name: answer-example        # run directory: results/<name>/
@@ -118,7 +118,12 @@ def test_design_example_loads(example, tmp_path):
 def test_design_example_builds_the_conditions(example):
     conditions = example.build_conditions()
     assert list(conditions) == [
-        "deterministic", "stochastic", "stochastic-forget", "concrete", "zoneout", "literal",
+        "deterministic",
+        "stochastic",
+        "stochastic-forget",
+        "concrete",
+        "zoneout",
+        "literal",
     ]
     assert conditions["deterministic"] == Condition()
     assert conditions["stochastic"] == Condition.all_gates("bernoulli")
@@ -128,12 +133,12 @@ def test_design_example_builds_the_conditions(example):
     assert conditions["literal"] == Condition.all_gates("bernoulli", forget_semantics="erase")
 
 
-def test_design_example_weights_give_the_answers_numbers(example):
-    # W_i . [x, h] + b_i = W_i . [1, 2, 3, 4, 5, 6] + 1 = [22, 42, 62]
+def test_design_example_weights_act_on_x_then_h(example):
+    # W_i . [x, h] = W_i . [1, 2, 3, 4, 5, 6] = [21, 42, 63], plus b_i = [1, 1, 1]
     weights = example.build_weights()
     x, h = example.build_inputs()[0], example.build_initial_state()["h"]
     preact = weights.weight_ih @ x + weights.bias_ih + weights.weight_hh @ h + weights.bias_hh
-    np.testing.assert_array_equal(preact[:3], [22, 42, 62])
+    np.testing.assert_array_equal(preact[:3], [22, 43, 64])
     np.testing.assert_array_equal(preact[3:6], [1, 2, 3])  # W_f picks x
     np.testing.assert_array_equal(preact[6:9], [4, 5, 6])  # W_C picks h
 
@@ -192,15 +197,20 @@ def test_per_gate_rules_and_temperatures(tmp_path):
     assert conditions["mixed"] == Condition(
         input=Bernoulli(), forget=Bernoulli(), output=Concrete(0.3)
     )
-    assert conditions["warm"].input == Concrete(2.0) and conditions["warm"].forget == Deterministic()
+    assert (
+        conditions["warm"].input == Concrete(2.0) and conditions["warm"].forget == Deterministic()
+    )
     assert conditions["binary"] == Condition(
         binary_candidate=True, binary_cell_output=True, noise="fixed"
     )
 
 
 def test_per_seed_inputs(tmp_path):
-    text = replace(MINIMAL, "{kind: constant, value: [1, 2], steps: 5}",
-                   "{kind: gaussian, steps: 5, seed: 3, per_seed: true}")
+    text = replace(
+        MINIMAL,
+        "{kind: constant, value: [1, 2], steps: 5}",
+        "{kind: gaussian, steps: 5, seed: 3, per_seed: true}",
+    )
     config = load_experiment(write(tmp_path, text + "seeds: [2, 7]\n"))
     x = config.build_inputs()
     assert x.shape == (5, 2, 2)
@@ -212,11 +222,36 @@ def test_csv_input_relative_to_the_experiment_folder(tmp_path):
     folder = tmp_path / "experiments"
     folder.mkdir()
     (folder / "cases.csv").write_text("a,b\n1,2\n3,4\n")
-    text = replace(MINIMAL, "{kind: constant, value: [1, 2], steps: 5}",
-                   "{kind: csv, file: cases.csv, columns: [b, a]}")
+    text = replace(
+        MINIMAL,
+        "{kind: constant, value: [1, 2], steps: 5}",
+        "{kind: csv, file: cases.csv, columns: [b, a]}",
+    )
     config = load_experiment(write(folder, text))
     np.testing.assert_array_equal(config.build_inputs(), [[2, 1], [4, 3]])
     assert config.inputs.file == str((folder / "cases.csv").resolve())
+
+
+def test_weights_file_relative_to_the_experiment_folder(tmp_path):
+    weights = init_uniform(2, 3, seed=5)
+    save_weights(weights, tmp_path / "w.npz")
+    text = replace(MINIMAL, "hidden_size: 3}", "hidden_size: 3, weights: {file: w.npz}}")
+    config = load_experiment(write(tmp_path, text))
+    assert config.build_weights() == weights
+    assert config.model.weights == {"file": str((tmp_path / "w.npz").resolve())}
+
+
+def test_readout(tmp_path):
+    config = load_experiment(write(tmp_path, MINIMAL), ["model.output_size=2"])
+    assert config.recorded_quantities() == list(QUANTITIES)
+    assert config.build_weights().output_size == 2
+
+
+def test_float32_and_execution(tmp_path):
+    text = MINIMAL + "dtype: float32\nexecution: {batch_size: 64, jobs: 4}\n"
+    config = load_experiment(write(tmp_path, text))
+    assert config.numpy_dtype == np.float32
+    assert config.execution.batch_size == 64 and config.execution.memory_budget_mb == 512
 
 
 # ---------------------------------------------------------------- problems
@@ -267,23 +302,52 @@ def test_unknown_top_level_key(tmp_path):
 @pytest.mark.parametrize(
     "old,new,path,message",
     [
-        ("  hidden_size: 3\n", "  hidden_size: three\n", "model.hidden_size",
-         "expected an integer, got the string 'three'"),
-        ("seeds: 200 ", "seeds: '200' ", "seeds",
-         "expected a count of seeds (0..N-1), a list of seeds, or {start, count}, got the string "
-         "'200' (write numbers without quotes)"),
-        ("temperature: 0.5", "temperature: 1e-3", "conditions.concrete.temperature",
-         "expected a number, got the string '1e-3' (YAML reads 1e-3 as a string: write it with a "
-         "dot, e.g. 1.0e-3)"),
-        ("dtype: float64", "dtype: float16", "dtype",
-         "expected 'float64' or 'float32', got the string 'float16'"),
-        ("  every: 1", "  every: true", "record.every", "expected an integer, got true (a boolean)"),
-        ("{c: 0.1, h: 0.05}", "{c: 1.5, h: 0.05}", "conditions.zoneout.zoneout.c",
-         "must be <= 1, got 1.5"),
+        (
+            "  hidden_size: 3\n",
+            "  hidden_size: three\n",
+            "model.hidden_size",
+            "expected an integer, got the string 'three'",
+        ),
+        (
+            "seeds: 200 ",
+            "seeds: '200' ",
+            "seeds",
+            "expected a count of seeds (0..N-1), a list of seeds, or {start, count}, "
+            "got the string '200' (write numbers without quotes)",
+        ),
+        (
+            "temperature: 0.5",
+            "temperature: 1e-3",
+            "conditions.concrete.temperature",
+            "expected a number, got the string '1e-3' "
+            "(YAML reads 1e-3 as a string: write it with a dot, e.g. 1.0e-3)",
+        ),
+        (
+            "dtype: float64",
+            "dtype: float16",
+            "dtype",
+            "expected 'float64' or 'float32', got the string 'float16'",
+        ),
+        (
+            "  every: 1",
+            "  every: true",
+            "record.every",
+            "expected an integer, got true (a boolean)",
+        ),
+        (
+            "{c: 0.1, h: 0.05}",
+            "{c: 1.5, h: 0.05}",
+            "conditions.zoneout.zoneout.c",
+            "must be <= 1, got 1.5",
+        ),
         ("  steps: 20", "  steps: -5", "inputs.steps", "must be >= 1, got -5"),
-        ("kind: constant", "kind: constnt", "inputs.kind",
-         "unknown input kind 'constnt'; expected one of: constant, sequence, gaussian, sine, "
-         "epidemic, csv"),
+        (
+            "kind: constant",
+            "kind: constnt",
+            "inputs.kind",
+            "unknown input kind 'constnt'; expected one of: constant, sequence, gaussian, sine, "
+            "epidemic, csv",
+        ),
     ],
 )
 def test_wrong_values(tmp_path, old, new, path, message):
@@ -306,8 +370,11 @@ def test_unknown_gate_rule(tmp_path):
 
 
 def test_wrong_matrix_shape(tmp_path):
-    text = replace(EXAMPLE, "W_o: [[1,1,0,0,0,0], [0,1,1,0,0,0], [0,0,1,1,0,0]]",
-                   "W_o: [[1,1,0,0,0,0], [0,1,1,0,0,0]]")
+    text = replace(
+        EXAMPLE,
+        "W_o: [[1,1,0,0,0,0], [0,1,1,0,0,0], [0,0,1,1,0,0]]",
+        "W_o: [[1,1,0,0,0,0], [0,1,1,0,0,0]]",
+    )
     problem = only(problems_of(tmp_path, text), "model.weights.W_o")
     assert problem.line == line_of(text, "W_o:")
     assert "expected shape (3, 6)" in problem.message and "got (2, 6)" in problem.message
@@ -321,8 +388,11 @@ def test_nan_in_weights_points_at_the_number(tmp_path):
 
 
 def test_missing_csv_file(tmp_path):
-    text = replace(EXAMPLE, "  kind: constant\n  value: [1, 2, 3]\n  steps: 20\n",
-                   "  kind: csv\n  file: missing.csv\n  columns: [a, b, c]\n")
+    text = replace(
+        EXAMPLE,
+        "  kind: constant\n  value: [1, 2, 3]\n  steps: 20\n",
+        "  kind: csv\n  file: missing.csv\n  columns: [a, b, c]\n",
+    )
     problem = only(problems_of(tmp_path, text), "inputs.file")
     assert problem.line == line_of(text, "missing.csv")
     assert "missing.csv" in problem.message and "not found" in problem.message
@@ -330,50 +400,100 @@ def test_missing_csv_file(tmp_path):
 
 def test_bad_csv_value_names_column_and_row(tmp_path):
     (tmp_path / "data.csv").write_text("a,b,c\n1,2,3\n4,x,6\n")
-    text = replace(EXAMPLE, "  kind: constant\n  value: [1, 2, 3]\n  steps: 20\n",
-                   "  kind: csv\n  file: data.csv\n  columns: [a, b, c]\n")
+    text = replace(
+        EXAMPLE,
+        "  kind: constant\n  value: [1, 2, 3]\n  steps: 20\n",
+        "  kind: csv\n  file: data.csv\n  columns: [a, b, c]\n",
+    )
     problem = only(problems_of(tmp_path, text), "inputs.columns")
     assert "data.csv, column 'b'" in problem.message and "row 1 (line 3): 'x'" in problem.message
 
 
 @pytest.mark.parametrize(
-    "old,new,path,message",
+    "old,new,path,message,marker",
     [
-        ("{h: [4, 5, 6], c: [0, 0, 0]}", "{h: [4, 5], c: [0, 0, 0]}", "initial_state.h",
-         "expected 3 values (model.hidden_size), got 2"),
-        ("  value: [1, 2, 3]", "  value: [1, 2]", "inputs.value",
-         "expected 3 values (model.input_size), got 2"),
-        ("  every: 1", "  every: 1\n  units: [0, 3]", "record.units[1]",
-         "unit 3 does not exist: the units are 0..2"),
-        ("  seeds: 20 ", "  seeds: [3, 250] ", "record.seeds[1]",
-         "seed 250 is not one of the run's seeds"),
-        ("p_o, o, c, h]", "p_o, o, c, h, y]", "record.quantities[9]",
-         "y needs a readout: set model.output_size >= 1"),
-        ("seeds: 200 ", "seeds: [1, 2, 1] ", "seeds", "listed more than once: 1"),
-        ("output: {dir", "baseline: nope\noutput: {dir", "baseline",
-         "unknown condition 'nope'; the conditions are: deterministic, stochastic, "
-         "stochastic-forget, concrete, zoneout, literal"),
-        ("stochastic: {gates: bernoulli}", "stochastic: {gates: bernoulli, temperature: 0.2}",
-         "conditions.stochastic.temperature",
-         "applies to concrete gates only, and this condition has none"),
-        ("  literal:", "  two words:", "conditions.two words",
-         "condition name 'two words' cannot be a CSV value: use a letter, then letters, digits, "
-         "'_' or '-' (at most 64), and not na/nan/null/none/inf/true/false"),
-        ("name: answer-example", "name: answer/example", "name",
-         "'answer/example' cannot name a folder: use letters, digits, '.', '_' and '-', starting "
-         "with a letter or digit (at most 100)"),
+        (
+            "{h: [4, 5, 6], c: [0, 0, 0]}",
+            "{h: [4, 5], c: [0, 0, 0]}",
+            "initial_state.h",
+            "expected 3 values (model.hidden_size), got 2",
+            "initial_state:",
+        ),
+        (
+            "  value: [1, 2, 3]",
+            "  value: [1, 2]",
+            "inputs.value",
+            "expected 3 values (model.input_size), got 2",
+            "value:",
+        ),
+        (
+            "  every: 1",
+            "  every: 1\n  units: [0, 3]",
+            "record.units[1]",
+            "unit 3 does not exist: the units are 0..2",
+            "units:",
+        ),
+        (
+            "  seeds: 20\n",
+            "  seeds: [3, 250]\n",
+            "record.seeds[1]",
+            "seed 250 is not one of the run's seeds",
+            "[3, 250]",
+        ),
+        (
+            "p_o, o, c, h]",
+            "p_o, o, c, h, y]",
+            "record.quantities[9]",
+            "y needs a readout: set model.output_size >= 1",
+            "quantities:",
+        ),
+        ("seeds: 200 ", "seeds: [1, 2, 1] ", "seeds", "listed more than once: 1", "seeds: [1"),
+        (
+            "output: {dir",
+            "baseline: nope\noutput: {dir",
+            "baseline",
+            "unknown condition 'nope'; the conditions are: deterministic, stochastic, "
+            "stochastic-forget, concrete, zoneout, literal",
+            "baseline:",
+        ),
+        (
+            "stochastic: {gates: bernoulli}",
+            "stochastic: {gates: bernoulli, temperature: 0.2}",
+            "conditions.stochastic.temperature",
+            "applies to concrete gates only, and this condition has none",
+            "temperature: 0.2",
+        ),
+        (
+            "  literal:",
+            "  two words:",
+            "conditions.two words",
+            "condition name 'two words' cannot be a CSV value: use a letter, then letters, digits, "
+            "'_' or '-' (at most 64), and not na/nan/null/none/inf/true/false",
+            "two words",
+        ),
+        (
+            "name: answer-example",
+            "name: answer/example",
+            "name",
+            "'answer/example' cannot name a folder: use letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit (at most 100)",
+            "name:",
+        ),
     ],
 )
-def test_checks_across_keys(tmp_path, old, new, path, message):
+def test_checks_across_keys(tmp_path, old, new, path, message, marker):
     text = replace(EXAMPLE, old, new)
     problem = only(problems_of(tmp_path, text), path)
     assert problem.message == message
-    assert problem.line == line_of(text, new.strip().splitlines()[-1].split(":")[0] + ":")
+    assert problem.line == line_of(text, marker)
 
 
 def test_epidemic_needs_one_input_column(tmp_path):
-    text = replace(EXAMPLE, "  kind: constant\n  value: [1, 2, 3]\n  steps: 20\n",
-                   "  kind: epidemic\n  population: 1000\n  beta: 0.3\n  gamma: 0.1\n  steps: 50\n")
+    text = replace(
+        EXAMPLE,
+        "  kind: constant\n  value: [1, 2, 3]\n  steps: 20\n",
+        "  kind: epidemic\n  population: 1000\n  beta: 0.3\n  gamma: 0.1\n  steps: 50\n",
+    )
     problem = only(problems_of(tmp_path, text), "model.input_size")
     assert problem.line == line_of(text, "input_size")
     assert "must be 1 for inputs of kind epidemic" in problem.message
@@ -407,8 +527,13 @@ def test_every_problem_in_a_file_is_reported(tmp_path):
         text = replace(text, old, new)
     problems = problems_of(tmp_path, text)
     assert [p.path for p in problems] == [
-        "dtype", "model.hiden_size", "model.weights.W_i[2][5]", "initial_state.h",
-        "inputs.steps", "conditions.stochastic.gates", "record.units[0]",
+        "dtype",
+        "model.hiden_size",
+        "model.weights.W_i[2][5]",
+        "initial_state.h",
+        "inputs.steps",
+        "conditions.stochastic.gates",
+        "record.units[0]",
     ]
     assert [p.line for p in problems] == sorted(p.line for p in problems)
     assert len(str(ConfigError(problems)).splitlines()) == 7
@@ -419,19 +544,29 @@ def test_every_problem_in_a_file_is_reported(tmp_path):
 
 def test_overrides_apply(tmp_path):
     path = write(tmp_path, EXAMPLE)
-    config = load_experiment(path, [
-        "seeds=50",
-        "conditions.concrete.temperature=0.1",
-        "model.weights={init: uniform, seed: 3}",
-        "inputs.value[1]=9",
-        "record.seeds=[0, 5]",
-    ])
+    config = load_experiment(
+        path,
+        [
+            "seeds=50",
+            "conditions.concrete.temperature=0.1",
+            "model.weights={init: uniform, seed: 3}",
+            "inputs.value[1]=9",
+            "record.seeds=[0, 5]",
+        ],
+    )
     assert config.seed_list() == list(range(50))
     assert config.build_conditions()["concrete"] == Condition.all_gates("concrete", temperature=0.1)
     assert config.build_weights() == init_uniform(3, 3, seed=3)
     np.testing.assert_array_equal(config.build_inputs()[0], [1, 9, 3])
     assert config.recorded_seeds() == [0, 5]
     assert config.source_text == EXAMPLE  # the file as given
+
+
+def test_override_inside_a_default_mapping_starts_from_the_default(tmp_path):
+    # MINIMAL has no model.weights: the default {init: uniform, seed: 0} is updated
+    config = load_experiment(write(tmp_path, MINIMAL), ["model.weights.seed=4"])
+    assert config.model.weights == {"init": "uniform", "seed": 4}
+    assert config.build_weights() == init_uniform(2, 3, seed=4)
 
 
 def test_override_of_a_path_not_in_the_schema(tmp_path):
@@ -443,6 +578,13 @@ def test_override_of_a_path_not_in_the_schema(tmp_path):
         "allowed keys: input_size, hidden_size, output_size, weights (in model)"
     )
     assert "unknown key 'temp'" in only(problems, "conditions.concrete.temp").message
+
+
+def test_missing_weights_file(tmp_path):
+    text = replace(MINIMAL, "hidden_size: 3}", "hidden_size: 3, weights: {file: nothere.npz}}")
+    problem = only(problems_of(tmp_path, text), "model.weights.file")
+    assert problem.line == line_of(text, "nothere.npz")
+    assert "nothere.npz" in problem.message
 
 
 def test_override_with_a_bad_value(tmp_path):
@@ -459,18 +601,21 @@ def test_override_new_condition(tmp_path):
 
 # ---------------------------------------------------------------- sweeps
 
-SWEEP = MINIMAL + """\
+SWEEP = (
+    MINIMAL
+    + """\
 sweep:
   conditions.concrete.temperature: [0.1, 1.0]
-  model.hidden_size: [2, 4, 8]
+  model.hidden_size: [2, 3, 8]
 """
+)
 
 
 def test_sweep_points_expand_in_order(tmp_path):
     config = load_experiment(write(tmp_path, SWEEP))
     points = config.sweep_points()
     assert [columns for columns, _ in points] == [
-        {"temperature": t, "hidden_size": h} for t in (0.1, 1.0) for h in (2, 4, 8)
+        {"temperature": t, "hidden_size": h} for t in (0.1, 1.0) for h in (2, 3, 8)
     ]
     for columns, point in points:
         assert isinstance(point, ExperimentConfig) and point.sweep is None
@@ -501,7 +646,8 @@ def test_sweep_column_names_when_last_components_collide(tmp_path):
     }
     columns, point = config.sweep_points()[1]
     assert columns == {
-        "conditions_concrete_temperature": 0.1, "conditions_warm_temperature": 1.0,
+        "conditions_concrete_temperature": 0.1,
+        "conditions_warm_temperature": 1.0,
         "model_weights_seed": 1,
     }
     assert point.build_weights() == init_uniform(2, 3, seed=1)
@@ -522,12 +668,27 @@ def test_sweep_value_errors_point_at_the_sweep(tmp_path):
 
 
 def test_sweep_points_are_checked_across_keys(tmp_path):
-    text = replace(SWEEP, "model: {input_size: 2, hidden_size: 3}",
-                   "model: {input_size: 2, hidden_size: 3}\ninitial_state: {h: [1, 2, 3]}")
-    problem = only(problems_of(tmp_path, text), "initial_state.h")
-    assert problem.line == line_of(text, "initial_state")
-    assert problem.message == (
-        "expected 2 values (model.hidden_size), got 3 (at sweep point temperature=0.1, hidden_size=2)"
+    text = replace(
+        SWEEP,
+        "model: {input_size: 2, hidden_size: 3}",
+        "model: {input_size: 2, hidden_size: 3}\ninitial_state: {h: [1, 2, 3]}",
+    )
+    problems = problems_of(tmp_path, text)
+    assert [p.path for p in problems] == ["initial_state.h"] * 2  # hidden_size 2 and 8
+    assert problems[0].line == line_of(text, "initial_state")
+    assert problems[0].message == (
+        "expected 2 values (model.hidden_size), got 3 "
+        "(at sweep point temperature=0.1, hidden_size=2)"
+    )
+
+
+def test_sweep_through_a_value_that_is_not_a_mapping(tmp_path):
+    text = MINIMAL + "sweep:\n  inputs.value[5]: [1.0]\n"
+    problem = only(problems_of(tmp_path, text), "sweep.inputs.value[5]")
+    assert problem.line == line_of(text, "inputs.value[5]")
+    assert (
+        problem.message
+        == "cannot set inputs.value[5]: inputs.value is a list of 2, so it has no item [5]"
     )
 
 
@@ -545,16 +706,32 @@ def test_resolved_yaml_round_trips(tmp_path, text):
     assert [c for c, _ in again.sweep_points()] == [c for c, _ in config.sweep_points()]
 
 
+def test_equality_ignores_where_a_config_came_from(tmp_path):
+    a = load_experiment(write(tmp_path, MINIMAL))
+    b = parse_experiment(MINIMAL, base_dir=tmp_path)
+    assert a == b and a.source_path is not None and b.source_path is None
+    assert a != parse_experiment(MINIMAL, overrides=["root_seed=1"])
+
+
 def test_resolved_yaml_fills_defaults_and_loads_from_elsewhere(tmp_path):
     folder = tmp_path / "experiments"
     folder.mkdir()
     (folder / "cases.csv").write_text("a,b\n1,2\n3,4\n")
-    text = replace(MINIMAL, "{kind: constant, value: [1, 2], steps: 5}",
-                   "{kind: csv, file: cases.csv, columns: [a, b]}")
+    text = replace(
+        MINIMAL,
+        "{kind: constant, value: [1, 2], steps: 5}",
+        "{kind: csv, file: cases.csv, columns: [a, b]}",
+    )
     config = load_experiment(write(folder, text))
     resolved = config.to_resolved_yaml()
-    for key in ("execution:", "memory_budget_mb: 512", "figure_formats: [png, pdf]",
-                "h: zeros", "quantities: all", "baseline: deterministic"):
+    for key in (
+        "execution:",
+        "memory_budget_mb: 512",
+        "figure_formats: [png, pdf]",
+        "h: zeros",
+        "quantities: all",
+        "baseline: deterministic",
+    ):
         assert key in resolved
     run_dir = tmp_path / "results" / "minimal"
     run_dir.mkdir(parents=True)

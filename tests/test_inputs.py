@@ -21,7 +21,9 @@ from stochlstm.inputs import (
 
 
 def reference_generator(*entropy, spawn_key=()):
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(*entropy, spawn_key=spawn_key)))
+    return np.random.Generator(
+        np.random.PCG64(np.random.SeedSequence(*entropy, spawn_key=spawn_key))
+    )
 
 
 # ---------------------------------------------------------------- constant, sequence
@@ -107,7 +109,9 @@ def test_per_seed_gaussian_of_seed_7_does_not_depend_on_the_other_seeds():
     among = gaussian(30, 2, seed=5, run_seeds=[3, 7, 10_000])
     assert alone.shape == (30, 1, 2) and among.shape == (30, 3, 2)
     np.testing.assert_array_equal(alone[:, 0], among[:, 1])
-    np.testing.assert_array_equal(alone[:, 0], reference_generator(5, spawn_key=(7,)).standard_normal((30, 2)))
+    np.testing.assert_array_equal(
+        alone[:, 0], reference_generator(5, spawn_key=(7,)).standard_normal((30, 2))
+    )
     assert not np.allclose(among[:, 0], among[:, 1])
 
 
@@ -195,7 +199,11 @@ def test_sir_epidemic_per_seed_is_independent_of_the_other_seeds():
     among = sir_epidemic(60, **params, run_seeds=[0, 7, 99])
     np.testing.assert_array_equal(alone[:, 0], among[:, 1])
     expected = simulate_sir(
-        60, population=500, infected=5, beta=0.5, gamma=0.2,
+        60,
+        population=500,
+        infected=5,
+        beta=0.5,
+        gamma=0.2,
         generator=reference_generator(1, spawn_key=(7,)),
     )
     np.testing.assert_array_equal(alone[:, 0, 0], expected.new_cases / 500)
@@ -307,4 +315,3 @@ def test_make_inputs_checks_the_column_count(cases_csv):
 def test_make_inputs_rejects_an_invalid_mapping():
     with pytest.raises(InputError, match="steps"):
         make_inputs({"kind": "constant", "value": [1.0], "steps": -1}, input_size=1)
-
