@@ -4,9 +4,12 @@ The cell and its math: :mod:`stochlstm.cell`. Gating rules:
 :mod:`stochlstm.gates`. The randomness contract: :mod:`stochlstm.noise`.
 """
 
+from .analysis import Run, RunError, analyze, load_run
 from .cell import cell_step
+from .config import ConfigError, ExperimentConfig, load_experiment, parse_experiment
 from .condition import NOISE_STREAMS, Condition
 from .gates import GATE_RULES, Bernoulli, Concrete, Deterministic, Threshold, gate_rule
+from .runner import RunInterrupted, plan_run, run_experiment
 from .simulate import Simulation, run_kernel, simulate
 from .weights import (
     LSTMWeights,
@@ -23,6 +26,17 @@ from .weights import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ConfigError",
+    "ExperimentConfig",
+    "Run",
+    "RunError",
+    "RunInterrupted",
+    "analyze",
+    "load_experiment",
+    "load_run",
+    "parse_experiment",
+    "plan_run",
+    "run_experiment",
     "GATE_RULES",
     "NOISE_STREAMS",
     "Bernoulli",

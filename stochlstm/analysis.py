@@ -39,9 +39,21 @@ __all__ = [
     "load_run",
 ]
 
-_SUMMARY_DTYPES = {"condition": "str", "quantity": "str", "t": "int64", "unit": "int64", "n": "int64"}
+_SUMMARY_DTYPES = {
+    "condition": "str",
+    "quantity": "str",
+    "t": "int64",
+    "unit": "int64",
+    "n": "int64",
+}
 _TRAJECTORY_DTYPES = {"condition": "str", "seed": "int64", "t": "int64", "unit": "int64"}
-_METRICS_DTYPES = {"condition": "str", "metric": "str", "quantity": "str", "t": "Int64", "unit": "Int64"}
+_METRICS_DTYPES = {
+    "condition": "str",
+    "metric": "str",
+    "quantity": "str",
+    "t": "Int64",
+    "unit": "Int64",
+}
 
 
 class RunError(Exception):
@@ -98,8 +110,11 @@ class Run:
     def baseline(self) -> str | None:
         """The deterministic baseline condition (resolved.yaml's ``baseline``,
         else found from the summary); None when the run has none."""
+        configured = self.config.get("baseline")
+        if configured is not None:
+            return str(configured)
         try:
-            return find_baseline(self.summary, self.config.get("baseline"))
+            return find_baseline(self.summary)
         except ValueError:
             return None
 
@@ -220,7 +235,9 @@ def analyze(
 def comparison_text(metrics: pd.DataFrame, baseline: str | None = None) -> str:
     """The comparison table as plain text for a terminal: one column per
     condition (and sweep point) when there are at most six, else one row each."""
-    table = comparison_table(metrics, baseline if baseline is not None else metrics.attrs.get("baseline"))
+    table = comparison_table(
+        metrics, baseline if baseline is not None else metrics.attrs.get("baseline")
+    )
     sweep = sweep_columns(metrics)
     numbers = table.drop(columns=[*sweep, "condition", "baseline"])
     labels = [
@@ -235,9 +252,10 @@ def comparison_text(metrics: pd.DataFrame, baseline: str | None = None) -> str:
     return formatted.to_string()
 
 
-def draw_run_figures(path: str | os.PathLike | Run, formats=("png", "pdf"), *,
-                     allow_incomplete: bool = False) -> list[Path]:
-    """:func:`stochlstm.plots.draw_figures` for a run directory, with problems as :class:`RunError`."""
+def draw_run_figures(
+    path: str | os.PathLike | Run, formats=("png", "pdf"), *, allow_incomplete: bool = False
+) -> list[Path]:
+    """:func:`stochlstm.plots.draw_figures` for a run directory; problems raise RunError."""
     from .plots import draw_figures
 
     run = path if isinstance(path, Run) else load_run(path, allow_incomplete=allow_incomplete)

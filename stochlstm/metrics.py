@@ -61,6 +61,7 @@ __all__ = [
     "METRICS_COLUMNS",
     "SUMMARY_COLUMNS",
     "compare",
+    "comparison_columns",
     "comparison_table",
     "compute_metrics",
     "divergence",
@@ -73,21 +74,50 @@ __all__ = [
 ]
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
-    "condition", "quantity", "t", "unit", "n", "mean", "sd", "se", "ci_low", "ci_high", "min", "max",
+    "condition",
+    "quantity",
+    "t",
+    "unit",
+    "n",
+    "mean",
+    "sd",
+    "se",
+    "ci_low",
+    "ci_high",
+    "min",
+    "max",
 )
 METRICS_COLUMNS: tuple[str, ...] = (
-    "condition", "metric", "quantity", "t", "unit", "value", "ci_low", "ci_high",
+    "condition",
+    "metric",
+    "quantity",
+    "t",
+    "unit",
+    "value",
+    "ci_low",
+    "ci_high",
 )
 GATES: tuple[str, ...] = ("i", "f", "o")
 STATES: tuple[str, ...] = ("c", "h")
 
 _FIXED = set(SUMMARY_COLUMNS) | set(METRICS_COLUMNS)
 _METRIC_ORDER = (
-    "divergence", "divergence_final", "divergence_mean",
-    "mean_field_gap", "mean_field_gap_max", "mean_field_gap_share",
-    "firing_rate", "gate_prob", "calibration", "calibration_share",
-    "retention", "retention_theory", "half_life", "half_life_theory",
-    "saturation", "flip_rate",
+    "divergence",
+    "divergence_final",
+    "divergence_mean",
+    "mean_field_gap",
+    "mean_field_gap_max",
+    "mean_field_gap_share",
+    "firing_rate",
+    "gate_prob",
+    "calibration",
+    "calibration_share",
+    "retention",
+    "retention_theory",
+    "half_life",
+    "half_life_theory",
+    "saturation",
+    "flip_rate",
 )
 
 
@@ -115,7 +145,8 @@ def find_baseline(frame: pd.DataFrame, baseline: str | None = None) -> str:
     if baseline is not None:
         if baseline not in conditions:
             raise ValueError(
-                f"baseline condition {baseline!r} is not in the data (conditions: {', '.join(conditions)})"
+                f"baseline condition {baseline!r} is not in the data "
+                f"(conditions: {', '.join(conditions)})"
             )
         return baseline
     attrs_baseline = frame.attrs.get("baseline")
@@ -143,10 +174,19 @@ def _rows(summary: pd.DataFrame, quantities) -> pd.DataFrame:
     return summary[summary["quantity"].isin(list(quantities))]
 
 
-def _tidy(frame: pd.DataFrame, keys: list[str], metric: str, quantity: str, *,
-          quantity_column: str | None = None, t: str | None = None, unit: str | None = None,
-          value: str = "mean", ci_low: str | None = "ci_low", ci_high: str | None = "ci_high",
-          ) -> pd.DataFrame:
+def _tidy(
+    frame: pd.DataFrame,
+    keys: list[str],
+    metric: str,
+    quantity: str = "",
+    *,
+    quantity_column: str | None = None,
+    t: str | None = None,
+    unit: str | None = None,
+    value: str = "mean",
+    ci_low: str | None = "ci_low",
+    ci_high: str | None = "ci_high",
+) -> pd.DataFrame:
     """A metrics frame from columns of ``frame`` (``None``: missing).
 
     ``quantity`` is a constant, or taken from ``quantity_column`` when given.
@@ -178,12 +218,16 @@ def _tidy(frame: pd.DataFrame, keys: list[str], metric: str, quantity: str, *,
 
 
 def _empty(keys: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame({k: pd.Series([], dtype="str" if k == "condition" else object) for k in keys})
+    frame = pd.DataFrame(
+        {k: pd.Series([], dtype="str" if k == "condition" else object) for k in keys}
+    )
     empty = pd.Series([], dtype=float)
     return _tidy(frame.assign(mean=empty, ci_low=empty, ci_high=empty), keys, "", "")
 
 
-def _average(frame: pd.DataFrame, by: list[str], columns=("mean", "ci_low", "ci_high")) -> pd.DataFrame:
+def _average(
+    frame: pd.DataFrame, by: list[str], columns=("mean", "ci_low", "ci_high")
+) -> pd.DataFrame:
     """Average of cell means and of CI bounds over the rows of each group."""
     return frame.groupby(by, sort=False, dropna=False)[list(columns)].mean().reset_index()
 
@@ -218,11 +262,11 @@ def divergence(summary: pd.DataFrame) -> pd.DataFrame:
     if rows.empty:
         return _empty(keys)
     rows = rows.assign(state=_short(rows["quantity"]))
-    per_t = _tidy(rows, keys, "divergence", "", quantity_column="state", t="t")
+    per_t = _tidy(rows, keys, "divergence", quantity_column="state", t="t")
     by = [*keys, "state"]
     final = rows.loc[rows.groupby(by, sort=False, dropna=False)["t"].idxmax()]
-    final = _tidy(final, keys, "divergence_final", "", quantity_column="state")
-    mean = _tidy(_average(rows, by), keys, "divergence_mean", "", quantity_column="state")
+    final = _tidy(final, keys, "divergence_final", quantity_column="state")
+    mean = _tidy(_average(rows, by), keys, "divergence_mean", quantity_column="state")
     return _concat([per_t, final, mean], keys)
 
 
@@ -235,10 +279,12 @@ def mean_field_gap(summary: pd.DataFrame) -> pd.DataFrame:
     if rows.empty:
         return _empty(keys)
     rows = rows.assign(state=_short(rows["quantity"]))
-    per_cell = _tidy(rows, keys, "mean_field_gap", "", quantity_column="state", t="t", unit="unit")
+    per_cell = _tidy(rows, keys, "mean_field_gap", quantity_column="state", t="t", unit="unit")
     by = [*keys, "state"]
 
-    worst = rows.loc[rows["mean"].abs().groupby([rows[k] for k in by], sort=False, dropna=False).idxmax()]
+    worst = rows.loc[
+        rows["mean"].abs().groupby([rows[k] for k in by], sort=False, dropna=False).idxmax()
+    ]
     positive = worst["mean"] >= 0
     low = np.where(positive, worst["ci_low"], -worst["ci_high"])
     high = np.where(positive, worst["ci_high"], -worst["ci_low"])
@@ -248,13 +294,29 @@ def mean_field_gap(summary: pd.DataFrame) -> pd.DataFrame:
         abs_low=np.where(straddles, 0.0, low),
         abs_high=np.where(straddles, np.maximum(worst["ci_high"], -worst["ci_low"]), high),
     )
-    largest = _tidy(worst, keys, "mean_field_gap_max", "", quantity_column="state", t="t", unit="unit",
-                    value="abs_mean", ci_low="abs_low", ci_high="abs_high")
+    largest = _tidy(
+        worst,
+        keys,
+        "mean_field_gap_max",
+        quantity_column="state",
+        t="t",
+        unit="unit",
+        value="abs_mean",
+        ci_low="abs_low",
+        ci_high="abs_high",
+    )
 
     excludes = rows.assign(excludes=((rows["ci_low"] > 0) | (rows["ci_high"] < 0)).astype(float))
     share = excludes.groupby(by, sort=False, dropna=False)["excludes"].mean().reset_index()
-    share = _tidy(share, keys, "mean_field_gap_share", "", quantity_column="state",
-                  value="excludes", ci_low=None, ci_high=None)
+    share = _tidy(
+        share,
+        keys,
+        "mean_field_gap_share",
+        quantity_column="state",
+        value="excludes",
+        ci_low=None,
+        ci_high=None,
+    )
     return _concat([per_cell, largest, share], keys)
 
 
@@ -277,7 +339,11 @@ def gate_calibration(summary: pd.DataFrame) -> pd.DataFrame:
         cells = cells.assign(
             mean_diff=difference, ci_low_diff=difference - half, ci_high_diff=difference + half
         )
-        for metric, suffix in (("firing_rate", "_gate"), ("gate_prob", "_prob"), ("calibration", "_diff")):
+        for metric, suffix in (
+            ("firing_rate", "_gate"),
+            ("gate_prob", "_prob"),
+            ("calibration", "_diff"),
+        ):
             columns = [f"mean{suffix}", f"ci_low{suffix}", f"ci_high{suffix}"]
             per_t = _average(cells, [*keys, "t"], columns)
             overall = _average(cells, keys, columns)
@@ -288,8 +354,11 @@ def gate_calibration(summary: pd.DataFrame) -> pd.DataFrame:
             excludes=((cells["ci_low_diff"] > 0) | (cells["ci_high_diff"] < 0)).astype(float)
         )
         share = excludes.groupby(keys, sort=False, dropna=False)["excludes"].mean().reset_index()
-        parts.append(_tidy(share, keys, "calibration_share", gate, value="excludes",
-                           ci_low=None, ci_high=None))
+        parts.append(
+            _tidy(
+                share, keys, "calibration_share", gate, value="excludes", ci_low=None, ci_high=None
+            )
+        )
     return _order(_concat(parts, keys))
 
 
@@ -298,7 +367,10 @@ def memory_survival(summary: pd.DataFrame) -> pd.DataFrame:
     per unit and of the mean curve."""
     keys = _keys(summary)
     parts = []
-    for quantity, half_metric in (("retention", "half_life"), ("retention_theory", "half_life_theory")):
+    for quantity, half_metric in (
+        ("retention", "half_life"),
+        ("retention_theory", "half_life_theory"),
+    ):
         rows = _rows(summary, [quantity]).sort_values("t", kind="stable")
         if rows.empty:
             continue
@@ -323,8 +395,16 @@ def gate_saturation(summary: pd.DataFrame) -> pd.DataFrame:
         if rows.empty:
             continue
         rows = rows.assign(gate=_short(rows["quantity"]))
-        parts.append(_tidy(_average(rows, [*keys, "gate", "t"]), keys, metric, "", quantity_column="gate", t="t"))
-        parts.append(_tidy(_average(rows, [*keys, "gate"]), keys, metric, "", quantity_column="gate"))
+        parts.append(
+            _tidy(
+                _average(rows, [*keys, "gate", "t"]),
+                keys,
+                metric,
+                quantity_column="gate",
+                t="t",
+            )
+        )
+        parts.append(_tidy(_average(rows, [*keys, "gate"]), keys, metric, quantity_column="gate"))
     return _order(_concat(parts, keys))
 
 
@@ -334,7 +414,9 @@ def _order(metrics: pd.DataFrame, conditions=None) -> pd.DataFrame:
     if metrics.empty:
         return metrics.reset_index(drop=True)
     keys = sweep_columns(metrics)
-    conditions = list(conditions) if conditions is not None else list(pd.unique(metrics["condition"]))
+    conditions = (
+        list(conditions) if conditions is not None else list(pd.unique(metrics["condition"]))
+    )
     ranks = {
         "condition": {c: k for k, c in enumerate(conditions)},
         "metric": {m: k for k, m in enumerate(_METRIC_ORDER)},
@@ -348,7 +430,9 @@ def _order(metrics: pd.DataFrame, conditions=None) -> pd.DataFrame:
 
     return metrics.sort_values(
         [*keys, "condition", "metric", "quantity", "t", "unit"],
-        key=sort_key, kind="stable", na_position="last",
+        key=sort_key,
+        kind="stable",
+        na_position="last",
     ).reset_index(drop=True)
 
 
@@ -369,8 +453,13 @@ def compute_metrics(summary: pd.DataFrame, baseline: str | None = None) -> pd.Da
             raise
         baseline = None  # no deterministic condition: no dev_*/div_* rows either
     conditions = list(pd.unique(summary["condition"]))
-    parts = [divergence(summary), mean_field_gap(summary), gate_calibration(summary),
-             memory_survival(summary), gate_saturation(summary)]
+    parts = [
+        divergence(summary),
+        mean_field_gap(summary),
+        gate_calibration(summary),
+        memory_survival(summary),
+        gate_saturation(summary),
+    ]
     metrics = _order(_concat(parts, _keys(summary)), conditions)
     metrics.attrs["baseline"] = baseline
     return metrics
@@ -388,11 +477,13 @@ _TABLE_COLUMNS = {
     "gap_h_max": "largest |mean-field gap| of h",
     "gap_h_signif": "share of cells whose 95% CI of the h gap excludes 0",
     "calib_max": "largest |firing rate − mean probability| over the gates",
-    "calib_signif": "share of (t, unit, gate) cells whose 95% CI of firing rate − probability excludes 0",
+    "calib_signif": "share of (t, unit, gate) cells whose 95% CI of firing rate − probability "
+    "excludes 0",
     "half_life": "first step at which the mean retention of c falls below 0.5",
     "half_life_theory": "the same for the theoretical retention (product of keep probabilities)",
     "saturation": "share of gate probabilities below 0.1 or above 0.9 (mean over gates)",
-    "flip_rate": "share of binary gate samples that disagree with rounding p (mean over binary gates)",
+    "flip_rate": "share of binary gate samples that disagree with rounding p "
+    "(mean over binary gates)",
 }
 
 
@@ -401,7 +492,7 @@ def comparison_table(metrics: pd.DataFrame, baseline: str | None = None) -> pd.D
 
     Columns (those with no value for any row are left out): the sweep columns,
     ``condition``, ``baseline`` (bool) and the headline numbers described in
-    :data:`comparison_columns` (``stochlstm.metrics.comparison_columns()``).
+    :func:`comparison_columns`.
     """
     keys = _keys(metrics)
     try:
@@ -418,10 +509,16 @@ def comparison_table(metrics: pd.DataFrame, baseline: str | None = None) -> pd.D
         if quantity is not None:
             rows = rows[rows["quantity"] == quantity]
         if how == "max_abs":
-            values = rows.assign(value=rows["value"].abs()).groupby(keys, sort=False, dropna=False)["value"].max()
+            values = (
+                rows.assign(value=rows["value"].abs())
+                .groupby(keys, sort=False, dropna=False)["value"]
+                .max()
+            )
         else:
             values = rows.groupby(keys, sort=False, dropna=False)["value"].mean()
-        return table.merge(values.rename("value").reset_index(), on=keys, how="left")["value"].to_numpy()
+        return table.merge(values.rename("value").reset_index(), on=keys, how="left")[
+            "value"
+        ].to_numpy()
 
     for state in STATES:
         table[f"div_{state}_final"] = pick("divergence_final", state)

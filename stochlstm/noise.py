@@ -74,14 +74,21 @@ class SeedBatchNoise:
         }
 
     def next_block(self, n_steps: int) -> dict[str, np.ndarray]:
-        """The next ``n_steps`` steps of every stream: ``{stream: (n_steps, H, B)}``."""
+        """The next ``n_steps`` steps of every stream: ``{stream: (n_steps, H, B)}``.
+
+        The arrays are reused by the next call: copy what you keep.
+        """
         hidden, batch = self.hidden_size, self.batch_size
-        per_seed = np.empty((batch, n_steps * hidden))
+        if getattr(self, "_capacity", 0) < n_steps:
+            self._capacity = n_steps
+            self._draws = np.empty((batch, n_steps * hidden))
+            self._blocks = {s: np.empty((n_steps, hidden, batch), dtype=self.dtype) for s in self.streams}
+        draws = self._draws[:, : n_steps * hidden]
         block = {}
         for stream, generators in self._generators.items():
-            for row, generator in zip(per_seed, generators, strict=True):
+            for row, generator in zip(draws, generators, strict=True):
                 generator.random(out=row)
-            out = np.empty((n_steps, hidden, batch), dtype=self.dtype)
-            _to_dtype(per_seed.reshape(batch, n_steps, hidden).transpose(1, 2, 0), out)
+            out = self._blocks[stream][:n_steps]
+            _to_dtype(draws.reshape(batch, n_steps, hidden).transpose(1, 2, 0), out)
             block[stream] = out
         return block

@@ -35,6 +35,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from .analysis import Run, atomic_path, load_run
 from .metrics import GATES, find_baseline, sweep_columns
@@ -48,15 +49,29 @@ __all__ = [
     "plot_trajectories",
 ]
 
-MAX_UNITS = 8           # units shown in figures faceted by unit
+MAX_UNITS = 8  # units shown in figures faceted by unit
 MAX_HEATMAP_UNITS = 32  # rows of a gate heatmap
-MAX_ARMS = 10           # lines (condition x sweep point) in one panel
-MAX_SWEEP_POINTS = 12   # sweep points given their own figures by draw_figures
+MAX_ARMS = 10  # lines (condition x sweep point) in one panel
+MAX_SWEEP_POINTS = 12  # sweep points given their own figures by draw_figures
 
 STATE_NAMES = {"c": "cell state c", "h": "hidden state h"}
 GATE_NAMES = {"i": "input gate", "f": "forget gate", "o": "output gate"}
 BASELINE_COLOR = "black"
-_TRAJECTORY_FIXED = {"condition", "seed", "t", "unit", "p_i", "i", "p_f", "f", "g", "p_o", "o", "c", "h"}
+_TRAJECTORY_FIXED = {
+    "condition",
+    "seed",
+    "t",
+    "unit",
+    "p_i",
+    "i",
+    "p_f",
+    "f",
+    "g",
+    "p_o",
+    "o",
+    "c",
+    "h",
+}
 _EXTRA_QUANTITY = re.compile(r"^[xy](_\d+)?$")
 
 
@@ -79,7 +94,9 @@ def _trajectory_sweep_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c not in _TRAJECTORY_FIXED and not _EXTRA_QUANTITY.match(c)]
 
 
-def _select(frame: pd.DataFrame, columns: list[str], sweep: Mapping | None, what: str) -> pd.DataFrame:
+def _select(
+    frame: pd.DataFrame, columns: list[str], sweep: Mapping | None, what: str
+) -> pd.DataFrame:
     """The rows of one sweep point (``sweep``, or the only one there is)."""
     if sweep:
         unknown = [k for k in sweep if k not in frame.columns]
@@ -91,7 +108,8 @@ def _select(frame: pd.DataFrame, columns: list[str], sweep: Mapping | None, what
         frame = frame[mask]
     elif columns and len(frame[columns].drop_duplicates()) > 1:
         raise ValueError(
-            f"{what}: the data hold several sweep points ({', '.join(columns)}); choose one with sweep={{...}}"
+            f"{what}: the data hold several sweep points ({', '.join(columns)}); "
+            "choose one with sweep={...}"
         )
     return frame
 
@@ -133,8 +151,14 @@ def _arms(frame: pd.DataFrame) -> list[tuple[dict, str, str]]:
 def _arm_rows(frame: pd.DataFrame, point: dict, condition: str) -> pd.DataFrame:
     mask = (frame["condition"] == condition).to_numpy(copy=True)
     for key, value in point.items():
-        mask &= (frame[key] == value).to_numpy() if pd.notna(value) else frame[key].isna().to_numpy()
+        mask &= (
+            (frame[key] == value).to_numpy() if pd.notna(value) else frame[key].isna().to_numpy()
+        )
     return frame[mask]
+
+
+def _integer_steps(ax) -> None:
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _band(ax, t, low, high, color, label):
@@ -144,22 +168,33 @@ def _band(ax, t, low, high, color, label):
 def _units_note(shown: Sequence[int], total: int) -> str:
     if len(shown) >= total:
         return ""
-    return f"; units {shown[0]}–{shown[-1]} of {total} shown" if list(shown) == list(range(shown[0], shown[-1] + 1)) \
+    return (
+        f"; units {shown[0]}–{shown[-1]} of {total} shown"
+        if list(shown) == list(range(shown[0], shown[-1] + 1))
         else f"; {len(shown)} of {total} units shown"
+    )
 
 
 def _legend(fig: Figure, handles, ncol: int | None = None) -> None:
     """One legend below the panels; ``handles`` are artists, or (artist(s), label) pairs."""
     if not handles:
         return
-    pairs = [h if isinstance(h, tuple) and isinstance(h[-1], str) else (h, h.get_label()) for h in handles]
+    pairs = [
+        h if isinstance(h, tuple) and isinstance(h[-1], str) else (h, h.get_label())
+        for h in handles
+    ]
     ncol = ncol or min(3, len(pairs))
     # matplotlib fills a legend column by column; reorder so it reads row by row
     nrows, filled = -(-len(pairs) // ncol), len(pairs) % ncol or ncol
     order = [r * ncol + c for c in range(ncol) for r in range(nrows if c < filled else nrows - 1)]
     pairs = [pairs[k] for k in order]
-    fig.legend([a for a, _ in pairs], [label for _, label in pairs], loc="outside lower center",
-               ncol=ncol, frameon=False)
+    fig.legend(
+        [a for a, _ in pairs],
+        [label for _, label in pairs],
+        loc="outside lower center",
+        ncol=ncol,
+        frameon=False,
+    )
 
 
 # --------------------------------------------------------------------------- (a) trajectories
@@ -176,11 +211,13 @@ def plot_trajectories(
     max_units: int = MAX_UNITS,
     paths: int = 3,
     sweep: Mapping | None = None,
+    hidden_size: int | None = None,
 ) -> Figure:
     """c and h per unit over time: the deterministic path (black), each stochastic
     condition's mean with its 95% band, and ``paths`` sample paths per condition
     (thin lines) from ``trajectories``. One row per unit (at most ``max_units``),
-    one column per quantity."""
+    one column per quantity. ``hidden_size``, when given, is named in the title
+    if fewer units are shown (e.g. because fewer were recorded)."""
     summary = _select(summary, sweep_columns(summary), sweep, "plot_trajectories")
     quantities = [q for q in quantities if (summary["quantity"] == q).any()]
     if not quantities:
@@ -196,61 +233,103 @@ def plot_trajectories(
 
     sample = None
     if trajectories is not None and paths > 0:
-        sample = _select(trajectories, _trajectory_sweep_columns(trajectories), sweep, "plot_trajectories")
+        sample = _select(
+            trajectories, _trajectory_sweep_columns(trajectories), sweep, "plot_trajectories"
+        )
         seeds = sorted(pd.unique(sample["seed"]))[:paths]
         sample = sample[sample["seed"].isin(seeds)].sort_values("t", kind="stable")
         if sample.empty:
             sample = None
 
     with _style():
-        fig, axes = _figure(len(shown), len(quantities),
-                            (4.6 * len(quantities) + 0.6, 1.9 * len(shown) + 1.6), sharex=True)
+        fig, axes = _figure(
+            len(shown),
+            len(quantities),
+            (4.6 * len(quantities) + 0.6, 1.9 * len(shown) + 1.6),
+            sharex=True,
+        )
         for row, unit in enumerate(shown):
             for col, quantity in enumerate(quantities):
                 ax = axes[row, col]
-                cells = rows[(rows["quantity"] == quantity) & (rows["unit"] == unit)].sort_values("t")
+                cells = rows[(rows["quantity"] == quantity) & (rows["unit"] == unit)].sort_values(
+                    "t"
+                )
                 stochastic = [c for c in conditions if c != baseline]
                 if sample is not None and quantity in sample.columns:
                     for condition in stochastic:
                         mine = sample[(sample["condition"] == condition) & (sample["unit"] == unit)]
                         for seed, path in mine.groupby("seed", sort=True):
-                            ax.plot(path["t"], path[quantity], color=colors[condition], linewidth=0.7,
-                                    alpha=0.45, label=f"_path {condition} seed {seed}")
+                            ax.plot(
+                                path["t"],
+                                path[quantity],
+                                color=colors[condition],
+                                linewidth=0.7,
+                                alpha=0.45,
+                                label=f"_path {condition} seed {seed}",
+                            )
                 for condition in stochastic:
                     mine = cells[cells["condition"] == condition]
                     if mine.empty:
                         continue
-                    _band(ax, mine["t"], mine["ci_low"], mine["ci_high"], colors[condition],
-                          f"{condition}: 95% CI of the mean")
-                    ax.plot(mine["t"], mine["mean"], color=colors[condition], linewidth=1.8,
-                            label=f"{condition}: mean")
+                    _band(
+                        ax,
+                        mine["t"],
+                        mine["ci_low"],
+                        mine["ci_high"],
+                        colors[condition],
+                        f"{condition}: 95% CI of the mean",
+                    )
+                    ax.plot(
+                        mine["t"],
+                        mine["mean"],
+                        color=colors[condition],
+                        linewidth=1.8,
+                        label=f"{condition}: mean",
+                    )
                 if baseline in conditions:
                     mine = cells[cells["condition"] == baseline]
-                    ax.plot(mine["t"], mine["mean"], color=BASELINE_COLOR, linewidth=1.4,
-                            linestyle="--", label=baseline, zorder=4)
+                    ax.plot(
+                        mine["t"],
+                        mine["mean"],
+                        color=BASELINE_COLOR,
+                        linewidth=1.4,
+                        linestyle="--",
+                        label=baseline,
+                        zorder=4,
+                    )
                 ax.set_ylabel(f"{quantity}, unit {unit}")
                 if row == 0:
                     ax.set_title(STATE_NAMES.get(quantity, quantity))
                 if row == len(shown) - 1:
                     ax.set_xlabel("step t")
+                _integer_steps(ax)
         handles = []
         if baseline in conditions:
-            handles.append(Line2D([], [], color=BASELINE_COLOR, linewidth=1.4, linestyle="--",
-                                  label=baseline))
+            handles.append(
+                Line2D([], [], color=BASELINE_COLOR, linewidth=1.4, linestyle="--", label=baseline)
+            )
         for condition in conditions:
             if condition != baseline:
                 band = Patch(color=colors[condition], alpha=0.22, linewidth=0)
                 line = Line2D([], [], color=colors[condition], linewidth=1.8)
                 handles.append(((band, line), f"{condition}: mean ± 95% CI"))
         if sample is not None:
-            handles.append(Line2D([], [], color="grey", linewidth=0.7, alpha=0.6,
-                                  label=f"sample paths ({sample['seed'].nunique()} seeds, thin)"))
+            handles.append(
+                Line2D(
+                    [],
+                    [],
+                    color="grey",
+                    linewidth=0.7,
+                    alpha=0.6,
+                    label=f"sample paths ({sample['seed'].nunique()} seeds, thin)",
+                )
+            )
         _legend(fig, handles)
         point = _point_text(sweep)
         fig.suptitle(
             f"{' and '.join(STATE_NAMES.get(q, q) for q in quantities).capitalize()}: "
             f"deterministic vs stochastic gating{f' ({point})' if point else ''}\n"
-            f"mean ± 95% CI over {n_seeds} seeds{_units_note(shown, len(all_units))}"
+            f"mean ± 95% CI over {n_seeds} seeds{_units_note(shown, hidden_size or len(all_units))}"
         )
     return fig
 
@@ -281,12 +360,15 @@ def plot_divergence(
         for col, quantity in enumerate(quantities):
             ax = axes[0, col]
             for (point, condition, label), color in zip(shown, palette, strict=False):
-                mine = _arm_rows(rows[rows["quantity"] == quantity], point, condition).sort_values("t")
+                mine = _arm_rows(rows[rows["quantity"] == quantity], point, condition).sort_values(
+                    "t"
+                )
                 t = mine["t"].to_numpy(dtype=float)
                 _band(ax, t, mine["ci_low"], mine["ci_high"], color, f"_band {label}")
                 ax.plot(t, mine["value"], color=color, linewidth=1.8, label=label)
             ax.set_title(STATE_NAMES.get(quantity, quantity))
             ax.set_xlabel("step t")
+            _integer_steps(ax)
             ax.set_ylabel(f"RMS over units of {quantity} − {quantity}_det")
             ax.set_ylim(bottom=0)
         handles, _ = axes[0, 0].get_legend_handles_labels()
@@ -312,10 +394,18 @@ def _boxes(ax, data, quantity, units, conditions, colors, width=0.8) -> None:
         stats = matplotlib.cbook.boxplot_stats([groups[k] for k in present])
         positions = [k + (j - (len(conditions) - 1) / 2) * step for k in present]
         color = colors[condition]
-        ax.bxp(stats, positions=positions, widths=0.8 * step, showfliers=False, manage_ticks=False,
-               boxprops=dict(color=color, linewidth=1.0), whiskerprops=dict(color=color, linewidth=1.0),
-               capprops=dict(color=color, linewidth=1.0), medianprops=dict(color=color, linewidth=1.6),
-               orientation="vertical")
+        ax.bxp(
+            stats,
+            positions=positions,
+            widths=0.8 * step,
+            showfliers=False,
+            manage_ticks=False,
+            boxprops=dict(color=color, linewidth=1.0),
+            whiskerprops=dict(color=color, linewidth=1.0),
+            capprops=dict(color=color, linewidth=1.0),
+            medianprops=dict(color=color, linewidth=1.6),
+            orientation="vertical",
+        )
 
 
 def plot_final_states(
@@ -328,14 +418,19 @@ def plot_final_states(
     max_units: int = MAX_UNITS,
     t: int | None = None,
     sweep: Mapping | None = None,
+    hidden_size: int | None = None,
 ) -> Figure:
     """Distribution of the state at step ``t`` (default: the last recorded) over the
     sample paths, per unit and stochastic condition (box and points); the
     deterministic value is the black dashed bar over each unit."""
-    frame = _select(trajectories, _trajectory_sweep_columns(trajectories), sweep, "plot_final_states")
+    frame = _select(
+        trajectories, _trajectory_sweep_columns(trajectories), sweep, "plot_final_states"
+    )
     quantities = [q for q in quantities if q in frame.columns]
     if frame.empty or not quantities:
-        raise ValueError("plot_final_states: the trajectories hold none of the quantities asked for")
+        raise ValueError(
+            "plot_final_states: the trajectories hold none of the quantities asked for"
+        )
     t = int(frame["t"].max()) if t is None else int(t)
     frame = frame[frame["t"] == t]
     names = list(pd.unique(frame["condition"]))
@@ -358,19 +453,42 @@ def plot_final_states(
             ax = axes[row, 0]
             if not data.empty:
                 _boxes(ax, data, quantity, shown, stochastic, colors)
-                sns.stripplot(data=data, x="unit", y=quantity, hue="condition", order=shown,
-                              hue_order=stochastic, palette=colors, ax=ax, legend=False,
-                              dodge=True, size=3, alpha=0.55, jitter=0.25, zorder=3)
+                sns.stripplot(
+                    data=data,
+                    x="unit",
+                    y=quantity,
+                    hue="condition",
+                    order=shown,
+                    hue_order=stochastic,
+                    palette=colors,
+                    ax=ax,
+                    legend=False,
+                    dodge=True,
+                    size=3,
+                    alpha=0.55,
+                    jitter=0.25,
+                    zorder=3,
+                )
             if not reference.empty:
                 values = reference.groupby("unit")[quantity].mean().reindex(shown)
                 positions = np.arange(len(shown))
-                ax.hlines(values.to_numpy(), positions - 0.45, positions + 0.45, colors=BASELINE_COLOR,
-                          linestyles="--", linewidth=1.6, zorder=5, label=baseline)
+                ax.hlines(
+                    values.to_numpy(),
+                    positions - 0.45,
+                    positions + 0.45,
+                    colors=BASELINE_COLOR,
+                    linestyles="--",
+                    linewidth=1.6,
+                    zorder=5,
+                    label=baseline,
+                )
             ax.set_xlim(-0.6, len(shown) - 0.4)
             ax.set_xlabel("unit")
             ax.set_ylabel(f"{quantity} at t = {t}")
             ax.set_title(STATE_NAMES.get(quantity, quantity))
-        handles = [Line2D([], [], color=colors[c], marker="o", linestyle="", label=c) for c in stochastic]
+        handles = [
+            Line2D([], [], color=colors[c], marker="o", linestyle="", label=c) for c in stochastic
+        ]
         if not reference.empty:
             varies = reference.groupby("unit")[quantities[0]].nunique().max() > 1
             label = f"{baseline}{' (mean over seeds)' if varies else ''}"
@@ -379,7 +497,8 @@ def plot_final_states(
         point = _point_text(sweep)
         fig.suptitle(
             f"Final state at t = {t}{f' ({point})' if point else ''}: "
-            f"distribution over {n_paths} sample paths per condition{_units_note(shown, len(all_units))}"
+            f"distribution over {n_paths} sample paths per condition"
+            f"{_units_note(shown, hidden_size or len(all_units))}"
         )
     return fig
 
@@ -399,6 +518,7 @@ def plot_gate_heatmaps(
     gates: Sequence[str] = GATES,
     max_units: int = MAX_HEATMAP_UNITS,
     sweep: Mapping | None = None,
+    hidden_size: int | None = None,
 ) -> Figure:
     """Mean gate probability, mean realised gate and their difference per
     (t, unit), one row per gate, for one condition (default: the first
@@ -409,11 +529,15 @@ def plot_gate_heatmaps(
     if condition is None:
         candidates = [c for c in names if c != baseline and _gate_pairs(summary, c, gates)]
         if not candidates:
-            raise ValueError("plot_gate_heatmaps: no condition has gate probabilities and gates recorded")
+            raise ValueError(
+                "plot_gate_heatmaps: no condition has gate probabilities and gates recorded"
+            )
         condition = candidates[0]
     gates = _gate_pairs(summary, condition, gates)
     if not gates:
-        raise ValueError(f"plot_gate_heatmaps: condition {condition!r} has no gate with p and gate recorded")
+        raise ValueError(
+            f"plot_gate_heatmaps: condition {condition!r} has no gate with p and gate recorded"
+        )
     rows = summary[summary["condition"] == condition]
     all_units = sorted(int(u) for u in pd.unique(rows.loc[rows["quantity"] == gates[0], "unit"]))
     shown = all_units[:max_units]
@@ -431,31 +555,56 @@ def plot_gate_heatmaps(
 
     with _style():
         height = max(1.6, 0.16 * len(shown) + 1.1)
-        fig, axes = _figure(len(gates), 3, (13.5, height * len(gates) + 1.2), sharex=True, sharey=True)
+        fig, axes = _figure(
+            len(gates), 3, (13.5, height * len(gates) + 1.2), sharex=True, sharey=True
+        )
         tick_units = True if len(shown) <= 16 else "auto"
         for row, gate in enumerate(gates):
             panels = (
                 (probs[gate], f"mean probability p_{gate}", dict(cmap="viridis", vmin=0, vmax=1)),
-                (realised[gate], f"mean realised gate {gate}", dict(cmap="viridis", vmin=0, vmax=1)),
-                (differences[gate], f"{gate} − p_{gate}", dict(cmap="vlag", vmin=-limit, vmax=limit)),
+                (
+                    realised[gate],
+                    f"mean realised gate {gate}",
+                    dict(cmap="viridis", vmin=0, vmax=1),
+                ),
+                (
+                    differences[gate],
+                    f"{gate} − p_{gate}",
+                    dict(cmap="vlag", vmin=-limit, vmax=limit),
+                ),
             )
             for col, (values, title, colormap) in enumerate(panels):
                 ax = axes[row, col]
-                sns.heatmap(values, ax=ax, cbar=False, xticklabels="auto", yticklabels=tick_units,
-                            **colormap)
+                sns.heatmap(
+                    values,
+                    ax=ax,
+                    cbar=False,
+                    xticklabels="auto",
+                    yticklabels=tick_units,
+                    **colormap,
+                )
                 ax.set_title(f"{GATE_NAMES[gate]}: {title}")
                 ax.set_xlabel("step t" if row == len(gates) - 1 else "")
                 ax.set_ylabel("unit" if col == 0 else "")
                 ax.tick_params(axis="y", rotation=0)
-        fig.colorbar(axes[0, 0].collections[0], ax=list(axes[:, :2].ravel()), shrink=0.9,
-                     label="mean over seeds (probability / firing rate)")
-        fig.colorbar(axes[0, 2].collections[0], ax=list(axes[:, 2]), shrink=0.9,
-                     label="firing rate − probability")
+                ax.tick_params(axis="x", rotation=0)
+        fig.colorbar(
+            axes[0, 0].collections[0],
+            ax=list(axes[:, :2].ravel()),
+            shrink=0.9,
+            label="mean over seeds (probability / firing rate)",
+        )
+        fig.colorbar(
+            axes[0, 2].collections[0],
+            ax=list(axes[:, 2]),
+            shrink=0.9,
+            label="firing rate − probability",
+        )
         point = _point_text(sweep)
         fig.suptitle(
             f"Gate probability vs realised gate, condition '{condition}'"
             f"{f' ({point})' if point else ''}: means over {n_seeds} seeds"
-            f"{_units_note(shown, len(all_units))}"
+            f"{_units_note(shown, hidden_size or len(all_units))}"
         )
     return fig
 
@@ -482,8 +631,13 @@ def plot_survival(
     arms = _arms(rows)
     shown = arms[:max_arms]
     stochastic_arms = [a for a in shown if a[1] != baseline]
-    palette = dict(zip([a[2] for a in stochastic_arms],
-                       sns.color_palette("colorblind", max(1, len(stochastic_arms))), strict=False))
+    palette = dict(
+        zip(
+            [a[2] for a in stochastic_arms],
+            sns.color_palette("colorblind", max(1, len(stochastic_arms))),
+            strict=False,
+        )
+    )
     with _style():
         fig, axes = _figure(1, 2, (11.0, 4.4), sharex=True)
         positive = rows.loc[rows["value"] > 0, "value"]
@@ -500,15 +654,29 @@ def plot_survival(
                     if log:  # lines only; zero retention (every seed forgot) is off the scale
                         value = np.where(value > 0, value, np.nan)
                     else:
-                        _band(ax, t, empirical["ci_low"], empirical["ci_high"], color, f"_band {label}")
+                        _band(
+                            ax,
+                            t,
+                            empirical["ci_low"],
+                            empirical["ci_high"],
+                            color,
+                            f"_band {label}",
+                        )
                     ax.plot(t, value, color=color, linewidth=1.8, label=label)
                 if not theory.empty:
                     value = theory["value"].to_numpy()
                     if log:
                         value = np.where(value > 0, value, np.nan)
-                    ax.plot(theory["t"].to_numpy(dtype=float), value, color=color,
-                            linewidth=1.4, linestyle="--", label=f"_theory {label}")
+                    ax.plot(
+                        theory["t"].to_numpy(dtype=float),
+                        value,
+                        color=color,
+                        linewidth=1.4,
+                        linestyle="--",
+                        label=f"_theory {label}",
+                    )
             ax.set_xlabel("step t")
+            _integer_steps(ax)
             if log:
                 ax.set_yscale("log")
                 ax.set_ylim(floor, 1.5)
@@ -520,8 +688,14 @@ def plot_survival(
         handles, _ = axes[0, 0].get_legend_handles_labels()
         handles += [
             Line2D([], [], color="grey", linewidth=1.8, label="realised: product of keep factors"),
-            Line2D([], [], color="grey", linewidth=1.4, linestyle="--",
-                   label="theory: product of keep probabilities"),
+            Line2D(
+                [],
+                [],
+                color="grey",
+                linewidth=1.4,
+                linestyle="--",
+                label="theory: product of keep probabilities",
+            ),
         ]
         _legend(fig, handles, ncol=min(4, max(2, len(shown))))
         note = f" ({len(shown)} of {len(arms)} shown)" if len(shown) < len(arms) else ""
@@ -567,27 +741,42 @@ def draw_figures(
         run = load_run(run, allow_incomplete=allow_incomplete)
     folder = Path(out_dir) if out_dir is not None else run.figures_dir
     folder.mkdir(parents=True, exist_ok=True)
-    summary, trajectories, metrics, baseline = run.summary, run.trajectories, run.metrics, run.baseline
+    summary, trajectories, metrics, baseline = (
+        run.summary,
+        run.trajectories,
+        run.metrics,
+        run.baseline,
+    )
     keys = sweep_columns(summary)
-    points = [dict(zip(keys, row, strict=True)) for row in summary[keys].drop_duplicates().itertuples(index=False)]
+    points = [
+        dict(zip(keys, row, strict=True))
+        for row in summary[keys].drop_duplicates().itertuples(index=False)
+    ]
     points = points[:max_sweep_points] if keys else [None]
     written: list[Path] = []
 
+    model = run.config.get("model") if isinstance(run.config.get("model"), Mapping) else {}
     for point in points:
         suffix = "" if point is None else "__" + "_".join(f"{k}={v}" for k, v in point.items())
+        hidden = (point or {}).get("hidden_size", model.get("hidden_size"))
+        hidden = int(hidden) if isinstance(hidden, int | np.integer) else None
         part = _select(summary, keys, point, "draw_figures")
         recorded = set(part["quantity"])
         if recorded & {"c", "h"}:
-            fig = plot_trajectories(part, trajectories, baseline=baseline, sweep=point)
+            fig = plot_trajectories(
+                part, trajectories, baseline=baseline, sweep=point, hidden_size=hidden
+            )
             written += _save(fig, folder, f"trajectories{suffix}", formats)
         if trajectories is not None and {"c", "h"} & set(trajectories.columns):
-            sample = _select(trajectories, _trajectory_sweep_columns(trajectories), point, "draw_figures")
+            sample = _select(
+                trajectories, _trajectory_sweep_columns(trajectories), point, "draw_figures"
+            )
             if not sample.empty:
-                fig = plot_final_states(sample, baseline=baseline)
+                fig = plot_final_states(sample, baseline=baseline, sweep=point, hidden_size=hidden)
                 written += _save(fig, folder, f"final_states{suffix}", formats)
         for condition in pd.unique(part["condition"]):
             if condition != baseline and _gate_pairs(part, condition, GATES):
-                fig = plot_gate_heatmaps(part, condition)
+                fig = plot_gate_heatmaps(part, condition, sweep=point, hidden_size=hidden)
                 written += _save(fig, folder, f"gates_{condition}{suffix}", formats)
 
     if (metrics["metric"] == "divergence").any():

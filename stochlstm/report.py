@@ -19,15 +19,15 @@ __all__ = ["write_report"]
 
 _FIGURE_ORDER = ("trajectories", "divergence", "final_states", "gates", "survival")
 _CAPTIONS = {
-    "trajectories": "State trajectories per unit: the deterministic path (dashed black), the mean of "
-                    "each stochastic condition with its 95% confidence band, and a few sample paths.",
-    "divergence": "Divergence from the deterministic path: RMS over units of the deviation from the "
-                  "deterministic state at the same seed, mean over seeds with its 95% CI.",
-    "final_states": "Final-state distributions over the recorded sample paths; the dashed bar is the "
-                    "deterministic value.",
+    "trajectories": "State trajectories per unit: the deterministic path (dashed black), the mean "
+    "of each stochastic condition with its 95% confidence band, and a few sample paths.",
+    "divergence": "Divergence from the deterministic path: RMS over units of the deviation from "
+    "the deterministic state at the same seed, mean over seeds with its 95% CI.",
+    "final_states": "Final-state distributions over the recorded sample paths; the dashed bar is "
+    "the deterministic value.",
     "gates": "Mean gate probability vs mean realised gate per step and unit, and their difference.",
     "survival": "Memory survival: realised share of the cell content kept since step 0 (solid) vs "
-                "the product of keep probabilities (dashed).",
+    "the product of keep probabilities (dashed).",
 }
 _STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1100px;margin:2em auto;
@@ -37,7 +37,8 @@ dl.facts{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}
 dl.facts dt{font-weight:600}dl.facts dd{margin:0}
 .status-complete{color:#1a7f37}.status-other{color:#b3261e;font-weight:600}
 table.comparison{border-collapse:collapse;font-size:.85em;margin:1em 0}
-table.comparison th,table.comparison td{border-bottom:1px solid #ddd;padding:.3em .6em;text-align:right}
+table.comparison th,table.comparison td{border-bottom:1px solid #ddd;padding:.3em .6em;
+text-align:right}
 table.comparison th:first-child,table.comparison td:first-child{text-align:left}
 dl.glossary{font-size:.85em;color:#444}dl.glossary dt{font-family:monospace;float:left;width:11em}
 dl.glossary dd{margin-left:12em}
@@ -88,7 +89,7 @@ def _caption(path: Path) -> str:
     stem = path.stem
     for prefix, caption in _CAPTIONS.items():
         if stem.startswith(prefix):
-            rest = stem[len(prefix):].lstrip("_")
+            rest = stem[len(prefix) :].lstrip("_")
             return f"{caption}{f' ({rest})' if rest else ''}"
     return stem
 
@@ -104,12 +105,16 @@ def _facts(run: Run) -> list[tuple[str, str]]:
             facts.append((key, str(config[key])))
     model = config.get("model")
     if isinstance(model, Mapping):
-        sizes = [f"{k} = {model[k]}" for k in ("input_size", "hidden_size", "output_size") if k in model]
+        sizes = [
+            f"{k} = {model[k]}" for k in ("input_size", "hidden_size", "output_size") if k in model
+        ]
         if sizes:
             facts.append(("model", ", ".join(sizes)))
     inputs = config.get("inputs")
     if isinstance(inputs, Mapping):
-        facts.append(("inputs", _compact({k: v for k, v in inputs.items() if not isinstance(v, list)})))
+        facts.append(
+            ("inputs", _compact({k: v for k, v in inputs.items() if not isinstance(v, list)}))
+        )
     if run.baseline is not None:
         facts.append(("baseline", run.baseline))
     for key in ("started", "finished", "created"):
@@ -127,8 +132,14 @@ def _facts(run: Run) -> list[tuple[str, str]]:
 def _table_html(table: pd.DataFrame) -> str:
     shown = table.copy()
     shown["baseline"] = shown["baseline"].map({True: "yes", False: ""})
-    return shown.to_html(index=False, escape=True, border=0, classes="comparison", na_rep="–",
-                         float_format=lambda v: f"{v:.4g}")
+    return shown.to_html(
+        index=False,
+        escape=True,
+        border=0,
+        classes="comparison",
+        na_rep="–",
+        float_format=lambda v: f"{v:.4g}",
+    )
 
 
 def write_report(
@@ -198,8 +209,10 @@ def write_report(
             f'<figure><img src="data:{mime};base64,{data}" alt="{_text(caption)}">'
             f"<figcaption>{_text(caption)}</figcaption></figure>"
         )
-    parts.append("<footer><small>Written by stochlstm from summary.csv and metrics of this run."
-                 "</small></footer></body></html>")
+    parts.append(
+        "<footer><small>Written by stochlstm from summary.csv and metrics of this run."
+        "</small></footer></body></html>"
+    )
 
     target = Path(out) if out is not None else run.path / "report.html"
     with atomic_path(target) as tmp:

@@ -11,6 +11,10 @@ preallocated buffers. Two identities keep the step cheap:
 - inputs shared by all seeds are projected once, ``W_ih x_t + b`` for all t,
   before the loop.
 
+BLAS runs single-threaded inside the kernel: at these sizes its threads cost
+far more than they save (5x slower at hidden 64, 1000 seeds, on 2 cores);
+use ``--jobs`` to use more cores.
+
 The uniforms come from :mod:`stochlstm.noise` (the randomness contract) and
 are drawn once per block of steps for all conditions (common random numbers).
 
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from .condition import NOISE_STREAMS, Condition
 from .gates import Deterministic, GateRule
@@ -40,7 +45,7 @@ CELL_QUANTITIES: tuple[str, ...] = ("p_i", "i", "p_f", "f", "g", "p_o", "o", "c"
 Consumer = Callable[[int, int, dict[str, np.ndarray]], None]
 
 # Uniforms held at once, all streams and seeds (float64 values).
-_NOISE_BLOCK_VALUES = 1 << 21
+_NOISE_BLOCK_VALUES = 1 << 22
 
 
 def _as_conditions(conditions) -> dict[str, Condition]:
@@ -282,6 +287,11 @@ def run_kernel(
             lambda index, t, values: consumer(index, t, {q: v[:, :1] for q, v in values.items()}),
             root_seed=root_seed, initial_state=initial_state, dtype=dtype,
         )
+    with threadpool_limits(limits=1, user_api="blas"):
+        _run(weights, inputs, conditions, seeds, consumer, root_seed, initial_state, dtype)
+
+
+def _run(weights, inputs, conditions, seeds, consumer, root_seed, initial_state, dtype) -> None:
     batch, hidden = len(seeds), weights.hidden_size
     inputs = _check_inputs(inputs, weights, batch)
     n_steps = inputs.shape[0]

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -39,8 +39,20 @@ from stochlstm import Condition, gate_rule, init_uniform, simulate
 from stochlstm.gates import Bernoulli, Threshold
 
 CELL_QUANTITIES = ("p_i", "i", "p_f", "f", "g", "p_o", "o", "c", "h", "y")
-DERIVED = ("dev_c", "dev_h", "div_c", "div_h", "retention", "retention_theory",
-           "sat_i", "sat_f", "sat_o", "flip_i", "flip_f", "flip_o")
+DERIVED = (
+    "dev_c",
+    "dev_h",
+    "div_c",
+    "div_h",
+    "retention",
+    "retention_theory",
+    "sat_i",
+    "sat_f",
+    "sat_o",
+    "flip_i",
+    "flip_f",
+    "flip_o",
+)
 GATES = {"i": "input", "f": "forget", "o": "output"}
 STATS = ("n", "mean", "sd", "se", "ci_low", "ci_high", "min", "max")
 
@@ -71,7 +83,7 @@ def _t_two_sided_cdf(t: float, df: int) -> float:
     return sin * total
 
 
-@lru_cache(maxsize=None)
+@cache
 def t_critical(df: int) -> float:
     """The 0.975 quantile of Student's t with ``df`` degrees of freedom (NaN if df < 1).
 
@@ -82,8 +94,12 @@ def t_critical(df: int) -> float:
         return math.nan
     if df > 5000:
         z = 1.959963984540054
-        return (z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
-                + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3))
+        return (
+            z
+            + (z**3 + z) / (4 * df)
+            + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+            + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3)
+        )
     low, high = 0.0, 100.0
     for _ in range(200):
         middle = (low + high) / 2
@@ -112,12 +128,22 @@ def cell_stats(values: np.ndarray) -> dict[str, np.ndarray]:
         sd[constant] = 0.0
     se = sd / np.sqrt(n)
     half = t_critical(n - 1) * se
-    return {"n": np.full(mean.shape, n), "mean": mean, "sd": sd, "se": se,
-            "ci_low": mean - half, "ci_high": mean + half, "min": low, "max": high}
+    return {
+        "n": np.full(mean.shape, n),
+        "mean": mean,
+        "sd": sd,
+        "se": se,
+        "ci_low": mean - half,
+        "ci_high": mean + half,
+        "min": low,
+        "max": high,
+    }
 
 
-def derived_values(sim, conditions: Mapping[str, Condition], baseline: str) -> dict[str, dict[str, np.ndarray]]:
-    """The derived per-seed quantities of every condition, ``(T, B, H)`` (``div``: ``(T, B, 1)``)."""
+def derived_values(
+    sim, conditions: Mapping[str, Condition], baseline: str
+) -> dict[str, dict[str, np.ndarray]]:
+    """Derived per-seed quantities of each condition: ``(T, B, H)``; ``div_*``: ``(T, B, 1)``."""
     base = sim[baseline]
     result = {}
     for name in sim.conditions:
@@ -152,8 +178,13 @@ def default_baseline(conditions: Mapping[str, Condition]) -> str:
     raise ValueError("no deterministic condition")
 
 
-def summary_frame(sim, conditions: Mapping[str, Condition], *, baseline: str | None = None,
-                  sweep: Mapping[str, object] | None = None) -> pd.DataFrame:
+def summary_frame(
+    sim,
+    conditions: Mapping[str, Condition],
+    *,
+    baseline: str | None = None,
+    sweep: Mapping[str, object] | None = None,
+) -> pd.DataFrame:
     """The contract's ``summary.csv`` of a full :class:`~stochlstm.simulate.Simulation`."""
     baseline = baseline or default_baseline(conditions)
     derived = derived_values(sim, conditions, baseline)
@@ -167,8 +198,9 @@ def summary_frame(sim, conditions: Mapping[str, Condition], *, baseline: str | N
             t, unit = np.meshgrid(np.arange(n_steps), np.arange(width), indexing="ij")
             if quantity.startswith("div_"):
                 unit = np.full_like(unit, -1)
-            frame = pd.DataFrame({"condition": name, "quantity": quantity,
-                                  "t": t.ravel(), "unit": unit.ravel()})
+            frame = pd.DataFrame(
+                {"condition": name, "quantity": quantity, "t": t.ravel(), "unit": unit.ravel()}
+            )
             for stat in STATS:
                 frame[stat] = stats[stat].ravel()
             frames.append(frame)
@@ -176,8 +208,9 @@ def summary_frame(sim, conditions: Mapping[str, Condition], *, baseline: str | N
     return _with_sweep(summary, sweep)
 
 
-def trajectories_frame(sim, *, seeds=None, every: int = 1,
-                       sweep: Mapping[str, object] | None = None) -> pd.DataFrame:
+def trajectories_frame(
+    sim, *, seeds=None, every: int = 1, sweep: Mapping[str, object] | None = None
+) -> pd.DataFrame:
     """The contract's ``trajectories.csv``: the sample paths of ``seeds`` (default:
     the first five), every ``every``-th step."""
     seeds = list(sim.seeds[:5]) if seeds is None else list(seeds)
@@ -204,11 +237,20 @@ def condition_config(condition: Condition) -> dict:
     return config
 
 
-def write_run_dir(path, summary: pd.DataFrame, trajectories: pd.DataFrame | None = None, *,
-                  name: str = "small", description: str = "A small test run.",
-                  conditions: Mapping[str, Condition] = SMALL_CONDITIONS,
-                  baseline: str | None = None, seeds=100, status: str = "complete",
-                  trajectories_format: str = "csv", extra_config: Mapping | None = None) -> Path:
+def write_run_dir(
+    path,
+    summary: pd.DataFrame,
+    trajectories: pd.DataFrame | None = None,
+    *,
+    name: str = "small",
+    description: str = "A small test run.",
+    conditions: Mapping[str, Condition] = SMALL_CONDITIONS,
+    baseline: str | None = None,
+    seeds=100,
+    status: str = "complete",
+    trajectories_format: str = "csv",
+    extra_config: Mapping | None = None,
+) -> Path:
     """A minimal run directory: summary.csv, trajectories.csv (or .parquet),
     resolved.yaml and manifest.json."""
     path = Path(path)
@@ -229,27 +271,54 @@ def write_run_dir(path, summary: pd.DataFrame, trajectories: pd.DataFrame | None
         **(extra_config or {}),
     }
     (path / "resolved.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    manifest = {"status": status, "tool": "stochlstm", "seeds": seeds,
-                "command": ["stochlstm", "run", "experiment.yaml"]}
+    manifest = {
+        "status": status,
+        "tool": "stochlstm",
+        "seeds": seeds,
+        "command": ["stochlstm", "run", "experiment.yaml"],
+    }
     (path / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return path
 
 
-def small_simulation(*, seeds=100, hidden_size=3, steps=30, input_size=2,
-                     conditions: Mapping[str, Condition] = SMALL_CONDITIONS, weight_seed=0):
+def small_simulation(
+    *,
+    seeds=100,
+    hidden_size=3,
+    steps=30,
+    input_size=2,
+    conditions: Mapping[str, Condition] = SMALL_CONDITIONS,
+    weight_seed=0,
+):
     """The small standard simulation: random weights, Gaussian inputs shared by all seeds."""
     weights = init_uniform(input_size, hidden_size, seed=weight_seed)
     inputs = np.random.Generator(np.random.PCG64(1)).normal(size=(steps, input_size))
     return simulate(weights, inputs, dict(conditions), seeds=seeds, root_seed=0)
 
 
-def small_run(path, *, seeds=100, hidden_size=3, steps=30, paths=5, status="complete",
-              description="A small test run.", name="small", trajectories_format="csv",
-              conditions: Mapping[str, Condition] = SMALL_CONDITIONS) -> Path:
+def small_run(
+    path,
+    *,
+    seeds=100,
+    hidden_size=3,
+    steps=30,
+    paths=5,
+    status="complete",
+    description="A small test run.",
+    name="small",
+    trajectories_format="csv",
+    conditions: Mapping[str, Condition] = SMALL_CONDITIONS,
+) -> Path:
     """Simulate :func:`small_simulation` and write it as a run directory at ``path``."""
     sim = small_simulation(seeds=seeds, hidden_size=hidden_size, steps=steps, conditions=conditions)
     return write_run_dir(
-        path, summary_frame(sim, conditions), trajectories_frame(sim, seeds=range(paths)),
-        name=name, description=description, conditions=conditions, seeds=seeds, status=status,
+        path,
+        summary_frame(sim, conditions),
+        trajectories_frame(sim, seeds=range(paths)),
+        name=name,
+        description=description,
+        conditions=conditions,
+        seeds=seeds,
+        status=status,
         trajectories_format=trajectories_format,
     )

@@ -156,7 +156,9 @@ def test_noise_does_not_depend_on_the_other_conditions():
 
 def test_noise_drawn_in_blocks_equals_noise_drawn_per_step():
     noise = SeedBatchNoise(root_seed=3, seeds=[5, 9], streams=["forget", "zoneout_h"], hidden_size=4)
-    blocks = [noise.next_block(3), noise.next_block(1), noise.next_block(6)]
+    blocks = [
+        {stream: draws.copy() for stream, draws in noise.next_block(n).items()} for n in (3, 1, 6)
+    ]
     for stream in ("forget", "zoneout_h"):
         drawn = np.concatenate([block[stream] for block in blocks])  # (10, H, B)
         for column, seed in enumerate([5, 9]):
