@@ -134,6 +134,13 @@ def blas_threads() -> tuple[int | None, str]:
     return threads, text
 
 
+def _loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
 def machine() -> dict[str, str]:
     model = "unknown"
     try:
@@ -163,19 +170,33 @@ def machine() -> dict[str, str]:
     return info
 
 
+def kernel_blas_threads() -> int | None:
+    """The BLAS threads in effect *inside* ``run_kernel`` (it may limit them),
+    read from a consumer during a one-step run."""
+    from stochlstm.condition import Condition
+    from stochlstm.simulate import run_kernel
+
+    seen: list[int | None] = []
+    run_kernel(_weights(4), np.zeros((1, INPUT_SIZE)), Condition(), [0, 1],
+               lambda *args: seen.append(blas_threads()[0]))
+    return seen[0] if seen else None
+
+
 _TORCH = None
+TORCH_DEFAULT_THREADS: int | None = None
 
 
-def torch_or_none():
-    """torch, imported on first use, with its threads set to numpy's BLAS threads; None if missing."""
-    global _TORCH
+def torch_or_none(threads: int | None = None):
+    """torch, imported on first use (None if missing); the first call sets its
+    intra-op threads to ``threads`` (the BLAS threads the kernel runs with)."""
+    global _TORCH, TORCH_DEFAULT_THREADS
     if _TORCH is None:
         try:
             import torch
         except ImportError:
             _TORCH = False
         else:
-            threads, _ = blas_threads()
+            TORCH_DEFAULT_THREADS = torch.get_num_threads()
             if threads:
                 torch.set_num_threads(threads)
             _TORCH = torch
@@ -437,14 +458,18 @@ def det_time(report: Report, batch: int, hidden: int, steps: int, shared: bool) 
     return report.cache[key]
 
 
-def torch_time(report: Report, batch: int, hidden: int, steps: int) -> Timing | None:
+def torch_time(report: Report, batch: int, hidden: int, steps: int, cache: bool = True) -> Timing | None:
+    """torch.nn.LSTM's forward (cached unless ``cache=False``: benchmark 4 reuses it)."""
     torch = torch_or_none()
     if torch is None:
         return None
     key = ("torch", batch, hidden, steps)
-    if key not in report.cache:
+    if key not in report.cache or not cache:
         run = torch_forward(torch, torch_lstm(torch, _weights(hidden)), _inputs(steps, batch))
-        report.cache[key] = measure(run, warmup=lambda: run(min(steps, WARMUP_STEPS)))
+        timing = measure(run, warmup=lambda: run(min(steps, WARMUP_STEPS)))
+        if not cache:
+            return timing
+        report.cache[key] = timing
     return report.cache[key]
 
 
@@ -456,8 +481,18 @@ def bench_deterministic(report: Report, sizes: dict) -> None:
     for batch in sizes["batches"]:
         reference = torch_time(report, batch, hidden, steps)
         if reference is not None:
-            timed_row(report, "deterministic", "torch.nn.LSTM forward, no_grad", batch, hidden, steps,
-                      "float32", reference)
+            timed_row(report, "deterministic", f"torch.nn.LSTM forward, no_grad, {torch.get_num_threads()} thr",
+                      batch, hidden, steps, "float32", reference)
+            default = TORCH_DEFAULT_THREADS
+            if default and default != torch.get_num_threads():
+                matched = torch.get_num_threads()
+                torch.set_num_threads(default)
+                try:
+                    other = torch_time(report, batch, hidden, steps, cache=False)
+                finally:
+                    torch.set_num_threads(matched)
+                timed_row(report, "deterministic", f"torch.nn.LSTM forward, no_grad, {default} thr (default)",
+                          batch, hidden, steps, "float32", other, note="information only")
         for shared, label in ((False, "per-seed inputs (T,B,X)"), (True, "shared inputs (T,X)")):
             timing = det_time(report, batch, hidden, steps, shared)
             row = timed_row(report, "deterministic", f"stochlstm run_kernel, {label}", batch, hidden, steps,
@@ -502,7 +537,7 @@ def bench_bernoulli(report: Report, sizes: dict) -> None:
         if torch is not None:
             loop = torch_bernoulli_loop(torch, weights, inputs)
             loop_timing = measure(loop, warmup=lambda: loop(min(steps, WARMUP_STEPS)))
-            row = timed_row(report, "bernoulli", "torch step loop + torch.bernoulli", batch, hidden, steps,
+            row = timed_row(report, "bernoulli", f"torch step loop + torch.bernoulli, {torch.get_num_threads()} thr", batch, hidden, steps,
                             "float32", loop_timing)
             compare(row, loop_timing.seconds / bern.seconds, ">=", 3.0, "torch loop / stochlstm bernoulli")
 
@@ -722,9 +757,14 @@ def main(argv: list[str] | None = None) -> int:
     sizes = QUICK if args.quick else FULL
 
     info = machine()  # before torch is imported: the BLAS found is numpy's
-    torch = torch_or_none()
+    inside = kernel_blas_threads()
+    info["numpy BLAS threads"] += f" globally; {inside if inside is not None else 'unknown'} inside run_kernel"
+    torch = torch_or_none(inside or blas_threads()[0])
     info["torch"] = torch.__version__ if torch else "not installed (torch comparisons skipped)"
-    info["torch threads"] = str(torch.get_num_threads()) if torch else "-"
+    if torch:
+        info["torch threads"] = (f"{torch.get_num_threads()} (set to match the kernel's BLAS threads; "
+                                 f"torch's default here is {TORCH_DEFAULT_THREADS})")
+    info["load average"] = _loadavg()
     info["baseline RSS"] = f"{(_status_kb('VmRSS') or 0) / 1024:.0f} MB (this process, numpy and torch imported)"
     info["mode"] = "quick (smoke-check sizes)" if args.quick else "full"
     header = "\n".join(f"{key:>18}: {value}" for key, value in info.items())
@@ -744,6 +784,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n[{name}]", flush=True)
         runners[name]()
     total = time.perf_counter() - started
+    report.notes.append(f"load average (1, 5, 15 min) at the start: {info['load average']}; at the end: "
+                        f"{_loadavg()} (this machine may be shared: other load inflates times)")
 
     table = print_table(report.rows)
     met = [r for r in report.rows if r.meets_target == "yes"]

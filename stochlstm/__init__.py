@@ -6,8 +6,8 @@ The cell and its math: :mod:`stochlstm.cell`. Gating rules:
 
 from .analysis import Run, RunError, analyze, load_run
 from .cell import cell_step
-from .config import ConfigError, ExperimentConfig, load_experiment, parse_experiment
 from .condition import NOISE_STREAMS, Condition
+from .config import ConfigError, ExperimentConfig, load_experiment, parse_experiment
 from .gates import GATE_RULES, Bernoulli, Concrete, Deterministic, Threshold, gate_rule
 from .runner import RunInterrupted, plan_run, run_experiment
 from .simulate import Simulation, run_kernel, simulate

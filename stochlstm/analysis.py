@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -27,6 +24,7 @@ import pandas as pd
 import yaml
 
 from .metrics import comparison_table, compute_metrics, find_baseline, sweep_columns
+from .rundir import atomic_path
 
 __all__ = [
     "Run",
@@ -58,27 +56,6 @@ _METRICS_DTYPES = {
 
 class RunError(Exception):
     """A folder that cannot be analysed as asked; the message is one line naming the folder."""
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success rename it to ``path``.
-
-    Readers see the old file or the new one, never half of one; on error the
-    temporary file is removed and ``path`` is untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 @dataclass(eq=False)

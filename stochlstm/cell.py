@@ -102,8 +102,12 @@ def cell_step(
         candidate = stochastic_sign(candidate, uniforms["candidate"])
 
     input_gate = condition.input(input_prob, preact=input_preact, uniform=uniforms.get("input"))
-    forget_gate = condition.forget(forget_prob, preact=forget_preact, uniform=uniforms.get("forget"))
-    output_gate = condition.output(output_prob, preact=output_preact, uniform=uniforms.get("output"))
+    forget_gate = condition.forget(
+        forget_prob, preact=forget_preact, uniform=uniforms.get("forget")
+    )
+    output_gate = condition.output(
+        output_prob, preact=output_preact, uniform=uniforms.get("output")
+    )
     input_gate, forget_gate, output_gate = (
         np.asarray(gate, dtype=preact.dtype) for gate in (input_gate, forget_gate, output_gate)
     )

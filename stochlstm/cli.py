@@ -24,13 +24,18 @@ EXIT_RUN_DIRECTORY = 3
 EXIT_INTERRUPTED = 130
 
 ExperimentFile = Annotated[
-    Path, typer.Argument(help="The experiment file (YAML).", exists=True, dir_okay=False, readable=True)
+    Path,
+    typer.Argument(help="The experiment file (YAML).", exists=True, dir_okay=False, readable=True),
 ]
 Overrides = Annotated[
     list[str] | None,
-    typer.Option("--set", help="Override a field: --set key.path=value (repeatable).", metavar="KEY=VALUE"),
+    typer.Option(
+        "--set", help="Override a field: --set key.path=value (repeatable).", metavar="KEY=VALUE"
+    ),
 ]
-RunDir = Annotated[Path, typer.Argument(help="A run directory (results/<name>).", exists=True, file_okay=False)]
+RunDir = Annotated[
+    Path, typer.Argument(help="A run directory (results/<name>).", exists=True, file_okay=False)
+]
 
 
 def _fail(message: str, code: int) -> None:
@@ -49,12 +54,29 @@ def _config_error(error) -> None:
 def run(
     experiment: ExperimentFile,
     set_: Overrides = None,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Worker processes (default: the file's execution.jobs).")] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Parent folder of the run directory (default: the file's output.dir).")] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs", "-j", min=1, help="Worker processes (default: the file's execution.jobs)."
+        ),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Parent folder of the run directory (default: the file's output.dir)."
+        ),
+    ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted run.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing run once the new one completes.")] = False,
-    figures: Annotated[bool | None, typer.Option("--figures/--no-figures", help="Draw figures at the end.")] = None,
-    executor: Annotated[str | None, typer.Option("--executor", help="local | processes | dask | tcp://scheduler:8786")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing run once the new one completes.")
+    ] = False,
+    figures: Annotated[
+        bool | None, typer.Option("--figures/--no-figures", help="Draw figures at the end.")
+    ] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option("--executor", help="local | processes | dask | tcp://scheduler:8786"),
+    ] = None,
     plan: Annotated[bool, typer.Option("--plan", help="Show the planned tasks and stop.")] = False,
 ) -> None:
     """Run an experiment: simulate every condition over the seeds and write the run directory."""
@@ -74,8 +96,15 @@ def run(
     with _progress() as report:
         try:
             outcome = run_experiment(
-                experiment, overrides=set_ or [], out=out_dir, jobs=jobs, resume=resume,
-                force=force, figures=figures, executor=executor, progress=report,
+                experiment,
+                overrides=set_ or [],
+                out=out_dir,
+                jobs=jobs,
+                resume=resume,
+                force=force,
+                figures=figures,
+                executor=executor,
+                progress=report,
                 command=" ".join(["stochlstm", *sys.argv[1:]]),
             )
         except ConfigError as error:
@@ -89,6 +118,8 @@ def run(
 
 def _print_outcome(outcome, seconds: float) -> None:
     manifest = outcome.manifest
+    for warning in manifest.get("warnings", []):
+        err.print(f"warning: {warning}", markup=False, style="yellow")
     out.print(f"[bold green]{outcome.status}[/]: {outcome.path}")
     seeds = manifest.get("seeds", {})
     out.print(
@@ -97,7 +128,11 @@ def _print_outcome(outcome, seconds: float) -> None:
     )
     for name, rows in (manifest.get("rows") or {}).items():
         out.print(f"  {name:<22} {rows:>10,} rows")
-    figures = sorted((outcome.path / "figures").glob("*.png")) if (outcome.path / "figures").exists() else []
+    figures = (
+        sorted((outcome.path / "figures").glob("*.png"))
+        if (outcome.path / "figures").exists()
+        else []
+    )
     if figures:
         out.print(f"  figures/               {len(figures):>10} PNG")
     if (outcome.path / "report.html").exists():
@@ -110,11 +145,23 @@ class _progress:
     def __enter__(self):
         self.bar = None
         if err.is_terminal:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
 
             self.bar = Progress(
-                TextColumn("simulating"), BarColumn(), MofNCompleteColumn(), TextColumn("tasks"),
-                TextColumn("{task.fields[seeds]:,} seeds"), TimeRemainingColumn(), console=err, transient=True,
+                TextColumn("simulating"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("tasks"),
+                TextColumn("{task.fields[seeds]:,} seeds"),
+                TimeRemainingColumn(),
+                console=err,
+                transient=True,
             )
             self.bar.__enter__()
             self.task = None
@@ -160,20 +207,23 @@ def validate(
 @app.command()
 def analyze(run_dir: RunDir) -> None:
     """Compute the comparison metrics of a run, print the table and write metrics.csv."""
-    from .analysis import RunError, analyze as analyze_run, comparison_text
+    from .analysis import RunError, comparison_text
+    from .analysis import analyze as analyze_run
 
     try:
         metrics = analyze_run(run_dir)
     except RunError as error:
         _fail(str(error), EXIT_BAD_INPUT)
-    out.print(comparison_text(metrics))
+    out.print(comparison_text(metrics), markup=False)
     out.print(f"wrote {run_dir / 'metrics.csv'} ({len(metrics):,} rows)")
 
 
 @app.command()
 def plot(
     run_dir: RunDir,
-    formats: Annotated[list[str] | None, typer.Option("--format", help="png, pdf or svg (repeatable).")] = None,
+    formats: Annotated[
+        list[str] | None, typer.Option("--format", help="png, pdf or svg (repeatable).")
+    ] = None,
 ) -> None:
     """Draw the comparison figures of a run into RUN_DIR/figures/."""
     from .analysis import RunError, draw_run_figures

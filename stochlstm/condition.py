@@ -14,13 +14,13 @@ __all__ = ["Condition", "NOISE_STREAMS"]
 # The independent uniform streams of one seed, in a fixed order. A stream's
 # position is part of the randomness contract (see stochlstm.noise).
 NOISE_STREAMS: tuple[str, ...] = (
-    "input",        # input gate sample
-    "forget",       # forget gate sample
-    "output",       # output gate sample
-    "candidate",    # stochastic binary candidate g
+    "input",  # input gate sample
+    "forget",  # forget gate sample
+    "output",  # output gate sample
+    "candidate",  # stochastic binary candidate g
     "cell_output",  # stochastic binary tanh(c)
-    "zoneout_c",    # zoneout mask on c
-    "zoneout_h",    # zoneout mask on h
+    "zoneout_c",  # zoneout mask on c
+    "zoneout_h",  # zoneout mask on h
 )
 
 

@@ -42,7 +42,13 @@ def answer_weights() -> LSTMWeights:
 
 
 def _vector(values, digits: int = 4) -> str:
-    return "[" + ", ".join(f"{v:.{digits}f}".rstrip("0").rstrip(".") if abs(v) < 1e6 else f"{v:g}" for v in values) + "]"
+    return (
+        "["
+        + ", ".join(
+            f"{v:.{digits}f}".rstrip("0").rstrip(".") if abs(v) < 1e6 else f"{v:g}" for v in values
+        )
+        + "]"
+    )
 
 
 def worked_example(seed: int = 0, n_seeds: int = 10_000) -> str:
@@ -53,11 +59,17 @@ def worked_example(seed: int = 0, n_seeds: int = 10_000) -> str:
     preact = preactivation(weights, x, h)[0]
     det = cell_step(weights, x, h, c)
     sample = simulate(
-        weights, ANSWER_X[None], {"bernoulli": Condition.all_gates("bernoulli")}, [seed],
+        weights,
+        ANSWER_X[None],
+        {"bernoulli": Condition.all_gates("bernoulli")},
+        [seed],
         initial_state={"h": ANSWER_H, "c": ANSWER_C},
     )["bernoulli"]
     many = simulate(
-        weights, ANSWER_X[None], {"bernoulli": Condition.all_gates("bernoulli")}, n_seeds,
+        weights,
+        ANSWER_X[None],
+        {"bernoulli": Condition.all_gates("bernoulli")},
+        n_seeds,
         initial_state={"h": ANSWER_H, "c": ANSWER_C},
     )["bernoulli"]
     expected_c = det["p_f"][0] * ANSWER_C + det["p_i"][0] * det["g"][0]

@@ -45,7 +45,9 @@ class ProcessExecutor(AbstractContextManager):
 
         previous = _single_threaded_blas()
         try:
-            self.pool = ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("spawn"))
+            self.pool = ProcessPoolExecutor(
+                self.jobs, mp_context=multiprocessing.get_context("spawn")
+            )
         finally:
             _restore(previous)
         return self
@@ -54,7 +56,9 @@ class ProcessExecutor(AbstractContextManager):
         self.pool.shutdown(wait=exc_info[0] is None, cancel_futures=True)
         return False
 
-    def map_in_order(self, function: Callable, arguments: Sequence[tuple], tasks: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
+    def map_in_order(
+        self, function: Callable, arguments: Sequence[tuple], tasks: Sequence[Any]
+    ) -> Iterator[tuple[Any, Any]]:
         pending: deque = deque()
         queue = iter(zip(tasks, arguments, strict=True))
         for task, args in queue:
@@ -92,8 +96,11 @@ class DaskExecutor(AbstractContextManager):
             previous = _single_threaded_blas()
             try:
                 self.cluster = LocalCluster(
-                    n_workers=self.jobs, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=40,
+                    n_workers=self.jobs,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=40,
                 )
             finally:
                 _restore(previous)
@@ -106,7 +113,9 @@ class DaskExecutor(AbstractContextManager):
             self.cluster.close()
         return False
 
-    def map_in_order(self, function: Callable, arguments: Sequence[tuple], tasks: Sequence[Any]) -> Iterator[tuple[Any, Any]]:
+    def map_in_order(
+        self, function: Callable, arguments: Sequence[tuple], tasks: Sequence[Any]
+    ) -> Iterator[tuple[Any, Any]]:
         window = 2 * max(self.jobs, len(self.client.scheduler_info().get("workers", {})) or 1)
         pending: deque = deque()
         queue = iter(zip(tasks, arguments, strict=True))
@@ -130,7 +139,9 @@ EXECUTORS = ("local", "processes", "dask")
 def make_executor(name: str, jobs: int, address: str | None = None):
     """An executor by name: ``processes`` or ``dask`` (``dask://host:port`` for a scheduler)."""
     if name.startswith("dask://") or name.startswith("tcp://"):
-        return DaskExecutor(jobs, address=name.removeprefix("dask://") if name.startswith("dask://") else name)
+        return DaskExecutor(
+            jobs, address=name.removeprefix("dask://") if name.startswith("dask://") else name
+        )
     if name == "dask":
         return DaskExecutor(jobs, address=address)
     if name in ("processes", "local"):

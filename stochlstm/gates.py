@@ -117,7 +117,9 @@ class Concrete(GateRule):
 
     def __post_init__(self):
         if not (np.isfinite(self.temperature) and self.temperature > 0):
-            raise ValueError(f"concrete temperature must be a positive number, got {self.temperature!r}")
+            raise ValueError(
+                f"concrete temperature must be a positive number, got {self.temperature!r}"
+            )
 
     def __call__(self, prob, *, preact=None, uniform=None, out=None):
         if out is None:

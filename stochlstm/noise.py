@@ -37,8 +37,10 @@ def stream_generator(root_seed: int, seed: int, stream: str) -> np.random.Genera
 
 def uniforms(root_seed: int, seed: int, stream: str, n_steps: int, hidden_size: int) -> np.ndarray:
     """The uniforms of one stream of one seed for steps 0..n_steps-1: ``(n_steps, hidden_size)``."""
-    return stream_generator(root_seed, seed, stream).random(n_steps * hidden_size).reshape(
-        n_steps, hidden_size
+    return (
+        stream_generator(root_seed, seed, stream)
+        .random(n_steps * hidden_size)
+        .reshape(n_steps, hidden_size)
     )
 
 
@@ -82,7 +84,9 @@ class SeedBatchNoise:
         if getattr(self, "_capacity", 0) < n_steps:
             self._capacity = n_steps
             self._draws = np.empty((batch, n_steps * hidden))
-            self._blocks = {s: np.empty((n_steps, hidden, batch), dtype=self.dtype) for s in self.streams}
+            self._blocks = {
+                s: np.empty((n_steps, hidden, batch), dtype=self.dtype) for s in self.streams
+            }
         draws = self._draws[:, : n_steps * hidden]
         block = {}
         for stream, generators in self._generators.items():

@@ -15,13 +15,15 @@ import platform
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "RunDirectoryError",
+    "atomic_path",
     "atomic_write",
     "atomic_write_text",
     "file_sha256",
@@ -43,20 +45,32 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place."""
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it to ``path``.
+
+    Readers see the old file or the new one, never half of one; on error the
+    temporary file is removed and ``path`` is untouched.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(handle)
     tmp = Path(tmp_name)
     try:
-        write(tmp)
+        yield tmp
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; results are for sharing
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return path
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place."""
+    with atomic_path(path) as tmp:
+        write(tmp)
+    return Path(path)
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
@@ -85,7 +99,9 @@ def read_manifest(run_dir: Path) -> dict[str, Any] | None:
 def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
     if manifest.get("status") not in STATUSES:
         raise ValueError(f"bad status {manifest.get('status')!r}")
-    atomic_write_text(Path(run_dir) / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+    atomic_write_text(
+        Path(run_dir) / MANIFEST, json.dumps(manifest, indent=2, sort_keys=False) + "\n"
+    )
 
 
 def package_versions() -> dict[str, str]:
@@ -93,7 +109,16 @@ def package_versions() -> dict[str, str]:
     from importlib import metadata
 
     versions = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for package in ("stochlstm", "numpy", "pandas", "seaborn", "matplotlib", "pydantic", "pyyaml", "pyarrow"):
+    for package in (
+        "stochlstm",
+        "numpy",
+        "pandas",
+        "seaborn",
+        "matplotlib",
+        "pydantic",
+        "pyyaml",
+        "pyarrow",
+    ):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

@@ -29,7 +29,7 @@ import pandas as pd
 from . import rundir
 from .condition import Condition
 from .recorder import BatchRecord, BatchRecorder, RecordPlan, derived_quantities
-from .simulate import CELL_QUANTITIES, run_kernel
+from .simulate import run_kernel
 from .stats import SEED_BLOCK, RunningStats
 from .weights import LSTMWeights
 
@@ -55,10 +55,10 @@ class PointSpec:
     columns: dict[str, Any]
     weights: LSTMWeights
     conditions: dict[str, Condition]  # baseline first
-    output_order: tuple[str, ...]     # conditions as the user listed them
+    output_order: tuple[str, ...]  # conditions as the user listed them
     baseline: str | None
     shared_inputs: np.ndarray | None
-    config: Any                       # for inputs drawn per seed
+    config: Any  # for inputs drawn per seed
     initial_state: dict[str, np.ndarray]
     record: RecordPlan
     root_seed: int
@@ -133,7 +133,8 @@ def _bytes_per_seed(point: PointSpec) -> int:
     cells = sum(
         len(point.record.steps) * max(len(point.record.units), 1)
         for _ in point.conditions
-        for _ in point.record.quantities + ("dev_c", "dev_h", "retention", "retention_theory") * point.record.derived
+        for _ in point.record.quantities
+        + ("dev_c", "dev_h", "retention", "retention_theory") * point.record.derived
     )
     return kernel + recorder + (cells * 4 * 8) // SEED_BLOCK + 1
 
@@ -142,7 +143,9 @@ def _batch_size(config, points: Sequence[PointSpec], n_seeds: int) -> int:
     execution = config.execution
     requested = execution.batch_size
     if requested in (None, "auto"):
-        budget = int(execution.memory_budget_mb) * 2**20 // 2  # half for the kernel, half for the rest
+        budget = (
+            int(execution.memory_budget_mb) * 2**20 // 2
+        )  # half for the kernel, half for the rest
         per_seed = max(_bytes_per_seed(p) for p in points)
         blocks = max(1, budget // (per_seed * SEED_BLOCK))
     else:
@@ -163,9 +166,8 @@ def _point(index: int, columns: dict[str, Any], config) -> PointSpec:
         columns=dict(columns),
         weights=weights,
         conditions=conditions,
-        output_order=tuple(n for n in config.build_conditions()) + (
-            (baseline,) if baseline not in config.build_conditions() else ()
-        ),
+        output_order=tuple(n for n in config.build_conditions())
+        + ((baseline,) if baseline not in config.build_conditions() else ()),
         baseline=baseline,
         shared_inputs=shared,
         config=config if per_seed_inputs else None,
@@ -180,7 +182,10 @@ def _point(index: int, columns: dict[str, Any], config) -> PointSpec:
 def plan_run(config) -> RunPlan:
     """The points and tasks of a validated experiment config."""
     seeds = tuple(config.seed_list())
-    points = tuple(_point(k, columns, point_config) for k, (columns, point_config) in enumerate(config.sweep_points()))
+    points = tuple(
+        _point(k, columns, point_config)
+        for k, (columns, point_config) in enumerate(config.sweep_points())
+    )
     batch_size = _batch_size(config, points, len(seeds))
     tasks = tuple(
         Task(point.index, b, seeds[start : start + batch_size])
@@ -200,12 +205,22 @@ def run_task(point: PointSpec, seeds: Sequence[int]) -> BatchRecord:
     else:
         inputs = np.asarray(point.config.build_inputs(list(seeds)), dtype=np.float64)
     recorder = BatchRecorder(
-        point.record, point.conditions, seeds, point.weights.hidden_size,
-        point.weights.output_size, baseline=point.baseline,
+        point.record,
+        point.conditions,
+        seeds,
+        point.weights.hidden_size,
+        point.weights.output_size,
+        baseline=point.baseline,
     )
     run_kernel(
-        point.weights, inputs, point.conditions, seeds, recorder,
-        root_seed=point.root_seed, initial_state=point.initial_state, dtype=np.dtype(point.dtype),
+        point.weights,
+        inputs,
+        point.conditions,
+        seeds,
+        recorder,
+        root_seed=point.root_seed,
+        initial_state=point.initial_state,
+        dtype=np.dtype(point.dtype),
     )
     return recorder.record
 
@@ -227,7 +242,9 @@ class Accumulator:
             key = (task.point, condition, quantity)
             for k, n in enumerate(record.block_sizes):
                 block = RunningStats(n, mean[k], m2[k], low[k], high[k])
-                self.stats[key] = self.stats[key].merge(block) if key in self.stats else block.copy()
+                self.stats[key] = (
+                    self.stats[key].merge(block) if key in self.stats else block.copy()
+                )
         for (condition, quantity), values in record.paths.items():
             self.paths.setdefault((task.point, condition, quantity), []).append(values)
         if record.path_seeds:
@@ -247,7 +264,9 @@ def summary_frame(plan: RunPlan, accumulator: Accumulator) -> pd.DataFrame:
             quantities = list(point.record.quantities)
             if point.record.derived:
                 quantities += list(
-                    derived_quantities(point.conditions[condition], is_baseline=condition == point.baseline)
+                    derived_quantities(
+                        point.conditions[condition], is_baseline=condition == point.baseline
+                    )
                 )
             for quantity in quantities:
                 stats = accumulator.stats.get((point.index, condition, quantity))
@@ -261,7 +280,10 @@ def summary_frame(plan: RunPlan, accumulator: Accumulator) -> pd.DataFrame:
                     units = np.arange(n_units)
                 else:
                     units = np.asarray(point.record.units)
-                columns = {name: np.full(steps.size * n_units, value) for name, value in point.columns.items()}
+                columns = {
+                    name: np.full(steps.size * n_units, value)
+                    for name, value in point.columns.items()
+                }
                 columns.update(
                     condition=np.full(steps.size * n_units, condition),
                     quantity=np.full(steps.size * n_units, quantity),
@@ -291,7 +313,9 @@ def trajectories_frame(plan: RunPlan, accumulator: Accumulator) -> pd.DataFrame:
         shape = (seeds.size, steps.size, units.size)
         seed_grid, t_grid, unit_grid = np.meshgrid(seeds, steps, units, indexing="ij")
         for condition in point.output_order:
-            columns = {name: np.full(seed_grid.size, value) for name, value in point.columns.items()}
+            columns = {
+                name: np.full(seed_grid.size, value) for name, value in point.columns.items()
+            }
             columns.update(
                 condition=np.full(seed_grid.size, condition),
                 seed=seed_grid.ravel(),
@@ -299,7 +323,9 @@ def trajectories_frame(plan: RunPlan, accumulator: Accumulator) -> pd.DataFrame:
                 unit=unit_grid.ravel(),
             )
             for quantity in record.quantities:
-                values = np.concatenate(accumulator.paths[(point.index, condition, quantity)], axis=2)
+                values = np.concatenate(
+                    accumulator.paths[(point.index, condition, quantity)], axis=2
+                )
                 values = values.transpose(2, 0, 1)  # (seed, t, width)
                 if record.initial_state:
                     initial = np.full((seeds.size, 1, values.shape[2]), np.nan)
@@ -325,8 +351,10 @@ def trajectories_frame(plan: RunPlan, accumulator: Accumulator) -> pd.DataFrame:
 @contextmanager
 def _sigterm_as_interrupt() -> Iterator[None]:
     """Treat SIGTERM like Ctrl-C while the run is going (main thread only)."""
+
     def handler(signum, frame):
         raise KeyboardInterrupt
+
     try:
         previous = signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread
@@ -338,7 +366,9 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _execute(plan: RunPlan, todo: Sequence[Task], jobs: int, executor: str | None) -> Iterator[tuple[Task, BatchRecord]]:
+def _execute(
+    plan: RunPlan, todo: Sequence[Task], jobs: int, executor: str | None
+) -> Iterator[tuple[Task, BatchRecord]]:
     """Results of ``todo`` in task order, computed locally or in processes."""
     if jobs <= 1 and executor in (None, "local"):
         for task in todo:
@@ -347,7 +377,9 @@ def _execute(plan: RunPlan, todo: Sequence[Task], jobs: int, executor: str | Non
     from .executors import make_executor
 
     with make_executor(executor or "processes", jobs) as pool:
-        yield from pool.map_in_order(run_task, [(plan.points[t.point], t.seeds) for t in todo], todo)
+        yield from pool.map_in_order(
+            run_task, [(plan.points[t.point], t.seeds) for t in todo], todo
+        )
 
 
 # ---------------------------------------------------------------- the run
@@ -414,7 +446,11 @@ def run_experiment(
         if resume and status == "complete":
             return RunOutcome(target, "complete", existing)
         if resume:
-            stored = (target / "resolved.yaml").read_text(encoding="utf-8") if (target / "resolved.yaml").exists() else None
+            stored = (
+                (target / "resolved.yaml").read_text(encoding="utf-8")
+                if (target / "resolved.yaml").exists()
+                else None
+            )
             if stored != resolved_yaml:
                 raise rundir.RunDirectoryError(
                     f"{target}: the experiment differs from the one this run started with "
@@ -463,7 +499,10 @@ def run_experiment(
             for task, record in _execute(plan, todo, jobs, executor):
                 accumulator.fold(task, record)
                 seeds_done += len(task.seeds)
-                if time.time() - last_checkpoint > CHECKPOINT_SECONDS and accumulator.next_task < len(plan.tasks):
+                if (
+                    time.time() - last_checkpoint > CHECKPOINT_SECONDS
+                    and accumulator.next_task < len(plan.tasks)
+                ):
                     _save_checkpoint(checkpoint, accumulator)
                     last_checkpoint = time.time()
                 if progress:
@@ -484,13 +523,18 @@ def run_experiment(
     outputs = _write_outputs(work_dir, plan, accumulator, config)
     manifest["rows"] = {name: rows for name, (_, rows) in outputs.items()}
     if draw:
+        # Metrics, figures and the report are derived from the files above; a
+        # failure there is reported in the manifest, never loses the run.
         try:
             from .analysis import analyze_and_draw
 
             extra = analyze_and_draw(work_dir, formats=tuple(config.output.figure_formats))
             outputs.update({name: (path, None) for name, path in extra.items()})
-        except ImportError:
-            pass
+        except Exception as error:  # noqa: BLE001
+            manifest.setdefault("warnings", []).append(
+                f"figures and metrics were not drawn: {type(error).__name__}: {error} "
+                f"(run `stochlstm analyze` / `stochlstm plot` on the run directory to retry)"
+            )
     manifest["checksums"] = {
         str(path.relative_to(work_dir)): rundir.file_sha256(path)
         for path, _ in outputs.values()
@@ -507,7 +551,9 @@ def _save_checkpoint(path: Path, accumulator: Accumulator) -> None:
     rundir.atomic_write(path, lambda tmp: tmp.write_bytes(pickle.dumps(accumulator, protocol=5)))
 
 
-def _manifest(config, plan: RunPlan, previous: dict | None, command: str | None, jobs: int) -> dict[str, Any]:
+def _manifest(
+    config, plan: RunPlan, previous: dict | None, command: str | None, jobs: int
+) -> dict[str, Any]:
     from . import __version__
 
     manifest = dict(previous or {})
@@ -520,7 +566,12 @@ def _manifest(config, plan: RunPlan, previous: dict | None, command: str | None,
         command=command or " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         pid=os.getpid(),
         jobs=jobs,
-        seeds={"count": len(seeds), "first": seeds[0], "last": seeds[-1], "root_seed": int(config.root_seed)},
+        seeds={
+            "count": len(seeds),
+            "first": seeds[0],
+            "last": seeds[-1],
+            "root_seed": int(config.root_seed),
+        },
         batch_size=plan.batch_size,
         tasks=len(plan.tasks),
         sweep_points=[p.columns for p in plan.points],
@@ -538,14 +589,20 @@ def _manifest(config, plan: RunPlan, previous: dict | None, command: str | None,
 def _finish_manifest(work_dir: Path, manifest: dict, status: str, started: float) -> None:
     manifest["status"] = status
     manifest["finished" if status == "complete" else "stopped"] = rundir.now()
-    manifest["elapsed_seconds"] = round(manifest.get("elapsed_seconds", 0.0) + time.time() - started, 3)
+    manifest["elapsed_seconds"] = round(
+        manifest.get("elapsed_seconds", 0.0) + time.time() - started, 3
+    )
     rundir.write_manifest(work_dir, manifest)
 
 
-def _write_outputs(work_dir: Path, plan: RunPlan, accumulator: Accumulator, config) -> dict[str, tuple[Path, int]]:
+def _write_outputs(
+    work_dir: Path, plan: RunPlan, accumulator: Accumulator, config
+) -> dict[str, tuple[Path, int]]:
     outputs: dict[str, tuple[Path, int]] = {}
     summary = summary_frame(plan, accumulator)
-    path = rundir.atomic_write(work_dir / "summary.csv", lambda tmp: summary.to_csv(tmp, index=False))
+    path = rundir.atomic_write(
+        work_dir / "summary.csv", lambda tmp: summary.to_csv(tmp, index=False)
+    )
     outputs["summary.csv"] = (path, len(summary))
     trajectories = trajectories_frame(plan, accumulator)
     if config.output.format == "parquet":

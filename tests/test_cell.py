@@ -14,8 +14,14 @@ def answer_weights(hidden=3, inputs=3):
     zeros = np.zeros((hidden, inputs + hidden))
     w_i = np.array([[1.0] * 6, [2.0] * 6, [3.0] * 6])
     return from_per_gate(
-        W_i=w_i, W_f=zeros, W_C=zeros, W_o=zeros,
-        b_i=np.ones(hidden), b_f=np.zeros(hidden), b_C=np.zeros(hidden), b_o=np.zeros(hidden),
+        W_i=w_i,
+        W_f=zeros,
+        W_C=zeros,
+        W_o=zeros,
+        b_i=np.ones(hidden),
+        b_f=np.zeros(hidden),
+        b_C=np.zeros(hidden),
+        b_o=np.zeros(hidden),
         input_size=inputs,
     )
 
@@ -48,13 +54,20 @@ def test_hadamard_example_in_the_cell_update():
     forget_prob = np.array([1.0, 2.0, 3.0]) / 4
     zeros = np.zeros((hidden, 2 * hidden))
     weights = from_per_gate(
-        W_i=zeros, W_f=zeros, W_C=zeros, W_o=zeros,
+        W_i=zeros,
+        W_f=zeros,
+        W_C=zeros,
+        W_o=zeros,
         b_i=np.full(hidden, -100.0),  # input gate off: threshold(sigmoid(-100)) = 0
         b_f=np.log(forget_prob / (1 - forget_prob)),
-        b_C=np.zeros(hidden), b_o=np.zeros(hidden), input_size=hidden,
+        b_C=np.zeros(hidden),
+        b_o=np.zeros(hidden),
+        input_size=hidden,
     )
     condition = Condition(input=gate_rule("threshold"))
-    step = cell_step(weights, np.zeros((1, 3)), np.zeros((1, 3)), 4 * np.array([[3.0, 2.0, 1.0]]), condition)
+    step = cell_step(
+        weights, np.zeros((1, 3)), np.zeros((1, 3)), 4 * np.array([[3.0, 2.0, 1.0]]), condition
+    )
     np.testing.assert_allclose(step["p_f"][0], forget_prob, rtol=1e-15)
     np.testing.assert_allclose(step["c"][0], [3.0, 4.0, 3.0], rtol=1e-14)
 
@@ -65,7 +78,9 @@ def test_erase_semantics_keeps_one_minus_forget():
     x, h, c = rng.normal(size=(3, 2)), rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
     standard = cell_step(weights, x, h, c)
     erase = cell_step(weights, x, h, c, Condition(forget_semantics="erase"))
-    np.testing.assert_allclose(erase["c"], (1 - standard["f"]) * c + standard["i"] * standard["g"], rtol=1e-14)
+    np.testing.assert_allclose(
+        erase["c"], (1 - standard["f"]) * c + standard["i"] * standard["g"], rtol=1e-14
+    )
 
 
 torch = pytest.importorskip("torch")
@@ -96,10 +111,14 @@ def random_problem(input_size, hidden_size, batch, steps, seed):
 
 @pytest.mark.parametrize("input_size,hidden_size,batch,steps", SIZES)
 def test_reference_cell_equals_torch_lstm(input_size, hidden_size, batch, steps):
-    weights, inputs, h0, c0 = random_problem(input_size, hidden_size, batch, steps, seed=hidden_size)
+    weights, inputs, h0, c0 = random_problem(
+        input_size, hidden_size, batch, steps, seed=hidden_size
+    )
     ours = unroll(weights, inputs, h0, c0)
     lstm = torch_lstm(weights, torch.float64)
     with torch.no_grad():
-        output, (h_n, c_n) = lstm(torch.from_numpy(inputs), (torch.from_numpy(h0[None]), torch.from_numpy(c0[None])))
+        output, (h_n, c_n) = lstm(
+            torch.from_numpy(inputs), (torch.from_numpy(h0[None]), torch.from_numpy(c0[None]))
+        )
     np.testing.assert_allclose(ours["h"], output.numpy(), rtol=0, atol=1e-12)
     np.testing.assert_allclose(ours["c"][-1], c_n[0].numpy(), rtol=0, atol=1e-12)

@@ -51,7 +51,13 @@ def test_run_writes_the_run_directory_and_says_where(tmp_path, experiment):
     run_dir = tmp_path / "results" / "tiny"
     assert f"complete: {run_dir}" in result.output
     assert "summary.csv" in result.output and "trajectories.csv" in result.output
-    for name in ("experiment.yaml", "resolved.yaml", "manifest.json", "summary.csv", "trajectories.csv"):
+    for name in (
+        "experiment.yaml",
+        "resolved.yaml",
+        "manifest.json",
+        "summary.csv",
+        "trajectories.csv",
+    ):
         assert (run_dir / name).is_file(), name
     assert (run_dir / "experiment.yaml").read_text() == GOOD
     assert json.loads((run_dir / "manifest.json").read_text())["status"] == "complete"
@@ -75,7 +81,9 @@ def test_second_run_refuses_then_force_replaces(tmp_path, experiment):
 def test_validate_and_plan(experiment):
     result = invoke("validate", experiment, "--plan")
     assert result.exit_code == 0, result.output
-    assert "is valid" in result.output and "40 seeds" in result.output and "task(s)" in result.output
+    assert (
+        "is valid" in result.output and "40 seeds" in result.output and "task(s)" in result.output
+    )
 
 
 BAD_INPUTS = {
@@ -83,14 +91,22 @@ BAD_INPUTS = {
     "unknown key": ("seeds: 40\n", "seedz: 40\n", "tiny.yaml:2: seedz: unknown key 'seedz'"),
     "wrong type": ("hidden_size: 3\n", "hidden_size: three\n", "tiny.yaml:5: model.hidden_size"),
     "wrong matrix shape": ("b_i: [1, 1, 1]", "b_i: [1, 1]", "model.weights.b_i"),
-    "NaN in weights": ("b_o: [0, 0, 0]", "b_o: [0, .nan, 0]", "tiny.yaml:14: model.weights.b_o[1]: expected a finite number, got nan"),
+    "NaN in weights": (
+        "b_o: [0, 0, 0]",
+        "b_o: [0, .nan, 0]",
+        "tiny.yaml:14: model.weights.b_o[1]: expected a finite number, got nan",
+    ),
     "missing CSV file": (
         "inputs: {kind: constant, value: [1, 2, 3], steps: 6}",
         "inputs: {kind: csv, file: missing.csv, columns: [a, b, c]}",
         "missing.csv",
     ),
     "negative steps": ("steps: 6}", "steps: -6}", "inputs.steps"),
-    "unknown gate rule": ("{gates: bernoulli}", "{gates: bernouli}", "unknown gate rule 'bernouli'"),
+    "unknown gate rule": (
+        "{gates: bernoulli}",
+        "{gates: bernouli}",
+        "unknown gate rule 'bernouli'",
+    ),
 }
 
 

@@ -51,11 +51,17 @@ def test_dask_scheduler_address(local_run, tmp_path):
     """Connecting to a running scheduler by address gives the same files."""
     distributed = pytest.importorskip("dask.distributed")
     experiment, reference = local_run
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None, silence_logs=40) as cluster:
-        outcome = run_experiment(experiment, out=tmp_path, jobs=1, executor=cluster.scheduler_address)
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, dashboard_address=None, silence_logs=40
+    ) as cluster:
+        outcome = run_experiment(
+            experiment, out=tmp_path, jobs=1, executor=cluster.scheduler_address
+        )
     assert outputs(outcome.path) == reference
 
 
 def test_unknown_executor_is_named():
-    with pytest.raises(ValueError, match="unknown executor 'spark'; expected one of: local, processes, dask"):
+    with pytest.raises(
+        ValueError, match="unknown executor 'spark'; expected one of: local, processes, dask"
+    ):
         make_executor("spark", 2)

@@ -27,8 +27,15 @@ RTOL, ATOL = 1e-9, 1e-12
 
 def test_there_are_bundled_experiments():
     names = {path.stem for path in EXPERIMENTS}
-    assert {"answer-example", "forget-memory", "literal-forget", "epidemic", "temperature-sweep",
-            "zoneout-vs-bernoulli", "divergence-scale"} <= names
+    assert {
+        "answer-example",
+        "forget-memory",
+        "literal-forget",
+        "epidemic",
+        "temperature-sweep",
+        "zoneout-vs-bernoulli",
+        "divergence-scale",
+    } <= names
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS, ids=lambda p: p.stem)
@@ -54,7 +61,9 @@ def assert_tables_match(regenerated: Path, committed: Path, exact: bool) -> None
     assert len(new) == len(old)
     for column in old.columns:
         if pd.api.types.is_numeric_dtype(old[column]):
-            np.testing.assert_allclose(new[column], old[column], rtol=RTOL, atol=ATOL, err_msg=column)
+            np.testing.assert_allclose(
+                new[column], old[column], rtol=RTOL, atol=ATOL, err_msg=column
+            )
         else:
             assert (new[column].astype(str) == old[column].astype(str)).all(), column
 

@@ -17,8 +17,11 @@ def binomial_two_sided_p_value(successes: int, trials: int, prob: float) -> floa
     """Exact two-sided binomial test (sum of the outcomes no likelier than the observed one)."""
     k = np.arange(trials + 1)
     log_pmf = (
-        np.array([math.lgamma(trials + 1) - math.lgamma(j + 1) - math.lgamma(trials - j + 1) for j in k])
-        + k * math.log(prob) + (trials - k) * math.log1p(-prob)
+        np.array(
+            [math.lgamma(trials + 1) - math.lgamma(j + 1) - math.lgamma(trials - j + 1) for j in k]
+        )
+        + k * math.log(prob)
+        + (trials - k) * math.log1p(-prob)
     )
     observed = log_pmf[successes]
     return float(np.exp(log_pmf[log_pmf <= observed + 1e-7]).sum())
@@ -81,7 +84,9 @@ def test_concrete_with_tiny_temperature_reproduces_bernoulli_samples():
 def test_concrete_is_an_unbiased_relaxation_at_temperature_one():
     """At temperature 1, P(concrete > 1/2) = p for the logistic noise it adds."""
     prob = np.full(200_000, 0.3)
-    gate = Concrete(temperature=1.0)(prob, preact=np.log(prob / (1 - prob)), uniform=rng(4).random(prob.size))
+    gate = Concrete(temperature=1.0)(
+        prob, preact=np.log(prob / (1 - prob)), uniform=rng(4).random(prob.size)
+    )
     # false-alarm rate of this bound: 2e-9 (6 standard errors of a proportion)
     assert abs(np.mean(gate > 0.5) - 0.3) < 6 * math.sqrt(0.3 * 0.7 / prob.size)
 
@@ -99,7 +104,9 @@ def test_deterministic_is_the_probability():
 
 
 def test_unknown_rule_names_the_known_ones():
-    with pytest.raises(ValueError, match="unknown gate rule 'bernouli'; expected one of: deterministic, bernoulli"):
+    with pytest.raises(
+        ValueError, match="unknown gate rule 'bernouli'; expected one of: deterministic, bernoulli"
+    ):
         gate_rule("bernouli")
     assert set(GATE_RULES) == {"deterministic", "bernoulli", "threshold", "concrete"}
 

@@ -57,7 +57,9 @@ def test_same_experiment_twice_gives_identical_files(tmp_path):
     assert read_outputs(first.path) == read_outputs(second.path)
     manifest = json.loads((first.path / "manifest.json").read_text())
     assert manifest["status"] == "complete"
-    assert manifest["rows"]["trajectories.csv"] == 3 * 3 * 12 * 3  # conditions x seeds x steps x units
+    assert (
+        manifest["rows"]["trajectories.csv"] == 3 * 3 * 12 * 3
+    )  # conditions x seeds x steps x units
     assert manifest["checksums"]["summary.csv"] == second.manifest["checksums"]["summary.csv"]
 
 
@@ -77,38 +79,69 @@ def test_streaming_summary_equals_statistics_of_all_seeds(tmp_path):
     summary = pd.read_csv(outcome.path / "summary.csv")
     config = load_experiment(experiment)
     sim = simulate(
-        config.build_weights(), config.build_inputs(), config.build_conditions(), config.seed_list(),
+        config.build_weights(),
+        config.build_inputs(),
+        config.build_conditions(),
+        config.seed_list(),
         root_seed=3,
     )
     for condition in ("stochastic", "zoneout"):
         for quantity in ("c", "h", "f"):
             values = sim[condition][quantity]  # (T, B, H)
-            rows = summary.query("condition == @condition and quantity == @quantity").sort_values(["t", "unit"])
-            np.testing.assert_allclose(rows["mean"], values.mean(axis=1).ravel(), rtol=1e-12, atol=1e-15)
-            np.testing.assert_allclose(rows["sd"], values.std(axis=1, ddof=1).ravel(), rtol=1e-10, atol=1e-13)
+            rows = summary.query("condition == @condition and quantity == @quantity").sort_values(
+                ["t", "unit"]
+            )
+            np.testing.assert_allclose(
+                rows["mean"], values.mean(axis=1).ravel(), rtol=1e-12, atol=1e-15
+            )
+            np.testing.assert_allclose(
+                rows["sd"], values.std(axis=1, ddof=1).ravel(), rtol=1e-10, atol=1e-13
+            )
             np.testing.assert_array_equal(rows["min"], values.min(axis=1).ravel())
             np.testing.assert_array_equal(rows["max"], values.max(axis=1).ravel())
             assert (rows["n"] == 600).all()
         # derived: deviation from the deterministic path and its RMS over units
         dev = sim[condition]["h"] - sim["deterministic"]["h"]
-        rows = summary.query("condition == @condition and quantity == 'dev_h'").sort_values(["t", "unit"])
+        rows = summary.query("condition == @condition and quantity == 'dev_h'").sort_values(
+            ["t", "unit"]
+        )
         np.testing.assert_allclose(rows["mean"], dev.mean(axis=1).ravel(), rtol=1e-10, atol=1e-15)
         rows = summary.query("condition == @condition and quantity == 'div_h'").sort_values("t")
-        np.testing.assert_allclose(rows["mean"], np.sqrt((dev**2).mean(axis=2)).mean(axis=1), rtol=1e-10)
+        np.testing.assert_allclose(
+            rows["mean"], np.sqrt((dev**2).mean(axis=2)).mean(axis=1), rtol=1e-10
+        )
         assert (rows["unit"] == -1).all()
     # retention of the deterministic cell is the product of forget probabilities
     forget = sim["deterministic"]["p_f"][:, 0, :]
-    rows = summary.query("condition == 'deterministic' and quantity == 'retention'").sort_values(["t", "unit"])
+    rows = summary.query("condition == 'deterministic' and quantity == 'retention'").sort_values(
+        ["t", "unit"]
+    )
     np.testing.assert_allclose(rows["mean"], np.cumprod(forget, axis=0).ravel(), rtol=1e-12)
 
 
 def test_trajectories_hold_the_recorded_seeds(tmp_path):
     outcome = run_experiment(write(tmp_path), out=tmp_path)
     frame = pd.read_csv(outcome.path / "trajectories.csv")
-    assert list(frame.columns) == ["condition", "seed", "t", "unit", "p_i", "i", "p_f", "f", "g", "p_o", "o", "c", "h"]
+    assert list(frame.columns) == [
+        "condition",
+        "seed",
+        "t",
+        "unit",
+        "p_i",
+        "i",
+        "p_f",
+        "f",
+        "g",
+        "p_o",
+        "o",
+        "c",
+        "h",
+    ]
     assert sorted(frame["seed"].unique()) == [0, 1, 2]
     config = load_experiment(write(tmp_path))
-    sim = simulate(config.build_weights(), config.build_inputs(), config.build_conditions(), [1], root_seed=3)
+    sim = simulate(
+        config.build_weights(), config.build_inputs(), config.build_conditions(), [1], root_seed=3
+    )
     rows = frame.query("condition == 'stochastic' and seed == 1").sort_values(["t", "unit"])
     np.testing.assert_array_equal(rows["c"], sim["stochastic"]["c"][:, 0, :].ravel())
 
@@ -162,18 +195,28 @@ def test_bad_experiment_leaves_an_existing_run_untouched(tmp_path):
 def test_resume_refuses_a_changed_experiment(tmp_path, monkeypatch):
     experiment = write(tmp_path)
     with pytest.raises(RunInterrupted):
-        run_experiment(experiment, out=tmp_path, progress=lambda done, total, seeds: (_ for _ in ()).throw(KeyboardInterrupt) if done == 1 else None)
+        run_experiment(
+            experiment,
+            out=tmp_path,
+            progress=lambda done, total, seeds: (
+                (_ for _ in ()).throw(KeyboardInterrupt) if done == 1 else None
+            ),
+        )
     with pytest.raises(RunDirectoryError, match="differs from the one this run started with"):
         run_experiment(experiment, out=tmp_path, resume=True, overrides=["root_seed=4"])
 
 
 def test_sweep_values_become_columns(tmp_path):
-    experiment = write(tmp_path, extra="sweep:\n  conditions.stochastic.gates: [bernoulli, threshold]\n")
+    experiment = write(
+        tmp_path, extra="sweep:\n  conditions.stochastic.gates: [bernoulli, threshold]\n"
+    )
     outcome = run_experiment(experiment, out=tmp_path, overrides=["seeds=50"])
     summary = pd.read_csv(outcome.path / "summary.csv")
     assert list(summary.columns[:2]) == ["gates", "condition"]
     assert set(summary["gates"]) == {"bernoulli", "threshold"}
-    flips = summary.query("gates == 'threshold' and quantity == 'flip_i' and condition == 'stochastic'")
+    flips = summary.query(
+        "gates == 'threshold' and quantity == 'flip_i' and condition == 'stochastic'"
+    )
     assert (flips["mean"] == 0).all()  # threshold gates always agree with rounding
 
 
@@ -181,7 +224,8 @@ def test_sweep_values_become_columns(tmp_path):
 def test_sigterm_marks_the_run_interrupted_and_resume_finishes_it(tmp_path):
     """A real process stopped by SIGTERM mid-run, then resumed from the CLI."""
     experiment = tmp_path / "long.yaml"
-    experiment.write_text(textwrap.dedent("""\
+    experiment.write_text(
+        textwrap.dedent("""\
         name: long
         seeds: 20000
         model: {input_size: 2, hidden_size: 16, weights: {init: uniform, seed: 1}}
@@ -190,10 +234,21 @@ def test_sigterm_marks_the_run_interrupted_and_resume_finishes_it(tmp_path):
         record: {seeds: 2, every: 50}
         output: {figures: false}
         execution: {batch_size: 512}
-    """))
+    """)
+    )
     env = {**os.environ, "STOCHLSTM_CHECKPOINT_SECONDS": "0"}
-    command = [sys.executable, "-m", "stochlstm.cli", "run", str(experiment), "--out", str(tmp_path)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    command = [
+        sys.executable,
+        "-m",
+        "stochlstm.cli",
+        "run",
+        str(experiment),
+        "--out",
+        str(tmp_path),
+    ]
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     checkpoint = tmp_path / "long" / runner.CHECKPOINT
     deadline = time.time() + 60
     while not checkpoint.exists() and time.time() < deadline and process.poll() is None:
@@ -203,6 +258,8 @@ def test_sigterm_marks_the_run_interrupted_and_resume_finishes_it(tmp_path):
     assert process.returncode == 130, stderr
     assert "--resume" in stderr
     assert json.loads((tmp_path / "long" / "manifest.json").read_text())["status"] == "interrupted"
-    finished = subprocess.run([*command, "--resume"], env=env, capture_output=True, text=True, timeout=300)
+    finished = subprocess.run(
+        [*command, "--resume"], env=env, capture_output=True, text=True, timeout=300
+    )
     assert finished.returncode == 0, finished.stderr
     assert json.loads((tmp_path / "long" / "manifest.json").read_text())["status"] == "complete"

@@ -19,8 +19,12 @@ def shared_inputs(steps=12, input_size=3, seed=0):
 
 
 @pytest.mark.parametrize("dtype,atol", [(np.float64, 1e-12), (np.float32, 1e-6)])
-@pytest.mark.parametrize("input_size,hidden_size,batch,steps", [(1, 1, 1, 5), (3, 5, 17, 30), (8, 64, 50, 40)])
-def test_deterministic_simulation_equals_torch_lstm(dtype, atol, input_size, hidden_size, batch, steps):
+@pytest.mark.parametrize(
+    "input_size,hidden_size,batch,steps", [(1, 1, 1, 5), (3, 5, 17, 30), (8, 64, 50, 40)]
+)
+def test_deterministic_simulation_equals_torch_lstm(
+    dtype, atol, input_size, hidden_size, batch, steps
+):
     torch = pytest.importorskip("torch")
     rng = np.random.Generator(np.random.PCG64(hidden_size))
     weights = from_torch(
@@ -31,7 +35,9 @@ def test_deterministic_simulation_equals_torch_lstm(dtype, atol, input_size, hid
     )
     inputs = rng.normal(size=(steps, batch, input_size))
     h0, c0 = rng.normal(size=(2, batch, hidden_size))
-    sim = simulate(weights, inputs, Condition(), seeds=batch, initial_state={"h": h0, "c": c0}, dtype=dtype)
+    sim = simulate(
+        weights, inputs, Condition(), seeds=batch, initial_state={"h": h0, "c": c0}, dtype=dtype
+    )
     torch_dtype = torch.float64 if dtype == np.float64 else torch.float32
     lstm = torch.nn.LSTM(input_size, hidden_size).to(torch_dtype)
     with torch.no_grad():
@@ -39,7 +45,10 @@ def test_deterministic_simulation_equals_torch_lstm(dtype, atol, input_size, hid
             getattr(lstm, name).copy_(torch.from_numpy(np.asarray(value)))
         output, (h_n, c_n) = lstm(
             torch.from_numpy(inputs).to(torch_dtype),
-            (torch.from_numpy(h0[None]).to(torch_dtype), torch.from_numpy(c0[None]).to(torch_dtype)),
+            (
+                torch.from_numpy(h0[None]).to(torch_dtype),
+                torch.from_numpy(c0[None]).to(torch_dtype),
+            ),
         )
     ours = sim["condition"]
     assert ours["h"].dtype == dtype
@@ -68,7 +77,9 @@ def test_kernel_equals_reference_cell_for_every_option(dtype):
     inputs = shared_inputs(steps=15)
     seeds = [3, 11, 12, 40]
     h0 = np.linspace(-0.5, 0.5, 6)
-    sim = simulate(weights, inputs, OPTIONS, seeds, root_seed=9, initial_state={"h": h0}, dtype=dtype)
+    sim = simulate(
+        weights, inputs, OPTIONS, seeds, root_seed=9, initial_state={"h": h0}, dtype=dtype
+    )
     batch_inputs = np.repeat(inputs[:, None, :], len(seeds), axis=1)
     for name, condition in OPTIONS.items():
         draws = {
@@ -77,11 +88,16 @@ def test_kernel_equals_reference_cell_for_every_option(dtype):
         }
         if condition.noise == "fixed":
             draws = {stream: np.repeat(d[:1], 15, axis=0) for stream, d in draws.items()}
-        expected = unroll(weights, batch_inputs, np.tile(h0, (4, 1)), np.zeros((4, 6)), condition, draws)
+        expected = unroll(
+            weights, batch_inputs, np.tile(h0, (4, 1)), np.zeros((4, 6)), condition, draws
+        )
         tolerance = 1e-12 if dtype == np.float64 else 2e-5
         for quantity in ("p_i", "i", "p_f", "f", "g", "p_o", "o", "c", "h", "y"):
             np.testing.assert_allclose(
-                sim[name][quantity], expected[quantity], rtol=0, atol=tolerance,
+                sim[name][quantity],
+                expected[quantity],
+                rtol=0,
+                atol=tolerance,
                 err_msg=f"{name}: {quantity}",
             )
 
@@ -112,8 +128,12 @@ def test_float32_seed_alone_follows_seed_inside_a_batch():
     alone = simulate(weights, inputs, BERNOULLI, [7], root_seed=4, dtype=np.float32)
     batch = simulate(weights, inputs, BERNOULLI, range(600), root_seed=4, dtype=np.float32)
     for gate in ("i", "f", "o"):
-        np.testing.assert_array_equal(alone["condition"][gate][:, 0], batch["condition"][gate][:, 7])
-    np.testing.assert_allclose(alone["condition"]["c"][:, 0], batch["condition"]["c"][:, 7], atol=1e-6)
+        np.testing.assert_array_equal(
+            alone["condition"][gate][:, 0], batch["condition"][gate][:, 7]
+        )
+    np.testing.assert_allclose(
+        alone["condition"]["c"][:, 0], batch["condition"]["c"][:, 7], atol=1e-6
+    )
 
 
 def test_batch_width_does_not_change_a_seed_block():
@@ -124,7 +144,9 @@ def test_batch_width_does_not_change_a_seed_block():
     wide = simulate(weights, inputs, BERNOULLI, range(1024), dtype=np.float32)
     narrow = simulate(weights, inputs, BERNOULLI, range(256, 512), dtype=np.float32)
     for quantity in wide.quantities:
-        np.testing.assert_array_equal(wide["condition"][quantity][:, 256:512], narrow["condition"][quantity])
+        np.testing.assert_array_equal(
+            wide["condition"][quantity][:, 256:512], narrow["condition"][quantity]
+        )
 
 
 def test_same_seed_twice_is_identical_and_different_seeds_differ():
@@ -155,7 +177,9 @@ def test_noise_does_not_depend_on_the_other_conditions():
 
 
 def test_noise_drawn_in_blocks_equals_noise_drawn_per_step():
-    noise = SeedBatchNoise(root_seed=3, seeds=[5, 9], streams=["forget", "zoneout_h"], hidden_size=4)
+    noise = SeedBatchNoise(
+        root_seed=3, seeds=[5, 9], streams=["forget", "zoneout_h"], hidden_size=4
+    )
     blocks = [
         {stream: draws.copy() for stream, draws in noise.next_block(n).items()} for n in (3, 1, 6)
     ]
@@ -178,7 +202,9 @@ def test_float32_run_follows_float64_run():
     conditions = {"deterministic": Condition(), "stochastic": BERNOULLI}
     double = simulate(weights, inputs, conditions, range(50))
     single = simulate(weights, inputs, conditions, range(50), dtype=np.float32)
-    np.testing.assert_allclose(single["deterministic"]["h"], double["deterministic"]["h"], atol=1e-5)
+    np.testing.assert_allclose(
+        single["deterministic"]["h"], double["deterministic"]["h"], atol=1e-5
+    )
     agree = np.mean(single["stochastic"]["f"] == double["stochastic"]["f"])
     assert agree > 0.999
 
