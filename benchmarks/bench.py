@@ -48,14 +48,24 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 BENCHMARKS = ("deterministic", "bernoulli", "vectorised", "e2e")
 COLUMNS = (
-    "benchmark", "variant", "batch", "hidden", "steps", "dtype",
-    "seconds", "peak_mb", "ratio", "target", "meets_target",
+    "benchmark",
+    "variant",
+    "batch",
+    "hidden",
+    "steps",
+    "dtype",
+    "seconds",
+    "peak_mb",
+    "ratio",
+    "target",
+    "meets_target",
 )
 INPUT_SIZE = 8
 GATE_STREAMS = ["input", "forget", "output"]
@@ -93,7 +103,9 @@ def _blas_library():
     for line in maps:
         path = line.split()[-1] if len(line.split()) >= 6 else ""
         name = os.path.basename(path).lower()
-        if ("openblas" in name or name.startswith(("libmkl_rt", "libblis", "libblas"))) and path not in paths:
+        if (
+            "openblas" in name or name.startswith(("libmkl_rt", "libblis", "libblas"))
+        ) and path not in paths:
             paths.append(path)
     paths.sort(key=lambda p: "numpy" not in p)  # numpy's own wheel library first
     for path in paths:
@@ -118,11 +130,27 @@ def blas_threads() -> tuple[int | None, str]:
     path, lib = _blas_library()
     if lib is None:
         return None, "unknown"
-    get = _symbol(lib, ["scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads",
-                        "openblas_get_num_threads64_", "openblas_get_num_threads", "MKL_Get_Max_Threads",
-                        "mkl_get_max_threads", "bli_thread_get_num_threads"])
-    config = _symbol(lib, ["scipy_openblas_get_config64_", "scipy_openblas_get_config",
-                           "openblas_get_config64_", "openblas_get_config"])
+    get = _symbol(
+        lib,
+        [
+            "scipy_openblas_get_num_threads64_",
+            "scipy_openblas_get_num_threads",
+            "openblas_get_num_threads64_",
+            "openblas_get_num_threads",
+            "MKL_Get_Max_Threads",
+            "mkl_get_max_threads",
+            "bli_thread_get_num_threads",
+        ],
+    )
+    config = _symbol(
+        lib,
+        [
+            "scipy_openblas_get_config64_",
+            "scipy_openblas_get_config",
+            "openblas_get_config64_",
+            "openblas_get_config",
+        ],
+    )
     text = os.path.basename(path)
     if config is not None:
         config.restype = ctypes.c_char_p
@@ -165,6 +193,12 @@ def machine() -> dict[str, str]:
         "numpy BLAS": blas,
         "numpy BLAS threads": str(threads) if threads is not None else "unknown",
         "stochlstm": getattr(stochlstm, "__version__", "?"),
+        "malloc settings": " ".join(
+            f"{k}={v}"
+            for k, v in sorted(os.environ.items())
+            if k == "GLIBC_TUNABLES" or k.startswith("MALLOC_")
+        )
+        or "defaults",
         "platform": platform.platform(),
     }
     return info
@@ -177,8 +211,13 @@ def kernel_blas_threads() -> int | None:
     from stochlstm.simulate import run_kernel
 
     seen: list[int | None] = []
-    run_kernel(_weights(4), np.zeros((1, INPUT_SIZE)), Condition(), [0, 1],
-               lambda *args: seen.append(blas_threads()[0]))
+    run_kernel(
+        _weights(4),
+        np.zeros((1, INPUT_SIZE)),
+        Condition(),
+        [0, 1],
+        lambda *args: seen.append(blas_threads()[0]),
+    )
     return seen[0] if seen else None
 
 
@@ -233,7 +272,9 @@ class Timing:
     peak_mb: float | None
 
 
-def measure(fn: Callable[[], object], warmup: Callable[[], object] | None = None, max_repeats: int = 3) -> Timing:
+def measure(
+    fn: Callable[[], object], warmup: Callable[[], object] | None = None, max_repeats: int = 3
+) -> Timing:
     """Warm up once (``warmup`` or ``fn``), then the best of up to ``max_repeats``
     timed calls: 3 under 5 s, 2 under 20 s, 1 beyond."""
     (warmup or fn)()
@@ -277,10 +318,17 @@ class Row:
             return "" if value is None else f"{value:.{digits}f}"
 
         return {
-            "benchmark": self.benchmark, "variant": self.variant, "batch": self.batch,
-            "hidden": self.hidden, "steps": self.steps, "dtype": self.dtype,
-            "seconds": num(self.seconds, 4), "peak_mb": num(self.peak_mb, 1),
-            "ratio": num(self.ratio, 3), "target": self.target, "meets_target": self.meets_target,
+            "benchmark": self.benchmark,
+            "variant": self.variant,
+            "batch": self.batch,
+            "hidden": self.hidden,
+            "steps": self.steps,
+            "dtype": self.dtype,
+            "seconds": num(self.seconds, 4),
+            "peak_mb": num(self.peak_mb, 1),
+            "ratio": num(self.ratio, 3),
+            "target": self.target,
+            "meets_target": self.meets_target,
         }
 
 
@@ -292,9 +340,15 @@ class Report:
 
     def add(self, row: Row) -> Row:
         self.rows.append(row)
-        print(f"  {row.benchmark:<13} {row.variant:<44} {_fmt(row.seconds, 's'):>9}  N={row.repeats or '-'}"
-              + (f"  ratio {row.ratio:.3f} ({row.target}: {row.meets_target})" if row.ratio is not None else ""),
-              flush=True)
+        print(
+            f"  {row.benchmark:<13} {row.variant:<44} {_fmt(row.seconds, 's'):>9}  N={row.repeats or '-'}"
+            + (
+                f"  ratio {row.ratio:.3f} ({row.target}: {row.meets_target})"
+                if row.ratio is not None
+                else ""
+            ),
+            flush=True,
+        )
         return row
 
     def note(self, text: str) -> None:
@@ -309,13 +363,38 @@ def _fmt(value, unit="") -> str:
 
 
 def check(ratio: float, op: str, bound: float) -> str:
-    return "yes" if (ratio <= bound if op == "<=" else ratio >= bound if op == ">=" else ratio < bound) else "no"
+    return (
+        "yes"
+        if (ratio <= bound if op == "<=" else ratio >= bound if op == ">=" else ratio < bound)
+        else "no"
+    )
 
 
-def timed_row(report: Report, benchmark: str, variant: str, batch: int, hidden: int, steps: int,
-              dtype: str, timing: Timing, note: str = "") -> Row:
-    return report.add(Row(benchmark, variant, batch, hidden, steps, dtype, timing.seconds, timing.peak_mb,
-                          repeats=str(timing.repeats), note=note))
+def timed_row(
+    report: Report,
+    benchmark: str,
+    variant: str,
+    batch: int,
+    hidden: int,
+    steps: int,
+    dtype: str,
+    timing: Timing,
+    note: str = "",
+) -> Row:
+    return report.add(
+        Row(
+            benchmark,
+            variant,
+            batch,
+            hidden,
+            steps,
+            dtype,
+            timing.seconds,
+            timing.peak_mb,
+            repeats=str(timing.repeats),
+            note=note,
+        )
+    )
 
 
 def compare(row: Row, ratio: float, op: str, bound: float, what: str) -> Row:
@@ -327,20 +406,47 @@ def compare(row: Row, ratio: float, op: str, bound: float, what: str) -> Row:
 
 
 def print_table(rows: list[Row]) -> str:
-    header = ("benchmark", "variant", "batch", "hidden", "steps", "dtype", "seconds", "N", "peak MB",
-              "ratio", "target", "met")
+    header = (
+        "benchmark",
+        "variant",
+        "batch",
+        "hidden",
+        "steps",
+        "dtype",
+        "seconds",
+        "N",
+        "peak MB",
+        "ratio",
+        "target",
+        "met",
+    )
     lines = [header] + [
-        (r.benchmark, r.variant, str(r.batch), str(r.hidden), str(r.steps), r.dtype, _fmt(r.seconds),
-         r.repeats or "-", "-" if r.peak_mb is None else f"{r.peak_mb:.0f}",
-         "-" if r.ratio is None else f"{r.ratio:.3f}", r.target or "-", r.meets_target or "-")
+        (
+            r.benchmark,
+            r.variant,
+            str(r.batch),
+            str(r.hidden),
+            str(r.steps),
+            r.dtype,
+            _fmt(r.seconds),
+            r.repeats or "-",
+            "-" if r.peak_mb is None else f"{r.peak_mb:.0f}",
+            "-" if r.ratio is None else f"{r.ratio:.3f}",
+            r.target or "-",
+            r.meets_target or "-",
+        )
         for r in rows
     ]
     widths = [max(len(line[k]) for line in lines) for k in range(len(header))]
     right = {2, 3, 4, 6, 7, 8, 9}
     out = []
     for n, line in enumerate(lines):
-        out.append("  ".join(cell.rjust(w) if k in right else cell.ljust(w)
-                             for k, (cell, w) in enumerate(zip(line, widths))).rstrip())
+        out.append(
+            "  ".join(
+                cell.rjust(w) if k in right else cell.ljust(w)
+                for k, (cell, w) in enumerate(zip(line, widths, strict=True))
+            ).rstrip()
+        )
         if n == 0:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out)
@@ -379,7 +485,9 @@ def torch_lstm(torch, weights):
     lstm = torch.nn.LSTM(weights.input_size, weights.hidden_size)
     with torch.no_grad():
         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-            getattr(lstm, f"{name}_l0").copy_(torch.from_numpy(np.asarray(getattr(weights, name), dtype=np.float32)))
+            getattr(lstm, f"{name}_l0").copy_(
+                torch.from_numpy(np.asarray(getattr(weights, name), dtype=np.float32))
+            )
     return lstm.eval()
 
 
@@ -458,7 +566,9 @@ def det_time(report: Report, batch: int, hidden: int, steps: int, shared: bool) 
     return report.cache[key]
 
 
-def torch_time(report: Report, batch: int, hidden: int, steps: int, cache: bool = True) -> Timing | None:
+def torch_time(
+    report: Report, batch: int, hidden: int, steps: int, cache: bool = True
+) -> Timing | None:
     """torch.nn.LSTM's forward (cached unless ``cache=False``: benchmark 4 reuses it)."""
     torch = torch_or_none()
     if torch is None:
@@ -477,12 +587,22 @@ def bench_deterministic(report: Report, sizes: dict) -> None:
     hidden, steps = sizes["hidden"], sizes["steps"]
     torch = torch_or_none()
     if torch is None:
-        report.note("deterministic: torch is not installed; the torch.nn.LSTM comparison is skipped")
+        report.note(
+            "deterministic: torch is not installed; the torch.nn.LSTM comparison is skipped"
+        )
     for batch in sizes["batches"]:
         reference = torch_time(report, batch, hidden, steps)
         if reference is not None:
-            timed_row(report, "deterministic", f"torch.nn.LSTM forward, no_grad, {torch.get_num_threads()} thr",
-                      batch, hidden, steps, "float32", reference)
+            timed_row(
+                report,
+                "deterministic",
+                f"torch.nn.LSTM forward, no_grad, {torch.get_num_threads()} thr",
+                batch,
+                hidden,
+                steps,
+                "float32",
+                reference,
+            )
             default = TORCH_DEFAULT_THREADS
             if default and default != torch.get_num_threads():
                 matched = torch.get_num_threads()
@@ -491,12 +611,29 @@ def bench_deterministic(report: Report, sizes: dict) -> None:
                     other = torch_time(report, batch, hidden, steps, cache=False)
                 finally:
                     torch.set_num_threads(matched)
-                timed_row(report, "deterministic", f"torch.nn.LSTM forward, no_grad, {default} thr (default)",
-                          batch, hidden, steps, "float32", other, note="information only")
+                timed_row(
+                    report,
+                    "deterministic",
+                    f"torch.nn.LSTM forward, no_grad, {default} thr (default)",
+                    batch,
+                    hidden,
+                    steps,
+                    "float32",
+                    other,
+                    note="information only",
+                )
         for shared, label in ((False, "per-seed inputs (T,B,X)"), (True, "shared inputs (T,X)")):
             timing = det_time(report, batch, hidden, steps, shared)
-            row = timed_row(report, "deterministic", f"stochlstm run_kernel, {label}", batch, hidden, steps,
-                            "float32", timing)
+            row = timed_row(
+                report,
+                "deterministic",
+                f"stochlstm run_kernel, {label}",
+                batch,
+                hidden,
+                steps,
+                "float32",
+                timing,
+            )
             if reference is not None:
                 compare(row, timing.seconds / reference.seconds, "<=", 1.0, "stochlstm / torch")
 
@@ -510,25 +647,56 @@ def bench_bernoulli(report: Report, sizes: dict) -> None:
     hidden = sizes["hidden"]
     torch = torch_or_none()
     if torch is None:
-        report.note("bernoulli: torch is not installed; the torch.bernoulli loop comparison is skipped")
+        report.note(
+            "bernoulli: torch is not installed; the torch.bernoulli loop comparison is skipped"
+        )
     for batch, steps in sizes["runs"]:
         weights = _weights(hidden)
         inputs = _inputs(steps, batch)
         det = det_time(report, batch, hidden, steps, shared=False)
-        timed_row(report, "bernoulli", "deterministic run_kernel (per-seed inputs)", batch, hidden, steps,
-                  "float32", det)
+        timed_row(
+            report,
+            "bernoulli",
+            "deterministic run_kernel (per-seed inputs)",
+            batch,
+            hidden,
+            steps,
+            "float32",
+            det,
+        )
 
         draw, block = uniforms_alone(batch, hidden, steps, np.float32)
-        uniforms = measure(draw, warmup=lambda: draw(min(steps, 2 * block)))
-        timed_row(report, "bernoulli", f"uniforms alone (next_block, {block} step(s)/block)", batch, hidden,
-                  steps, "float32", uniforms)
+        uniforms = measure(draw, warmup=partial(draw, min(steps, 2 * block)))
+        timed_row(
+            report,
+            "bernoulli",
+            f"uniforms alone (next_block, {block} step(s)/block)",
+            batch,
+            hidden,
+            steps,
+            "float32",
+            uniforms,
+        )
 
         call = kernel_call(weights, inputs, Condition.all_gates("bernoulli"), batch, np.float32)
-        bern = measure(call, warmup=lambda: call(min(steps, WARMUP_STEPS)))
-        row = timed_row(report, "bernoulli", "stochlstm run_kernel, bernoulli i/f/o", batch, hidden, steps,
-                        "float32", bern)
-        compare(row, bern.seconds / (det.seconds + 1.2 * uniforms.seconds), "<=", 1.0,
-                "bernoulli / (deterministic + 1.2 x uniforms)")
+        bern = measure(call, warmup=partial(call, min(steps, WARMUP_STEPS)))
+        row = timed_row(
+            report,
+            "bernoulli",
+            "stochlstm run_kernel, bernoulli i/f/o",
+            batch,
+            hidden,
+            steps,
+            "float32",
+            bern,
+        )
+        compare(
+            row,
+            bern.seconds / (det.seconds + 1.2 * uniforms.seconds),
+            "<=",
+            1.0,
+            "bernoulli / (deterministic + 1.2 x uniforms)",
+        )
         report.note(
             f"bernoulli B={batch}: bernoulli - deterministic = {bern.seconds - det.seconds:.2f} s; "
             f"uniforms alone {uniforms.seconds:.2f} s "
@@ -536,10 +704,24 @@ def bench_bernoulli(report: Report, sizes: dict) -> None:
         )
         if torch is not None:
             loop = torch_bernoulli_loop(torch, weights, inputs)
-            loop_timing = measure(loop, warmup=lambda: loop(min(steps, WARMUP_STEPS)))
-            row = timed_row(report, "bernoulli", f"torch step loop + torch.bernoulli, {torch.get_num_threads()} thr", batch, hidden, steps,
-                            "float32", loop_timing)
-            compare(row, loop_timing.seconds / bern.seconds, ">=", 3.0, "torch loop / stochlstm bernoulli")
+            loop_timing = measure(loop, warmup=partial(loop, min(steps, WARMUP_STEPS)))
+            row = timed_row(
+                report,
+                "bernoulli",
+                f"torch step loop + torch.bernoulli, {torch.get_num_threads()} thr",
+                batch,
+                hidden,
+                steps,
+                "float32",
+                loop_timing,
+            )
+            compare(
+                row,
+                loop_timing.seconds / bern.seconds,
+                ">=",
+                3.0,
+                "torch loop / stochlstm bernoulli",
+            )
 
 
 # ---------------------------------------------------------------- 3. vectorised
@@ -573,11 +755,27 @@ def bench_vectorised(report: Report, sizes: dict) -> None:
         report.note("vectorised: WARNING the kernel and the per-seed loop disagree on seed 1")
 
     kernel = measure(lambda: run_kernel(weights, inputs, condition, seeds, _noop, dtype=np.float64))
-    row_kernel = timed_row(report, "vectorised", "run_kernel, bernoulli, no-op consumer", n_seeds, hidden, steps,
-                           "float64", kernel)
+    row_kernel = timed_row(
+        report,
+        "vectorised",
+        "run_kernel, bernoulli, no-op consumer",
+        n_seeds,
+        hidden,
+        steps,
+        "float64",
+        kernel,
+    )
     keep_all = measure(lambda: simulate(weights, inputs, condition, seeds, dtype=np.float64))
-    timed_row(report, "vectorised", "simulate() (keeps every quantity)", n_seeds, hidden, steps, "float64",
-              keep_all)
+    timed_row(
+        report,
+        "vectorised",
+        "simulate() (keeps every quantity)",
+        n_seeds,
+        hidden,
+        steps,
+        "float64",
+        keep_all,
+    )
 
     probe = min(n_seeds, 20)
     first = measure(lambda: loop(seeds[:probe]), warmup=lambda: loop(seeds[:2]))
@@ -590,15 +788,28 @@ def bench_vectorised(report: Report, sizes: dict) -> None:
         label = f"per-seed loop over cell.unroll (extrapolated from {probe})"
         note = f"extrapolated: best of {first.repeats} over {probe} seeds x {n_seeds / probe:g}"
         report.note(f"vectorised: the per-seed loop time is {note}")
-    row = timed_row(report, "vectorised", label, n_seeds, hidden, steps, "float64", timing, note=note)
+    row = timed_row(
+        report, "vectorised", label, n_seeds, hidden, steps, "float64", timing, note=note
+    )
     compare(row, timing.seconds / row_kernel.seconds, ">=", 50.0, "loop / run_kernel")
 
 
 # ---------------------------------------------------------------- 4. end to end
 
 
-def _experiment_yaml(name: str, out_dir: Path, *, seeds: int, steps: int, hidden: int, every: int, dtype: str,
-                     conditions: dict[str, str], per_seed: bool, budget_mb: int) -> str:
+def _experiment_yaml(
+    name: str,
+    out_dir: Path,
+    *,
+    seeds: int,
+    steps: int,
+    hidden: int,
+    every: int,
+    dtype: str,
+    conditions: dict[str, str],
+    per_seed: bool,
+    budget_mb: int,
+) -> str:
     lines = [
         f"name: {name}",
         "description: stochlstm benchmark (benchmarks/bench.py)",
@@ -623,7 +834,11 @@ def _cli_command() -> list[str]:
     script = Path(sys.executable).with_name("stochlstm")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from stochlstm.cli import app; sys.argv[0] = 'stochlstm'; app()"]
+    return [
+        sys.executable,
+        "-c",
+        "import sys; from stochlstm.cli import app; sys.argv[0] = 'stochlstm'; app()",
+    ]
 
 
 def run_cli(yaml_path: Path, out_dir: Path) -> tuple[float, float, dict, str]:
@@ -662,8 +877,16 @@ def simulation_of(yaml_path: Path) -> Callable[[], None]:
 
     def run():
         for point, seeds, inputs in work:
-            run_kernel(point.weights, inputs, point.conditions, seeds, _noop, root_seed=point.root_seed,
-                       initial_state=point.initial_state, dtype=point.dtype)
+            run_kernel(
+                point.weights,
+                inputs,
+                point.conditions,
+                seeds,
+                _noop,
+                root_seed=point.root_seed,
+                initial_state=point.initial_state,
+                dtype=point.dtype,
+            )
 
     run.plan = plan  # type: ignore[attr-defined]
     return run
@@ -679,11 +902,20 @@ def bench_e2e(report: Report, sizes: dict) -> None:
 def _e2e_a(report: Report, s: dict, tmp: Path) -> None:
     name = "bench-e2e-many-seeds"
     path = tmp / f"{name}.yaml"
-    path.write_text(_experiment_yaml(
-        name, tmp / "results", seeds=s["seeds"], steps=s["steps"], hidden=s["hidden"], every=s["every"],
-        dtype="float64", conditions={"deterministic": "{}", "bernoulli": "{gates: bernoulli}"},
-        per_seed=False, budget_mb=512,
-    ))
+    path.write_text(
+        _experiment_yaml(
+            name,
+            tmp / "results",
+            seeds=s["seeds"],
+            steps=s["steps"],
+            hidden=s["hidden"],
+            every=s["every"],
+            dtype="float64",
+            conditions={"deterministic": "{}", "bernoulli": "{gates: bernoulli}"},
+            per_seed=False,
+            budget_mb=512,
+        )
+    )
     wall, peak, manifest, _ = run_cli(path, tmp / "results")
     simulation = simulation_of(path)
     plan = simulation.plan
@@ -694,23 +926,64 @@ def _e2e_a(report: Report, s: dict, tmp: Path) -> None:
         f"manifest elapsed {manifest.get('elapsed_seconds')} s (the wall time adds interpreter start-up and imports)"
     )
     sim = measure(simulation, warmup=lambda: None, max_repeats=1)
-    timed_row(report, "e2e", "bare simulation: run_kernel x batches, no-op", s["seeds"], s["hidden"], s["steps"],
-              "float64", sim, note="no warm-up (the CLI run just before warmed the machine)")
-    row = report.add(Row("e2e", "stochlstm run (CLI subprocess): time", s["seeds"], s["hidden"], s["steps"],
-                         "float64", wall, peak, repeats="1"))
+    timed_row(
+        report,
+        "e2e",
+        "bare simulation: run_kernel x batches, no-op",
+        s["seeds"],
+        s["hidden"],
+        s["steps"],
+        "float64",
+        sim,
+        note="no warm-up (the CLI run just before warmed the machine)",
+    )
+    row = report.add(
+        Row(
+            "e2e",
+            "stochlstm run (CLI subprocess): time",
+            s["seeds"],
+            s["hidden"],
+            s["steps"],
+            "float64",
+            wall,
+            peak,
+            repeats="1",
+        )
+    )
     compare(row, wall / sim.seconds, "<=", 2.0, "run / simulation")
-    row = report.add(Row("e2e", "stochlstm run (CLI subprocess): peak RSS", s["seeds"], s["hidden"], s["steps"],
-                         "float64", wall, peak, repeats="1"))
+    row = report.add(
+        Row(
+            "e2e",
+            "stochlstm run (CLI subprocess): peak RSS",
+            s["seeds"],
+            s["hidden"],
+            s["steps"],
+            "float64",
+            wall,
+            peak,
+            repeats="1",
+        )
+    )
     compare(row, peak / 1024, "<", 1.0, "peak GB")
 
 
 def _e2e_b(report: Report, s: dict, tmp: Path) -> None:
     name = "bench-e2e-long"
     path = tmp / f"{name}.yaml"
-    path.write_text(_experiment_yaml(
-        name, tmp / "results", seeds=s["seeds"], steps=s["steps"], hidden=s["hidden"], every=s["every"],
-        dtype="float32", conditions={"deterministic": "{}"}, per_seed=True, budget_mb=1024,
-    ))
+    path.write_text(
+        _experiment_yaml(
+            name,
+            tmp / "results",
+            seeds=s["seeds"],
+            steps=s["steps"],
+            hidden=s["hidden"],
+            every=s["every"],
+            dtype="float32",
+            conditions={"deterministic": "{}"},
+            per_seed=True,
+            budget_mb=1024,
+        )
+    )
     wall, peak, manifest, _ = run_cli(path, tmp / "results")
     simulation = simulation_of(path)
     plan = simulation.plan
@@ -722,14 +995,42 @@ def _e2e_b(report: Report, s: dict, tmp: Path) -> None:
         f"{manifest.get('rows', {}).get('summary.csv')} rows; manifest elapsed {manifest.get('elapsed_seconds')} s"
     )
     sim = measure(simulation, warmup=lambda: None, max_repeats=1)
-    timed_row(report, "e2e", "bare simulation: run_kernel x batches, no-op", s["seeds"], s["hidden"], s["steps"],
-              "float32", sim, note="no warm-up")
+    timed_row(
+        report,
+        "e2e",
+        "bare simulation: run_kernel x batches, no-op",
+        s["seeds"],
+        s["hidden"],
+        s["steps"],
+        "float32",
+        sim,
+        note="no warm-up",
+    )
     reference = torch_time(report, s["seeds"], s["hidden"], s["steps"])
     if reference is not None:
-        timed_row(report, "e2e", "torch.nn.LSTM forward, no_grad (per-seed inputs)", s["seeds"], s["hidden"],
-                  s["steps"], "float32", reference)
-    row = report.add(Row("e2e", "stochlstm run (CLI subprocess): time", s["seeds"], s["hidden"], s["steps"],
-                         "float32", wall, peak, repeats="1"))
+        timed_row(
+            report,
+            "e2e",
+            "torch.nn.LSTM forward, no_grad (per-seed inputs)",
+            s["seeds"],
+            s["hidden"],
+            s["steps"],
+            "float32",
+            reference,
+        )
+    row = report.add(
+        Row(
+            "e2e",
+            "stochlstm run (CLI subprocess): time",
+            s["seeds"],
+            s["hidden"],
+            s["steps"],
+            "float32",
+            wall,
+            peak,
+            repeats="1",
+        )
+    )
     if reference is None:
         report.note("e2e-b: torch is not installed; the torch.nn.LSTM comparison is skipped")
         return
@@ -740,37 +1041,56 @@ def _e2e_b(report: Report, s: dict, tmp: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke check in under a minute")
-    parser.add_argument("--only", metavar="NAME[,NAME]",
-                        help=f"run only these benchmarks: {', '.join(BENCHMARKS)}")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results.csv",
-                        help="the CSV to write (default benchmarks/results.csv); NAME.txt gets the machine and table")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes: a smoke check in under a minute"
+    )
+    parser.add_argument(
+        "--only", metavar="NAME[,NAME]", help=f"run only these benchmarks: {', '.join(BENCHMARKS)}"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).resolve().parent / "results.csv",
+        help="the CSV to write (default benchmarks/results.csv); NAME.txt gets the machine and table",
+    )
     args = parser.parse_args(argv)
     chosen = list(BENCHMARKS)
     if args.only:
         chosen = [name.strip() for name in args.only.split(",") if name.strip()]
         unknown = sorted(set(chosen) - set(BENCHMARKS))
         if unknown:
-            parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+            parser.error(
+                f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}"
+            )
     sizes = QUICK if args.quick else FULL
 
     info = machine()  # before torch is imported: the BLAS found is numpy's
     inside = kernel_blas_threads()
-    info["numpy BLAS threads"] += f" globally; {inside if inside is not None else 'unknown'} inside run_kernel"
+    info["numpy BLAS threads"] += (
+        f" globally; {inside if inside is not None else 'unknown'} inside run_kernel"
+    )
     torch = torch_or_none(inside or blas_threads()[0])
     info["torch"] = torch.__version__ if torch else "not installed (torch comparisons skipped)"
     if torch:
-        info["torch threads"] = (f"{torch.get_num_threads()} (set to match the kernel's BLAS threads; "
-                                 f"torch's default here is {TORCH_DEFAULT_THREADS})")
+        info["torch threads"] = (
+            f"{torch.get_num_threads()} (set to match the kernel's BLAS threads; "
+            f"torch's default here is {TORCH_DEFAULT_THREADS})"
+        )
     info["load average"] = _loadavg()
-    info["baseline RSS"] = f"{(_status_kb('VmRSS') or 0) / 1024:.0f} MB (this process, numpy and torch imported)"
+    info["baseline RSS"] = (
+        f"{(_status_kb('VmRSS') or 0) / 1024:.0f} MB (this process, numpy and torch imported)"
+    )
     info["mode"] = "quick (smoke-check sizes)" if args.quick else "full"
     header = "\n".join(f"{key:>18}: {value}" for key, value in info.items())
     print(header, flush=True)
-    print(f"{'timing':>18}: best of N timed calls after one warm-up call (warm-up: the first "
-          f"{WARMUP_STEPS} steps at the same batch); N = 3 under 5 s, 2 under 20 s, 1 beyond", flush=True)
+    print(
+        f"{'timing':>18}: best of N timed calls after one warm-up call (warm-up: the first "
+        f"{WARMUP_STEPS} steps at the same batch); N = 3 under 5 s, 2 under 20 s, 1 beyond",
+        flush=True,
+    )
 
     report = Report()
     started = time.perf_counter()
@@ -784,14 +1104,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n[{name}]", flush=True)
         runners[name]()
     total = time.perf_counter() - started
-    report.notes.append(f"load average (1, 5, 15 min) at the start: {info['load average']}; at the end: "
-                        f"{_loadavg()} (this machine may be shared: other load inflates times)")
+    report.notes.append(
+        f"load average (1, 5, 15 min) at the start: {info['load average']}; at the end: "
+        f"{_loadavg()} (this machine may be shared: other load inflates times)"
+    )
 
     table = print_table(report.rows)
     met = [r for r in report.rows if r.meets_target == "yes"]
     missed = [r for r in report.rows if r.meets_target == "no"]
     summary = f"targets met: {len(met)}, missed: {len(missed)}" + (
-        "".join(f"\n  MISSED {r.benchmark}: {r.variant} (B={r.batch}): {r.target}, got {r.ratio:.3f}" for r in missed)
+        "".join(
+            f"\n  MISSED {r.benchmark}: {r.variant} (B={r.batch}): {r.target}, got {r.ratio:.3f}"
+            for r in missed
+        )
     )
     print("\n" + table)
     if report.notes:
@@ -805,9 +1130,14 @@ def main(argv: list[str] | None = None) -> int:
         writer.writerows(row.csv() for row in report.rows)
     text_path = args.out.with_suffix(".txt")
     text_path.write_text(
-        "stochlstm benchmarks: " + time.strftime("%Y-%m-%d %H:%M:%S") + "\n" + header
+        "stochlstm benchmarks: "
+        + time.strftime("%Y-%m-%d %H:%M:%S")
+        + "\n"
+        + header
         + f"\n{'command':>18}: python benchmarks/bench.py {' '.join(argv if argv is not None else sys.argv[1:])}\n\n"
-        + table + "\n\nnotes:\n" + "\n".join(f"  - {n}" for n in report.notes)
+        + table
+        + "\n\nnotes:\n"
+        + "\n".join(f"  - {n}" for n in report.notes)
         + f"\n\n{summary}\ntotal benchmark time {total:.0f} s\n"
     )
     print(f"wrote {args.out} and {text_path}")

@@ -51,6 +51,7 @@ from pydantic_core import PydanticCustomError
 from . import inputs as _inputs
 from .condition import Condition
 from .gates import GATE_RULES, GateRule, gate_rule
+from .recorder import DERIVED_QUANTITIES
 
 __all__ = [
     "INPUT_KINDS",
@@ -471,6 +472,26 @@ Units = _one_of(
     string=Literal["all"],
     list=Annotated[list[NonNegativeInt], Field(min_length=1), AfterValidator(_unique)],
 )
+
+
+def _derived_name(name: str) -> str:
+    if name not in DERIVED_QUANTITIES:
+        _fail(
+            "derived",
+            f"unknown derived quantity {name!r}; expected one of: {', '.join(DERIVED_QUANTITIES)}",
+        )
+    return name
+
+
+Derived = _one_of(
+    f"expected all, none or a list of derived quantities from: {', '.join(DERIVED_QUANTITIES)}",
+    string=Literal["all", "none"],
+    list=Annotated[
+        list[Annotated[str, AfterValidator(_derived_name)]],
+        Field(min_length=1),
+        AfterValidator(_unique),
+    ],
+)
 BatchSize = _one_of("expected auto or an integer >= 1", string=Literal["auto"], number=PositiveInt)
 
 
@@ -482,6 +503,8 @@ class RecordSpec(_Strict):
     every: PositiveInt = 1
     units: Units = "all"
     initial_state: bool = False
+    # derived quantities streamed into the summary (each for the conditions it applies to)
+    derived: Derived = "all"
 
 
 class OutputSpec(_Strict):
@@ -582,6 +605,16 @@ class ExperimentConfig(_Strict):
         if self.record.quantities == "all":
             return [q for q in QUANTITIES if q != "y" or self.model.output_size > 0]
         return list(self.record.quantities)
+
+    def recorded_derived(self) -> list[str]:
+        """The derived quantities to stream (``record.derived``), in the order
+        of :data:`stochlstm.recorder.DERIVED_QUANTITIES`."""
+        chosen = self.record.derived
+        if chosen == "all":
+            return list(DERIVED_QUANTITIES)
+        if chosen == "none":
+            return []
+        return [name for name in DERIVED_QUANTITIES if name in chosen]
 
     def recorded_units(self) -> list[int]:
         if self.record.units == "all":

@@ -23,7 +23,7 @@ import numpy as np
 
 from .condition import NOISE_STREAMS
 
-__all__ = ["SeedBatchNoise", "stream_generator", "uniforms"]
+__all__ = ["SeedBatchNoise", "seed_states", "stream_generator", "uniforms"]
 
 _STREAM_INDEX = {name: index for index, name in enumerate(NOISE_STREAMS)}
 _BELOW_ONE_FLOAT32 = np.float32(1.0) - np.float32(2.0**-24)
@@ -42,6 +42,105 @@ def uniforms(root_seed: int, seed: int, stream: str, n_steps: int, hidden_size: 
         .random(n_steps * hidden_size)
         .reshape(n_steps, hidden_size)
     )
+
+
+# NumPy's SeedSequence hash (numpy/random/bit_generator.pyx), vectorised over
+# seeds: building a SeedSequence and a PCG64 costs ~30 us per stream, which
+# dominates short runs of many seeds; the same states computed for a whole
+# batch at once cost well under a microsecond per stream. Tested equal to
+# SeedSequence(root_seed, spawn_key=(seed, stream)).generate_state(4, uint64).
+_INIT_A, _MULT_A, _INIT_B, _MULT_B = 0x43B0D7E5, 0x931E8875, 0x8B51F9DD, 0x58F38DED
+_MIX_MULT_L, _MIX_MULT_R, _MASK32, _POOL = 0xCA01F9DD, 0x4973F715, 0xFFFFFFFF, 4
+
+
+def _uint32_words(value: int) -> list[int]:
+    """An integer as SeedSequence splits it: little-endian 32-bit words ([0] for 0)."""
+    words = [value & _MASK32]
+    value >>= 32
+    while value:
+        words.append(value & _MASK32)
+        value >>= 32
+    return words
+
+
+class _HashMix:
+    """``hashmix`` with its running constant (the same for every seed)."""
+
+    def __init__(self, init: int):
+        self.const = init
+
+    def __call__(self, value: np.ndarray) -> np.ndarray:
+        value = value ^ np.uint32(self.const)
+        self.const = (self.const * _MULT_A) & _MASK32
+        value = value * np.uint32(self.const)
+        return value ^ (value >> np.uint32(16))
+
+
+def _mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    result = np.uint32(_MIX_MULT_L) * x - np.uint32(_MIX_MULT_R) * y
+    return result ^ (result >> np.uint32(16))
+
+
+def _seed_states_same_width(
+    root_seed: int, seeds: np.ndarray, seed_words: int, stream_index: int
+) -> np.ndarray:
+    count = len(seeds)
+    run_words = _uint32_words(root_seed)
+    run_words += [0] * max(0, _POOL - len(run_words))
+    columns = [np.full(count, w, dtype=np.uint32) for w in run_words]
+    columns += [
+        ((seeds >> np.uint64(32 * k)) & np.uint64(_MASK32)).astype(np.uint32)
+        for k in range(seed_words)
+    ]
+    columns += [np.full(count, w, dtype=np.uint32) for w in _uint32_words(stream_index)]
+    hashmix = _HashMix(_INIT_A)
+    pool = [hashmix(columns[i]) for i in range(_POOL)]
+    for src in range(_POOL):
+        for dst in range(_POOL):
+            if src != dst:
+                pool[dst] = _mix(pool[dst], hashmix(pool[src]))
+    for src in range(_POOL, len(columns)):
+        for dst in range(_POOL):
+            pool[dst] = _mix(pool[dst], hashmix(columns[src]))
+    const = _INIT_B
+    words = []
+    for k in range(8):
+        value = pool[k % _POOL] ^ np.uint32(const)
+        const = (const * _MULT_B) & _MASK32
+        value = value * np.uint32(const)
+        words.append(value ^ (value >> np.uint32(16)))
+    low = np.stack(words[0::2], axis=1).astype(np.uint64)
+    high = np.stack(words[1::2], axis=1).astype(np.uint64)
+    return low | (high << np.uint64(32))
+
+
+def seed_states(root_seed: int, seeds, stream: str) -> np.ndarray:
+    """``SeedSequence(root_seed, spawn_key=(seed, stream_index)).generate_state(4, uint64)``
+    for every seed at once: ``(B, 4)`` uint64 (seeds below 2**64)."""
+    seeds = [int(s) for s in seeds]
+    if any(s < 0 or s >= 2**64 for s in seeds):
+        raise ValueError("seeds must be integers in [0, 2**64)")
+    seeds_array = np.asarray(seeds, dtype=np.uint64)
+    states = np.empty((len(seeds), 4), dtype=np.uint64)
+    wide = seeds_array >= np.uint64(2**32)
+    for seed_words, rows in ((1, ~wide), (2, wide)):
+        if rows.any():
+            states[rows] = _seed_states_same_width(
+                int(root_seed), seeds_array[rows], seed_words, _STREAM_INDEX[stream]
+            )
+    return states
+
+
+class _FixedState(np.random.bit_generator.ISeedSequence):
+    """A seed sequence whose state is already computed (see :func:`seed_states`)."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: np.ndarray):
+        self.state = state
+
+    def generate_state(self, n_words, dtype=np.uint32):
+        return self.state
 
 
 def _to_dtype(values64: np.ndarray, out: np.ndarray) -> None:
@@ -71,7 +170,10 @@ class SeedBatchNoise:
         self.dtype = np.dtype(dtype)
         self.batch_size = len(seeds)
         self._generators = {
-            stream: [stream_generator(root_seed, seed, stream) for seed in seeds]
+            stream: [
+                np.random.Generator(np.random.PCG64(_FixedState(state)))
+                for state in seed_states(root_seed, seeds, stream)
+            ]
             for stream in self.streams
         }
 

@@ -18,6 +18,13 @@ recorded quantity and of the derived comparisons against the baseline
 =====================  ======================================================
 
 Per-seed derived values of one-per-seed quantities (``div_*``) use unit ``-1``.
+:attr:`RecordPlan.derived` chooses which derived quantities are streamed (each
+only for the conditions it applies to).
+
+Quantities whose every value is 0 or 1 (the realised gates of binary rules,
+``retention`` under a binary forget gate, ``sat_*``, ``flip_*``) take the
+one-pass path of :meth:`stochlstm.stats.BlockMoments.indicator`; the others
+the two-pass one. Work buffers are allocated once per batch.
 """
 
 from __future__ import annotations
@@ -29,28 +36,46 @@ import numpy as np
 
 from .condition import Condition
 from .gates import Bernoulli, Threshold
-from .stats import SEED_BLOCK, block_moments, block_sizes
+from .stats import SEED_BLOCK, BlockMoments, block_sizes
 
-__all__ = ["DERIVED_QUANTITIES", "BatchRecord", "BatchRecorder", "RecordPlan"]
+__all__ = ["DERIVED_QUANTITIES", "BatchRecord", "BatchRecorder", "RecordPlan", "derived_quantities"]
 
 DERIVED_QUANTITIES = (
     "dev_c", "dev_h", "div_c", "div_h", "retention", "retention_theory",
     "sat_i", "sat_f", "sat_o", "flip_i", "flip_f", "flip_o",
 )
 _GATES = {"i": ("input", "p_i"), "f": ("forget", "p_f"), "o": ("output", "p_o")}
+_BINARY_RULES = Bernoulli | Threshold  # realised gates are exactly 0 or 1
 
 
 @dataclass(frozen=True)
 class RecordPlan:
-    """Which steps, units, quantities and sample paths are kept."""
+    """Which steps, units, quantities and sample paths are kept.
+
+    ``derived`` names the derived quantities to stream (in the order of
+    :data:`DERIVED_QUANTITIES`; ``True`` for all, ``False`` for none); each is
+    kept for the conditions it applies to (see :func:`derived_quantities`).
+    """
 
     quantities: tuple[str, ...]
     steps: tuple[int, ...]
     units: tuple[int, ...]
     path_seeds: tuple[int, ...] = ()
-    derived: bool = True
+    derived: tuple[str, ...] = DERIVED_QUANTITIES
     initial_state: bool = False  # keep t = -1 rows in the sample paths
     block: int = SEED_BLOCK
+
+    def __post_init__(self):
+        derived = self.derived
+        if isinstance(derived, bool):
+            derived = DERIVED_QUANTITIES if derived else ()
+        derived = tuple(derived)
+        for name in derived:
+            if name not in DERIVED_QUANTITIES:
+                raise ValueError(
+                    f"unknown derived quantity {name!r}; expected one of: {', '.join(DERIVED_QUANTITIES)}"
+                )
+        object.__setattr__(self, "derived", tuple(n for n in DERIVED_QUANTITIES if n in derived))
 
 
 @dataclass
@@ -71,9 +96,31 @@ def derived_quantities(condition: Condition, is_baseline: bool) -> tuple[str, ..
     if not is_baseline:
         names = ["dev_c", "dev_h", "div_c", "div_h", *names]
     for short, (gate, _) in _GATES.items():
-        if isinstance(getattr(condition, gate), Bernoulli | Threshold):
+        if isinstance(getattr(condition, gate), _BINARY_RULES):
             names.append(f"flip_{short}")
     return tuple(n for n in DERIVED_QUANTITIES if n in names)
+
+
+def _is_indicator(condition: Condition, quantity: str) -> bool:
+    """Whether every value of ``quantity`` under ``condition`` is 0 or 1."""
+    if quantity in ("i", "f", "o"):
+        return isinstance(getattr(condition, _GATES[quantity][0]), _BINARY_RULES)
+    if quantity == "retention":  # a product of realised keep factors f or 1 - f
+        return isinstance(condition.forget, _BINARY_RULES)
+    return quantity.startswith(("sat_", "flip_"))
+
+
+@dataclass
+class _ConditionRecord:
+    """What is kept of one condition: per quantity its kind and the
+    ``(4, n_blocks, n_steps, width)`` moments it is written into."""
+
+    name: str
+    condition: Condition
+    quantities: tuple[str, ...]
+    jobs: list[tuple[str, bool, np.ndarray]]  # (quantity, indicator?, moments)
+    retention: np.ndarray | None = None         # (n_units, B), product of keep factors
+    retention_theory: np.ndarray | None = None  # (n_units, B), product of keep probabilities
 
 
 class BatchRecorder:
@@ -99,11 +146,15 @@ class BatchRecorder:
             raise ValueError("the baseline condition must come first")
         self.has_baseline = baseline is not None
         self.seeds = tuple(int(s) for s in seeds)
+        self.hidden_size = hidden_size
         batch = len(self.seeds)
         self.step_index = {t: j for j, t in enumerate(plan.steps)}
         self.units = np.asarray(plan.units, dtype=np.intp)
+        self.unit_rows = _unit_rows(plan.units)
         self.sizes = block_sizes(batch, plan.block)
         n_blocks, n_steps = len(self.sizes), len(plan.steps)
+        self.block_moments = BlockMoments(batch, max(len(self.units), output_size, 1), plan.block)
+        self.buffers: dict[tuple, np.ndarray] = {}
 
         seed_column = {s: b for b, s in enumerate(self.seeds)}
         self.path_seeds = tuple(s for s in plan.path_seeds if s in seed_column)
@@ -111,24 +162,37 @@ class BatchRecorder:
 
         self.quantities: list[tuple[str, ...]] = []
         self.record = BatchRecord(self.seeds, self.sizes, path_seeds=self.path_seeds)
+        self.states: list[_ConditionRecord] = []
+        baseline_needs: set[str] = set()
         for k, (name, condition) in enumerate(zip(self.names, self.conditions, strict=True)):
             derived = derived_quantities(condition, is_baseline=self.has_baseline and k == 0)
             if not self.has_baseline:
                 derived = tuple(d for d in derived if not d.startswith(("dev_", "div_")))
-            quantities = plan.quantities + (derived if plan.derived else ())
+            derived = tuple(d for d in derived if d in plan.derived)
+            quantities = plan.quantities + derived
             self.quantities.append(quantities)
+            jobs = []
             for quantity in quantities:
                 width = self._width(quantity, hidden_size, output_size)
-                self.record.moments[(name, quantity)] = [
-                    np.empty((n_blocks, n_steps, width)) for _ in range(4)
-                ]
+                moments = np.empty((4, n_blocks, n_steps, width))
+                self.record.moments[(name, quantity)] = list(moments)
+                jobs.append((quantity, _is_indicator(condition, quantity), moments))
+                if quantity.startswith(("dev_", "div_")):
+                    baseline_needs.add(quantity[-1])
+            state = _ConditionRecord(name, condition, quantities, jobs)
+            if "retention" in derived:
+                state.retention = np.ones((len(self.units), batch))
+            if "retention_theory" in derived:
+                state.retention_theory = np.ones((len(self.units), batch))
+            self.states.append(state)
             if len(self.path_seeds):
                 for quantity in plan.quantities:
                     width = self._width(quantity, hidden_size, output_size)
                     self.record.paths[(name, quantity)] = np.empty((n_steps, width, len(self.path_seeds)))
-        self.retention = [np.ones((hidden_size, batch)) for _ in self.conditions]
-        self.retention_theory = [np.ones((hidden_size, batch)) for _ in self.conditions]
-        self.baseline_state: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # the baseline's c and/or h at recorded steps, until every condition has used them
+        self.baseline_needs = tuple(sorted(baseline_needs))
+        self.baseline_state: dict[int, dict[str, np.ndarray]] = {}
+        self._spare_states: list[dict[str, np.ndarray]] = []
 
     def _width(self, quantity: str, hidden_size: int, output_size: int) -> int:
         if quantity == "y":
@@ -137,57 +201,112 @@ class BatchRecorder:
             return 1
         return len(self.units)
 
+    def _buffer(self, key, shape, dtype) -> np.ndarray:
+        """A work buffer reused across steps."""
+        key = (key, tuple(shape), np.dtype(dtype))
+        buffer = self.buffers.get(key)
+        if buffer is None:
+            buffer = self.buffers[key] = np.empty(shape, dtype=dtype)
+        return buffer
+
+    def _units(self, value: np.ndarray, slot: int = 0) -> np.ndarray:
+        """The recorded units' rows of an ``(H, B)`` array (a view when they are a range)."""
+        if self.unit_rows is not None:
+            return value[self.unit_rows]
+        out = self._buffer(("units", slot), (len(self.units), value.shape[1]), value.dtype)
+        return np.take(value, self.units, axis=0, out=out)
+
     def __call__(self, index: int, t: int, values: dict[str, np.ndarray]) -> None:
-        condition = self.conditions[index]
-        if self.plan.derived:
-            self._update_retention(index, condition, values)
-        if self.has_baseline and index == 0 and len(self.conditions) > 1:
-            self.baseline_state[t] = (values["c"].copy(), values["h"].copy())
+        state = self.states[index]
+        if state.retention is not None or state.retention_theory is not None:
+            self._update_retention(state, values)
         j = self.step_index.get(t)
-        if j is not None:
-            name = self.names[index]
-            for quantity in self.quantities[index]:
-                value = self._value(index, t, quantity, values)
-                for array, moment in zip(self.record.moments[(name, quantity)], block_moments(value, self.plan.block), strict=True):
-                    array[:, j, :] = moment
+        if j is None:
+            return
+        if index == 0 and self.has_baseline and self.baseline_needs and len(self.states) > 1:
+            self._keep_baseline(t, values)
+        deviations: dict[str, np.ndarray] = {}
+        for quantity, indicator, moments in state.jobs:
+            value = self._value(index, t, quantity, values, deviations)
+            if indicator:
+                result = self.block_moments.indicator(value)
+            else:
+                result = self.block_moments.real(value)
+            moments[:, :, j, :] = result.transpose(0, 2, 1)
+        if len(self.path_seeds):
             for quantity in self.plan.quantities:
-                if len(self.path_seeds):
-                    self.record.paths[(name, quantity)][j] = self._cell_value(quantity, values)[:, self.path_columns]
-        if self.has_baseline and index == len(self.conditions) - 1:
-            self.baseline_state.pop(t, None)
+                value = values[quantity][:, self.path_columns]
+                self.record.paths[(state.name, quantity)][j] = value if quantity == "y" else value[self.units]
+        if self.has_baseline and index == len(self.states) - 1:
+            kept = self.baseline_state.pop(t, None)
+            if kept is not None:
+                self._spare_states.append(kept)
 
-    def _update_retention(self, index, condition, values):
-        erase = condition.forget_semantics == "erase"
-        keep = 1 - values["f"] if erase else values["f"]
-        keep_prob = 1 - values["p_f"] if erase else values["p_f"]
-        self.retention[index] *= keep
-        self.retention_theory[index] *= keep_prob
+    def _keep_baseline(self, t: int, values) -> None:
+        kept = self._spare_states.pop() if self._spare_states else {}
+        for which in self.baseline_needs:
+            if which in kept:
+                np.copyto(kept[which], values[which])
+            else:
+                kept[which] = values[which].copy()
+        self.baseline_state[t] = kept
 
-    def _cell_value(self, quantity, values):
-        value = values[quantity]
-        return value if quantity == "y" else value[self.units]
+    def _update_retention(self, state: _ConditionRecord, values) -> None:
+        erase = state.condition.forget_semantics == "erase"
+        for product, source in ((state.retention, "f"), (state.retention_theory, "p_f")):
+            if product is None:
+                continue
+            keep = self._units(values[source])
+            if erase:
+                keep = np.subtract(1, keep, out=self._buffer("keep", keep.shape, keep.dtype))
+            product *= keep
 
-    def _value(self, index, t, quantity, values) -> np.ndarray:
+    def _deviation(self, index, t, which, values, deviations) -> np.ndarray:
+        """Value minus the baseline's at the same seed, all units ``(H, B)``."""
+        if which not in deviations:
+            value = values[which]
+            out = self._buffer(("dev", which), value.shape, value.dtype)
+            deviations[which] = np.subtract(value, self.baseline_state[t][which], out=out)
+        return deviations[which]
+
+    def _value(self, index, t, quantity, values, deviations) -> np.ndarray:
         if quantity in values:
-            return self._cell_value(quantity, values)
+            value = values[quantity]
+            return value if quantity == "y" else self._units(value)
         kind, _, which = quantity.partition("_")
         if kind == "dev":
-            base_c, base_h = self.baseline_state[t]
-            base = base_c if which == "c" else base_h
-            return (values[which] - base)[self.units]
-        if kind == "div":
-            base_c, base_h = self.baseline_state[t]
-            base = base_c if which == "c" else base_h
-            deviation = values[which] - base
-            return np.sqrt(np.mean(np.square(deviation), axis=0, keepdims=True))
+            return self._units(self._deviation(index, t, which, values, deviations))
+        if kind == "div":  # root mean square over all units, one row per seed
+            deviation = self._deviation(index, t, which, values, deviations)
+            square = np.square(deviation, out=self._buffer("square", deviation.shape, deviation.dtype))
+            row = self._buffer("row", (1, deviation.shape[1]), deviation.dtype)
+            np.add.reduce(square, axis=0, keepdims=True, out=row)
+            np.true_divide(row, np.intp(self.hidden_size), out=row, casting="unsafe")
+            return np.sqrt(row, out=row)
         if quantity == "retention":
-            return self.retention[index][self.units]
+            return self.states[index].retention
         if quantity == "retention_theory":
-            return self.retention_theory[index][self.units]
-        if kind == "sat":
-            prob = values[_GATES[which][1]][self.units]
-            return ((prob < 0.1) | (prob > 0.9)).astype(np.float64)
-        if kind == "flip":
-            prob = values[_GATES[which][1]][self.units]
-            return (values[which][self.units] != (prob > 0.5)).astype(np.float64)
+            return self.states[index].retention_theory
+        prob = self._units(values[_GATES[which][1]], slot=1)
+        shape = prob.shape
+        first = self._buffer("mask", shape, bool)
+        if kind == "sat":  # 1[p < 0.1 or p > 0.9]
+            second = self._buffer("mask2", shape, bool)
+            np.less(prob, 0.1, out=first)
+            np.greater(prob, 0.9, out=second)
+            return np.logical_or(first, second, out=first)
+        if kind == "flip":  # 1[gate != 1[p > 0.5]]; the gate is 0 or 1, so: (gate != 0) xor (p > 0.5)
+            gate = self._units(values[which], slot=0)
+            second = self._buffer("mask2", shape, bool)
+            np.greater(prob, 0.5, out=first)
+            np.not_equal(gate, 0, out=second)
+            return np.not_equal(first, second, out=first)
         raise KeyError(quantity)
+
+
+def _unit_rows(units: Sequence[int]) -> slice | None:
+    """``units`` as a slice when they are consecutive and increasing, else None."""
+    units = list(units)
+    if units and units == list(range(units[0], units[0] + len(units))):
+        return slice(units[0], units[0] + len(units))
+    return None

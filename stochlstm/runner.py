@@ -118,6 +118,7 @@ def _record_plan(config, n_steps: int) -> RecordPlan:
         steps=tuple(steps),
         units=tuple(config.recorded_units()),
         path_seeds=tuple(config.recorded_seeds()),
+        derived=tuple(config.recorded_derived()),
         initial_state=bool(record.initial_state),
     )
 
@@ -134,7 +135,7 @@ def _bytes_per_seed(point: PointSpec) -> int:
         len(point.record.steps) * max(len(point.record.units), 1)
         for _ in point.conditions
         for _ in point.record.quantities
-        + ("dev_c", "dev_h", "retention", "retention_theory") * point.record.derived
+        + ("dev_c", "dev_h", "retention", "retention_theory") * bool(point.record.derived)
     )
     return kernel + recorder + (cells * 4 * 8) // SEED_BLOCK + 1
 
@@ -522,29 +523,35 @@ def run_experiment(
 
     outputs = _write_outputs(work_dir, plan, accumulator, config)
     manifest["rows"] = {name: rows for name, (_, rows) in outputs.items()}
+    manifest["checksums"] = _checksums(work_dir, outputs.values())
+    checkpoint.unlink(missing_ok=True)
+    # The simulation's outputs are all in place: the run is complete.
+    _finish_manifest(work_dir, manifest, "complete", started)
     if draw:
         # Metrics, figures and the report are derived from the files above; a
-        # failure there is reported in the manifest, never loses the run.
+        # failure there is a warning in the manifest and never loses the run.
         try:
             from .analysis import analyze_and_draw
 
             extra = analyze_and_draw(work_dir, formats=tuple(config.output.figure_formats))
-            outputs.update({name: (path, None) for name, path in extra.items()})
+            manifest["checksums"].update(_checksums(work_dir, ((p, None) for p in extra.values())))
         except Exception as error:  # noqa: BLE001
             manifest.setdefault("warnings", []).append(
                 f"figures and metrics were not drawn: {type(error).__name__}: {error} "
                 f"(run `stochlstm analyze` / `stochlstm plot` on the run directory to retry)"
             )
-    manifest["checksums"] = {
-        str(path.relative_to(work_dir)): rundir.file_sha256(path)
-        for path, _ in outputs.values()
-        if path.is_file()
-    }
-    checkpoint.unlink(missing_ok=True)
-    _finish_manifest(work_dir, manifest, "complete", started)
+        rundir.write_manifest(work_dir, manifest)
     if work_dir != target:
         rundir.replace_directory(work_dir, target)
     return RunOutcome(target, "complete", manifest, plan)
+
+
+def _checksums(work_dir: Path, outputs) -> dict[str, str]:
+    return {
+        str(path.relative_to(work_dir)): rundir.file_sha256(path)
+        for path, _ in outputs
+        if path.is_file()
+    }
 
 
 def _save_checkpoint(path: Path, accumulator: Accumulator) -> None:

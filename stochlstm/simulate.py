@@ -5,9 +5,10 @@ seeds. State is kept feature-major, ``(H, B)`` with ``B`` seeds, so that each
 gate is one contiguous block of rows, and every operation writes into
 preallocated buffers. Two identities keep the step cheap:
 
-- ``sigmoid(a) = 0.5 tanh(a / 2) + 0.5``, with the ``1/2`` folded into the
-  input, forget and output rows of the weights, so one ``tanh`` over the whole
-  ``(4H, B)`` preactivation gives every gate and the candidate;
+- the weight rows are reordered to input, forget, output, candidate and
+  negated on the gate rows, so one product gives ``-a`` for the three gates
+  in one block, and ``sigmoid(a) = 1 / (1 + exp(-a))`` is one ``exp`` and two
+  cheap passes over it (``exp`` costs less than ``tanh``, in float64 by far);
 - inputs shared by all seeds are projected once, before the loop; inputs that
   differ per seed take one matrix product per step over ``[h; x_t; 1]``.
 
@@ -109,20 +110,30 @@ class _Kernel:
         hidden, input_size = weights.hidden_size, weights.input_size
         self.hidden, self.batch, self.dtype = hidden, batch, np.dtype(dtype)
         self.blocks = _column_blocks(batch)
-        # 1/2 on the sigmoid rows (input, forget, output), 1 on the candidate rows.
-        row_scale = np.full(4 * hidden, 0.5)
-        row_scale[2 * hidden : 3 * hidden] = 1.0
-        bias = (weights.bias_ih + weights.bias_hh)[:, None]
+        # Rows reordered to input, forget, output, candidate so that the three
+        # sigmoid gates are one block, and negated on those rows: the product
+        # then gives -a for the gates, whose sigmoid is 1 / (1 + exp(-a)).
+        order = np.concatenate(
+            [
+                np.arange(0, 2 * hidden),
+                np.arange(3 * hidden, 4 * hidden),
+                np.arange(2 * hidden, 3 * hidden),
+            ]
+        )
+        row_scale = np.full(4 * hidden, -1.0)
+        row_scale[3 * hidden :] = 1.0
+        weight_hh, weight_ih = weights.weight_hh[order], weights.weight_ih[order]
+        bias = (weights.bias_ih + weights.bias_hh)[order, None]
         if inputs.ndim == 2:  # (T, X) shared by all seeds
             self.stack_rows = hidden
-            self.stacked = np.ascontiguousarray(weights.weight_hh * row_scale[:, None], dtype=dtype)
-            projection = (inputs @ weights.weight_ih.T + bias.T) * row_scale
+            self.stacked = np.ascontiguousarray(weight_hh * row_scale[:, None], dtype=dtype)
+            projection = (inputs @ weight_ih.T + bias.T) * row_scale
             self.projection = np.ascontiguousarray(
                 projection[:, :, None], dtype=dtype
             )  # (T, 4H, 1)
         else:  # (T, B, X): one sequence per seed
             self.stack_rows = hidden + input_size + 1
-            stacked = np.hstack([weights.weight_hh, weights.weight_ih, bias]) * row_scale[:, None]
+            stacked = np.hstack([weight_hh, weight_ih, bias]) * row_scale[:, None]
             self.stacked = np.ascontiguousarray(stacked, dtype=dtype)
             self.projection = None
             self.inputs = np.ascontiguousarray(inputs.transpose(0, 2, 1), dtype=dtype)  # (T, X, B)
@@ -185,28 +196,27 @@ class _ConditionState:
         preact = None
         if rule.needs_preact:
             rows = slice(block * self.kernel.hidden, (block + 1) * self.kernel.hidden)
-            preact = np.multiply(self.scaled_preact[rows], 2, out=self.preact)
+            preact = np.negative(self.scaled_preact[rows], out=self.preact)
         return rule(prob, preact=preact, uniform=uniform, out=self.gate_out[name])
 
     def step(self, t: int, noise: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Advance one step; ``noise`` maps a stream to this step's ``(H, B)`` uniforms."""
         condition, hidden = self.condition, self.kernel.hidden
-        activations = np.tanh(
-            self.kernel.preactivation(t, self.stack, self.scaled_preact), out=self.activations
-        )
-        for rows in (slice(0, 2 * hidden), slice(3 * hidden, 4 * hidden)):
-            activations[rows] *= 0.5
-            activations[rows] += 0.5
+        preact = self.kernel.preactivation(t, self.stack, self.scaled_preact)
+        gates, activations = 3 * hidden, self.activations
+        probs = np.exp(preact[:gates], out=activations[:gates])  # exp(-a)
+        probs += 1
+        np.reciprocal(probs, out=probs)
+        candidate = np.tanh(preact[gates:], out=activations[gates:])
         input_prob = activations[:hidden]
         forget_prob = activations[hidden : 2 * hidden]
-        candidate = activations[2 * hidden : 3 * hidden]
-        output_prob = activations[3 * hidden :]
+        output_prob = activations[2 * hidden : gates]
 
         if condition.binary_candidate:
             candidate = _stochastic_sign(candidate, noise["candidate"], self.candidate)
         input_gate = self._gate("input", condition.input, 0, input_prob, noise.get("input"))
         forget_gate = self._gate("forget", condition.forget, 1, forget_prob, noise.get("forget"))
-        output_gate = self._gate("output", condition.output, 3, output_prob, noise.get("output"))
+        output_gate = self._gate("output", condition.output, 2, output_prob, noise.get("output"))
 
         keep = forget_gate
         if condition.forget_semantics == "erase":
@@ -315,7 +325,8 @@ def run_kernel(
             initial_state=initial_state,
             dtype=dtype,
         )
-    with threadpool_limits(limits=1, user_api="blas"):
+    # exp(-a) overflows to inf for a < -709 (float64): the gate is then exactly 0.
+    with threadpool_limits(limits=1, user_api="blas"), np.errstate(over="ignore"):
         _run(weights, inputs, conditions, seeds, consumer, root_seed, initial_state, dtype)
 
 

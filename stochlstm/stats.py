@@ -22,7 +22,9 @@ import numpy as np
 
 __all__ = [
     "SEED_BLOCK",
+    "BlockMoments",
     "RunningStats",
+    "block_indicator_moments",
     "block_moments",
     "block_sizes",
     "block_stats",
@@ -112,25 +114,128 @@ def block_sizes(n_seeds: int, block: int = SEED_BLOCK) -> list[int]:
     return [min(block, n_seeds - start) for start in range(0, n_seeds, block)]
 
 
+class BlockMoments:
+    """Per-block moments of ``(rows, n_seeds)`` arrays, into reused buffers.
+
+    The work of the runner's recorder: at every recorded step, the mean, m2,
+    min and max of each block of ``block`` consecutive seeds (the last block
+    may be shorter) of many quantities. Each block's numbers are computed from
+    that block's values only, with reductions over a contiguous axis of the
+    block's length, so they are the same bits whatever batch the block is in.
+
+    :meth:`real` takes any values (two passes, like :func:`moments`);
+    :meth:`indicator` takes values that are all 0 or 1 (booleans, or the
+    realised gates of binary rules) and needs only the count of ones ``s`` of
+    each block of ``n``: ``mean = s / n`` and ``m2 = s (n - s) / n``, exact up
+    to the one final rounding, ``min = 1[s = n]`` and ``max = 1[s > 0]``.
+
+    Both return a ``(4, rows, n_blocks)`` view (mean, m2, min, max; float64)
+    of a buffer that the next call overwrites.
+    """
+
+    def __init__(self, n_seeds: int, rows: int, block: int = SEED_BLOCK):
+        if n_seeds < 1 or rows < 1 or block < 1:
+            raise ValueError(f"need n_seeds, rows and block >= 1, got {n_seeds}, {rows}, {block}")
+        self.n_seeds, self.rows, self.block = n_seeds, rows, block
+        self.sizes = block_sizes(n_seeds, block)
+        self.n_full = n_seeds // block
+        self.full = self.n_full * block
+        self.rest = n_seeds - self.full
+        n_blocks = len(self.sizes)
+        self.counts = np.asarray(self.sizes, dtype=np.float64)
+        self.result = np.empty((4, rows, n_blocks))
+        self.tally = np.empty((rows, n_blocks))
+        self.constant = np.empty((rows, n_blocks), dtype=bool)
+        # float64 deviations of the full blocks and of the short last block
+        self.work_full = np.empty((rows, self.n_full, block)) if self.n_full else None
+        self.work_rest = np.empty((rows, 1, self.rest)) if self.rest else None
+
+    def _parts(self, values: np.ndarray):
+        """``(values (r, k, n), work (r, k, n), output columns)`` per group of
+        equal blocks: the full blocks, then the short last one."""
+        rows = values.shape[0]
+        if values.shape[-1] != self.n_seeds or values.ndim != 2 or rows > self.rows:
+            raise ValueError(f"expected values (<= {self.rows}, {self.n_seeds}), got {values.shape}")
+        if self.n_full:
+            blocks = values[:, : self.full].reshape(rows, self.n_full, self.block)
+            yield blocks, self.work_full[:rows], slice(0, self.n_full)
+        if self.rest:
+            yield values[:, None, self.full :], self.work_rest[:rows], slice(self.n_full, None)
+
+    def real(self, values: np.ndarray) -> np.ndarray:
+        """Moments of each block of ``values (rows, n_seeds)``, in float64.
+
+        Where a block's values are all the same, its mean is that value and
+        its m2 exactly 0.
+        """
+        rows = values.shape[0]
+        mean, m2, low, high = self.result[:, :rows]
+        for blocks, work, columns in self._parts(values):
+            n = blocks.shape[-1]
+            if blocks.dtype != np.float64:
+                work[...] = blocks
+                blocks = work
+            np.add.reduce(blocks, axis=-1, out=mean[:, columns])
+            np.divide(mean[:, columns], n, out=mean[:, columns])
+            np.minimum.reduce(blocks, axis=-1, out=low[:, columns])
+            np.maximum.reduce(blocks, axis=-1, out=high[:, columns])
+            np.subtract(blocks, mean[:, columns, None], out=work)
+            np.square(work, out=work)
+            np.add.reduce(work, axis=-1, out=m2[:, columns])
+        constant = np.equal(low, high, out=self.constant[:rows])
+        np.copyto(mean, low, where=constant)
+        np.copyto(m2, 0.0, where=constant)
+        return self.result[:, :rows]
+
+    def indicator(self, values: np.ndarray) -> np.ndarray:
+        """Moments of each block of ``values (rows, n_seeds)`` whose every
+        value is 0 or 1 (or False/True): one pass, the count of ones."""
+        rows = values.shape[0]
+        mean, m2, low, high = self.result[:, :rows]
+        ones = self.tally[:rows]
+        for blocks, _, columns in self._parts(values):
+            np.add.reduce(blocks, axis=-1, dtype=np.float64, out=ones[:, columns])
+        return self._from_counts(ones, mean, m2, low, high)
+
+    def _from_counts(self, ones, mean, m2, low, high) -> np.ndarray:
+        n = self.counts
+        np.divide(ones, n, out=mean)
+        np.subtract(n, ones, out=m2)
+        np.multiply(m2, ones, out=m2)
+        np.divide(m2, n, out=m2)
+        np.equal(ones, n, out=low)
+        np.greater(ones, 0, out=high)
+        return self.result[:, : ones.shape[0]]
+
+
+def _block_moments(values: np.ndarray, block: int, kind: str) -> tuple[np.ndarray, ...]:
+    values = np.asarray(values)
+    lead = values.shape[:-1]
+    flat = values.reshape(-1, values.shape[-1])
+    workspace = BlockMoments(flat.shape[1], max(flat.shape[0], 1), block)
+    result = getattr(workspace, kind)(flat)  # (4, rows, n_blocks)
+    n_blocks = len(workspace.sizes)
+    return tuple(np.moveaxis(m, -1, 0).reshape(n_blocks, *lead).copy() for m in result)
+
+
 def block_moments(values: np.ndarray, block: int = SEED_BLOCK) -> tuple[np.ndarray, ...]:
     """:func:`moments` of each block of ``block`` consecutive seeds (last axis of
     ``values (..., B)``), stacked on a new leading axis: 4 arrays ``(n_blocks, ...)``.
     """
-    n_seeds = values.shape[-1]
-    full = n_seeds // block * block
-    parts = []
-    if full:
-        blocks = values[..., :full].reshape(*values.shape[:-1], full // block, block)
-        parts.append([np.moveaxis(m, -1, 0) for m in moments(blocks)])
-    if full < n_seeds:
-        parts.append([m[None] for m in moments(values[..., full:])])
-    return tuple(np.concatenate(columns) for columns in zip(*parts, strict=True))
+    return _block_moments(values, block, "real")
 
 
-def block_stats(values: np.ndarray, block: int = SEED_BLOCK) -> list[RunningStats]:
-    """Statistics of each block of ``block`` consecutive seeds (last axis)."""
+def block_indicator_moments(values: np.ndarray, block: int = SEED_BLOCK) -> tuple[np.ndarray, ...]:
+    """:func:`block_moments` of values that are all 0 or 1, from the count of
+    ones of each block (see :class:`BlockMoments`)."""
+    return _block_moments(values, block, "indicator")
+
+
+def block_stats(values: np.ndarray, block: int = SEED_BLOCK, indicator: bool = False) -> list[RunningStats]:
+    """Statistics of each block of ``block`` consecutive seeds (last axis);
+    ``indicator=True`` for values that are all 0 or 1."""
     sizes = block_sizes(values.shape[-1], block)
-    stacked = block_moments(values, block)
+    stacked = (block_indicator_moments if indicator else block_moments)(values, block)
     return [RunningStats(n, *(m[k] for m in stacked)) for k, n in enumerate(sizes)]
 
 

@@ -738,3 +738,42 @@ def test_resolved_yaml_fills_defaults_and_loads_from_elsewhere(tmp_path):
     copy = load_experiment(write(run_dir, resolved, "resolved.yaml"))
     assert copy == config
     np.testing.assert_array_equal(copy.build_inputs(), config.build_inputs())
+
+
+# ---------------------------------------------------------------- record.derived
+
+
+def test_record_derived_all_none_or_a_list(tmp_path):
+    from stochlstm.recorder import DERIVED_QUANTITIES
+
+    config = load_experiment(write(tmp_path, MINIMAL))
+    assert config.record.derived == "all"
+    assert config.recorded_derived() == list(DERIVED_QUANTITIES)
+    assert "derived: all" in config.to_resolved_yaml()
+    none = load_experiment(write(tmp_path, MINIMAL), ["record.derived=none"])
+    assert none.recorded_derived() == []
+    text = MINIMAL + "record:\n  derived: [sat_o, dev_c, div_h]\n"
+    chosen = load_experiment(write(tmp_path, text))
+    assert chosen.recorded_derived() == ["dev_c", "div_h", "sat_o"]  # in the summary's order
+    assert parse_experiment(chosen.to_resolved_yaml()) == chosen
+
+
+@pytest.mark.parametrize(
+    "value,path,message",
+    [
+        (
+            "[dev_c, flip]",
+            "record.derived[1]",
+            "unknown derived quantity 'flip'; expected one of: dev_c, dev_h, div_c, div_h, "
+            "retention, retention_theory, sat_i, sat_f, sat_o, flip_i, flip_f, flip_o",
+        ),
+        ("[sat_i, sat_i]", "record.derived", "listed more than once: sat_i"),
+        ("some", "record.derived", "expected 'all' or 'none', got the string 'some'"),
+        ("[]", "record.derived", "expected at least 1 item(s), got 0"),
+    ],
+)
+def test_bad_record_derived_names_the_quantity(tmp_path, value, path, message):
+    text = MINIMAL + f"record:\n  seeds: 2\n  derived: {value}\n"
+    problem = only(problems_of(tmp_path, text), path)
+    assert problem.message == message
+    assert problem.line == line_of(text, "derived:")

@@ -17,6 +17,7 @@ from stochlstm import runner
 from stochlstm.config import ConfigError, load_experiment
 from stochlstm.rundir import RunDirectoryError
 from stochlstm.runner import RunInterrupted, run_experiment
+from stochlstm.recorder import DERIVED_QUANTITIES
 from stochlstm.simulate import simulate
 
 EXPERIMENT = """\
@@ -218,6 +219,78 @@ def test_sweep_values_become_columns(tmp_path):
         "gates == 'threshold' and quantity == 'flip_i' and condition == 'stochastic'"
     )
     assert (flips["mean"] == 0).all()  # threshold gates always agree with rounding
+
+
+MIXED = """\
+name: mixed
+seeds: 600
+root_seed: 5
+model:
+  input_size: 2
+  hidden_size: 4
+  weights: {init: uniform, seed: 2}
+inputs: {kind: gaussian, steps: 9, seed: 3}
+conditions:
+  deterministic: {}
+  stochastic: {gates: bernoulli}
+  erase: {gates: bernoulli, forget_semantics: erase}
+  threshold: {input: threshold, forget: threshold, output: bernoulli}
+  concrete: {gates: concrete, temperature: 0.4}
+  zoneout: {zoneout: {c: 0.3, h: 0.2}}
+record: {seeds: 2}
+output: {figures: false}
+execution: {batch_size: 512}
+"""
+
+
+def test_every_summary_row_equals_the_full_array_reference(tmp_path):
+    """Cell quantities, and derived ones on both the one-pass (0/1 values) and the
+    two-pass paths, against plain numpy over all seeds (tests/summary_reference.py)."""
+    from summary_reference import summary_frame as reference_summary
+
+    experiment = tmp_path / "mixed.yaml"
+    experiment.write_text(MIXED)
+    outcome = run_experiment(experiment, out=tmp_path)
+    summary = pd.read_csv(outcome.path / "summary.csv")
+    config = load_experiment(experiment)
+    conditions = config.build_conditions()
+    sim = simulate(config.build_weights(), config.build_inputs(), conditions, config.seed_list(), root_seed=5)
+    reference = reference_summary(sim, conditions, baseline="deterministic")
+    keys = ["condition", "quantity", "t", "unit"]
+    merged = summary.merge(reference, on=keys, how="outer", suffixes=("", "_ref"), indicator=True)
+    assert (merged["_merge"] == "both").all(), merged.loc[merged["_merge"] != "both", keys]
+    assert set(summary["quantity"]) >= set(DERIVED_QUANTITIES)
+    assert (merged["n"] == merged["n_ref"]).all()
+    for stat in ("mean", "ci_low", "ci_high"):
+        np.testing.assert_allclose(merged[stat], merged[f"{stat}_ref"], rtol=1e-12, atol=1e-14, err_msg=stat)
+    for stat in ("sd", "se"):
+        np.testing.assert_allclose(merged[stat], merged[f"{stat}_ref"], rtol=1e-10, atol=1e-14, err_msg=stat)
+    for stat in ("min", "max"):
+        np.testing.assert_array_equal(merged[stat], merged[f"{stat}_ref"], err_msg=stat)
+    constant = merged["min"] == merged["max"]
+    assert constant.any() and (merged.loc[constant, "sd"] == 0).all()
+    assert (merged.loc[constant, "mean"] == merged.loc[constant, "min"]).all()
+
+
+def test_derived_quantities_can_be_turned_off_or_chosen(tmp_path):
+    experiment = write(tmp_path)
+    full = pd.read_csv(run_experiment(experiment, out=tmp_path / "all").path / "summary.csv")
+    cells = ["p_i", "i", "p_f", "f", "g", "p_o", "o", "c", "h"]
+
+    none = run_experiment(experiment, out=tmp_path / "none", overrides=["record.derived=none"])
+    summary = pd.read_csv(none.path / "summary.csv")
+    assert sorted(summary["quantity"].unique()) == sorted(cells)
+    pd.testing.assert_frame_equal(summary, full[full["quantity"].isin(cells)].reset_index(drop=True))
+
+    chosen = ["flip_f", "div_h", "retention"]
+    some = run_experiment(experiment, out=tmp_path / "some", overrides=[f"record.derived=[{', '.join(chosen)}]"])
+    summary = pd.read_csv(some.path / "summary.csv")
+    expected = full[full["quantity"].isin(cells + chosen)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(summary, expected)
+    # each only where it applies: flips for binary gates, divergence away from the baseline
+    assert set(summary.query("quantity == 'flip_f'")["condition"]) == {"stochastic"}
+    assert set(summary.query("quantity == 'div_h'")["condition"]) == {"stochastic", "zoneout"}
+    assert set(summary.query("quantity == 'retention'")["condition"]) == {"deterministic", "stochastic", "zoneout"}
 
 
 @pytest.mark.slow

@@ -230,3 +230,21 @@ def test_concrete_with_tiny_temperature_is_bernoulli_in_simulation():
     sim = simulate(weights, inputs, conditions, range(200), root_seed=2)
     for quantity in ("i", "f", "o", "c", "h"):
         np.testing.assert_array_equal(sim["concrete"][quantity], sim["bernoulli"][quantity])
+
+
+def test_vectorised_seed_states_equal_numpy_seed_sequence():
+    """The batch hash reproduces SeedSequence exactly, for wide seeds and roots too."""
+    from stochlstm.condition import NOISE_STREAMS
+    from stochlstm.noise import seed_states
+
+    seeds = [0, 1, 2, 7, 255, 2**31, 2**32 - 1, 2**32, 2**40 + 5, 2**64 - 1, *range(100, 140)]
+    for root in (0, 1, 12345, 2**32 + 3, 2**70 + 11):
+        for index, stream in enumerate(NOISE_STREAMS):
+            ours = seed_states(root, seeds, stream)
+            for row, seed in zip(ours, seeds, strict=True):
+                expected = np.random.SeedSequence(root, spawn_key=(seed, index)).generate_state(
+                    4, np.uint64
+                )
+                np.testing.assert_array_equal(
+                    row, expected, err_msg=f"root {root} seed {seed} {stream}"
+                )

@@ -3,7 +3,15 @@
 import numpy as np
 import pytest
 
-from stochlstm.stats import RunningStats, block_stats, merge_all, student_t_975
+from stochlstm.stats import (
+    BlockMoments,
+    RunningStats,
+    block_indicator_moments,
+    block_moments,
+    block_stats,
+    merge_all,
+    student_t_975,
+)
 
 
 def data(shape, seed=0):
@@ -60,3 +68,75 @@ def test_table_has_the_t_interval():
 )
 def test_student_t_quantile(df, quantile):
     assert student_t_975(df) == pytest.approx(quantile, abs=1e-6)
+
+
+def indicators(shape, seed=0):
+    """0/1 data with every kind of block: mixed, all zero, all one (rows 1 and 2)."""
+    rng = np.random.Generator(np.random.PCG64(seed))
+    values = (rng.random(shape) < rng.random(shape[:-1] + (1,))).astype(np.float64)
+    values[1] = 0.0
+    values[2] = 1.0
+    values[3, :300] = 1.0  # the first block constant, the second mixed
+    return values
+
+
+@pytest.mark.parametrize("n_seeds", [1000, 768, 1, 100])
+def test_indicator_moments_equal_the_two_pass_moments(n_seeds):
+    values = indicators((6, n_seeds))
+    fast, two_pass = block_indicator_moments(values), block_moments(values)
+    mean, m2, low, high = fast
+    np.testing.assert_array_equal(mean, two_pass[0])  # the same s / n
+    np.testing.assert_allclose(m2, two_pass[1], rtol=1e-14, atol=1e-13)
+    np.testing.assert_array_equal(low, two_pass[2])
+    np.testing.assert_array_equal(high, two_pass[3])
+    constant = low == high
+    assert np.all(m2[constant] == 0.0) and np.all(mean[constant] == low[constant])
+    # as a boolean array, and merged into the summary table
+    for field, expected in zip(fast, block_indicator_moments(values.astype(bool)), strict=True):
+        np.testing.assert_array_equal(field, expected)
+    tables = [merge_all(block_stats(values, indicator=k)).table() for k in (True, False)]
+    for name in tables[0]:
+        np.testing.assert_allclose(tables[0][name], tables[1][name], rtol=1e-15, atol=1e-15)
+    merged = merge_all(block_stats(values, indicator=True))
+    assert np.all(merged.m2[1:3] == 0.0) and np.all(merged.mean[2] == 1.0)
+
+
+def test_indicator_m2_is_the_exact_value_rounded_once():
+    values = indicators((6, 1000))
+    _, m2, _, _ = block_indicator_moments(values)
+    for k, n in enumerate([256, 256, 256, 232]):
+        s = values[:, 256 * k : 256 * k + n].sum(axis=-1)
+        np.testing.assert_array_equal(m2[k], [float(np.float64(x * (n - x)) / n) for x in s])
+
+
+@pytest.mark.parametrize("indicator", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_block_moments_do_not_depend_on_the_batch_width(indicator, dtype):
+    """Block k's numbers are the same bits alone, in a batch of 4 blocks, in a
+    wider workspace, and after the workspace computed other values."""
+    values = (indicators((6, 1100)) if indicator else data((6, 1100))).astype(dtype)
+    kind = "indicator" if indicator else "real"
+    whole = getattr(BlockMoments(1100, 8), kind)(values).copy()
+    assert whole.shape == (4, 6, 5)
+    for start, stop in [(0, 256), (256, 1024), (1024, 1100), (512, 1100)]:
+        workspace = BlockMoments(stop - start, 6)
+        getattr(workspace, kind)(data((6, stop - start), seed=9).astype(dtype))  # dirty the buffers
+        part = getattr(workspace, kind)(values[:, start:stop])
+        np.testing.assert_array_equal(part, whole[:, :, start // 256 : -(-stop // 256)])
+    first_rows = getattr(BlockMoments(1100, 8), kind)(values[:2])
+    np.testing.assert_array_equal(first_rows, whole[:, :2])
+
+
+def test_real_moments_in_float32_are_those_of_the_float64_values():
+    values = data((3, 600)).astype(np.float32)
+    for got, expected in zip(block_moments(values), block_moments(values.astype(np.float64)), strict=True):
+        assert got.dtype == np.float64
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_block_moments_keep_the_leading_axes():
+    values = data((2, 3, 700))
+    mean, m2, low, high = block_moments(values)
+    assert mean.shape == m2.shape == low.shape == high.shape == (3, 2, 3)
+    np.testing.assert_allclose(mean[2], values[..., 512:].mean(axis=-1), rtol=1e-14)
+    np.testing.assert_array_equal(high[1], values[..., 256:512].max(axis=-1))
