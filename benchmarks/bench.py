@@ -1011,7 +1011,7 @@ def _e2e_b(report: Report, s: dict, tmp: Path) -> None:
         timed_row(
             report,
             "e2e",
-            "torch.nn.LSTM forward, no_grad (per-seed inputs)",
+            f"torch.nn.LSTM forward, no_grad, {torch_or_none().get_num_threads()} thr",
             s["seeds"],
             s["hidden"],
             s["steps"],
@@ -1104,6 +1104,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n[{name}]", flush=True)
         runners[name]()
     total = time.perf_counter() - started
+    if args.quick:
+        report.notes.append(
+            "quick sizes are a smoke check: the ratios are not the targets' sizes, and the CLI's "
+            "start-up (about a second) dominates the e2e rows"
+        )
     report.notes.append(
         f"load average (1, 5, 15 min) at the start: {info['load average']}; at the end: "
         f"{_loadavg()} (this machine may be shared: other load inflates times)"

@@ -23,6 +23,7 @@ mean_field_gap         c, h      across-seed mean of (value − baseline value a
                                  same seed), per t and unit (``dev_*``)
 mean_field_gap_max     c, h      the largest ``|gap|``; ``t``, ``unit`` say where
 mean_field_gap_share   c, h      share of (t, unit) cells whose 95% CI excludes 0
+                                 (by more than 1e-12, so rounding never counts)
 firing_rate            i, f, o   mean realised gate, per t (over units) and overall
 gate_prob              i, f, o   mean gate probability, likewise
 calibration            i, f, o   firing_rate − gate_prob, likewise
@@ -270,6 +271,17 @@ def divergence(summary: pd.DataFrame) -> pd.DataFrame:
     return _concat([per_t, final, mean], keys)
 
 
+# Differences smaller than this are rounding, not effects: where every seed has
+# the same value a CI has no width, and a gap of 1e-18 (say 0.5**60 against a
+# memory that has died at every seed) would otherwise count as significant.
+NEGLIGIBLE = 1e-12
+
+
+def _excludes_zero(ci_low: pd.Series, ci_high: pd.Series) -> pd.Series:
+    """1.0 where the interval lies clear of 0 by more than :data:`NEGLIGIBLE`."""
+    return ((ci_low > NEGLIGIBLE) | (ci_high < -NEGLIGIBLE)).astype(float)
+
+
 def mean_field_gap(summary: pd.DataFrame) -> pd.DataFrame:
     """The mean-field gap: across-seed mean of ``c`` (``h``) minus the deterministic
     value at the same seed (``dev_c``, ``dev_h``), per (t, unit), with its largest
@@ -306,7 +318,7 @@ def mean_field_gap(summary: pd.DataFrame) -> pd.DataFrame:
         ci_high="abs_high",
     )
 
-    excludes = rows.assign(excludes=((rows["ci_low"] > 0) | (rows["ci_high"] < 0)).astype(float))
+    excludes = rows.assign(excludes=_excludes_zero(rows["ci_low"], rows["ci_high"]))
     share = excludes.groupby(by, sort=False, dropna=False)["excludes"].mean().reset_index()
     share = _tidy(
         share,
@@ -351,7 +363,7 @@ def gate_calibration(summary: pd.DataFrame) -> pd.DataFrame:
             parts.append(_tidy(per_t, keys, metric, gate, t="t", **spec))
             parts.append(_tidy(overall, keys, metric, gate, **spec))
         excludes = cells.assign(
-            excludes=((cells["ci_low_diff"] > 0) | (cells["ci_high_diff"] < 0)).astype(float)
+            excludes=_excludes_zero(cells["ci_low_diff"], cells["ci_high_diff"])
         )
         share = excludes.groupby(keys, sort=False, dropna=False)["excludes"].mean().reset_index()
         parts.append(

@@ -144,9 +144,12 @@ class _FixedState(np.random.bit_generator.ISeedSequence):
 
 
 def _to_dtype(values64: np.ndarray, out: np.ndarray) -> None:
-    np.copyto(out, values64, casting="same_kind")
+    """Copy (and transpose) the float64 draws into ``out``; float32 values are
+    clipped below 1 in the same pass."""
     if out.dtype == np.float32:
-        np.minimum(out, _BELOW_ONE_FLOAT32, out=out)
+        np.minimum(values64, _BELOW_ONE_FLOAT32, out=out, casting="same_kind")
+    else:
+        np.copyto(out, values64)
 
 
 class SeedBatchNoise:

@@ -124,12 +124,14 @@ def _record_plan(config, n_steps: int) -> RecordPlan:
 
 
 def _bytes_per_seed(point: PointSpec) -> int:
-    """Rough memory one seed of a batch costs: kernel buffers, recorder state,
-    and its share of the block statistics."""
+    """Rough memory one seed of a batch costs: kernel buffers, a block of
+    uniforms, recorder state, and its share of the block statistics."""
     hidden = point.weights.hidden_size
     itemsize = np.dtype(point.dtype).itemsize
     n_conditions = len(point.conditions)
-    kernel = n_conditions * 24 * hidden * itemsize
+    streams = {s for c in point.conditions.values() for s in c.noise_streams}
+    noise = len(streams) * min(point.n_steps, 8) * hidden * (8 + itemsize)
+    kernel = n_conditions * 24 * hidden * itemsize + noise
     recorder = n_conditions * 3 * hidden * 8
     cells = sum(
         len(point.record.steps) * max(len(point.record.units), 1)

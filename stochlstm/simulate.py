@@ -45,8 +45,10 @@ CELL_QUANTITIES: tuple[str, ...] = ("p_i", "i", "p_f", "f", "g", "p_o", "o", "c"
 
 Consumer = Callable[[int, int, dict[str, np.ndarray]], None]
 
-# Uniforms held at once, all streams and seeds (float64 values).
+# Uniforms drawn at once, all streams and seeds: at most this many values,
+# but at least _NOISE_BLOCK_MIN_STEPS steps (fewer, larger calls per generator).
 _NOISE_BLOCK_VALUES = 1 << 22
+_NOISE_BLOCK_MIN_STEPS = 8
 
 
 def _as_conditions(conditions) -> dict[str, Condition]:
@@ -343,7 +345,8 @@ def _run(weights, inputs, conditions, seeds, consumer, root_seed, initial_state,
     streams = [s for s in NOISE_STREAMS if any(s in c.noise_streams for c in conditions.values())]
     fixed_noise = any(c.noise == "fixed" for c in conditions.values())
     noise = SeedBatchNoise(root_seed, seeds, streams, hidden, kernel.dtype) if streams else None
-    block_steps = max(1, min(n_steps, _NOISE_BLOCK_VALUES // max(1, len(streams) * hidden * batch)))
+    per_step = max(1, len(streams) * hidden * batch)
+    block_steps = min(n_steps, max(_NOISE_BLOCK_MIN_STEPS, _NOISE_BLOCK_VALUES // per_step))
     first_step_noise: dict[str, np.ndarray] = {}
 
     for block_start in range(0, n_steps, block_steps):

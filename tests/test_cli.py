@@ -141,3 +141,28 @@ def test_example_prints_the_worked_example():
     assert "[21, 42, 63]" in result.output and "[22, 43, 64]" in result.output
     assert "[1, 2, 3] * [3, 2, 1] = [3, 4, 3]" in result.output
     assert "p_f                        = [0.5, 0.8, 0.9]" in result.output
+
+
+def test_analyze_and_plot_on_a_run_made_by_run(tmp_path, experiment):
+    assert invoke("run", experiment, "--out", tmp_path, "--no-figures").exit_code == 0
+    run_dir = tmp_path / "tiny"
+    assert not (run_dir / "figures").exists() and not (run_dir / "metrics.csv").exists()
+
+    analyzed = invoke("analyze", run_dir)
+    assert analyzed.exit_code == 0, analyzed.output
+    assert "stochastic" in analyzed.output and "div_h_final" in analyzed.output
+    metrics = (run_dir / "metrics.csv").read_text()
+    assert metrics.startswith("condition,metric,quantity")
+
+    plotted = invoke("plot", run_dir, "--format", "png", "--format", "svg")
+    assert plotted.exit_code == 0, plotted.output
+    for name in ("trajectories", "divergence", "final_states", "survival", "gates_stochastic"):
+        for suffix in ("png", "svg"):
+            path = run_dir / "figures" / f"{name}.{suffix}"
+            assert path.is_file() and path.stat().st_size > 1000, path
+
+
+def test_analyze_refuses_a_folder_that_is_not_a_run(tmp_path):
+    result = invoke("analyze", tmp_path)
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert str(tmp_path) in result.output and result.output.startswith("error: ")
