@@ -40,10 +40,12 @@ from .stats import SEED_BLOCK, BlockMoments, block_sizes
 
 __all__ = ["DERIVED_QUANTITIES", "BatchRecord", "BatchRecorder", "RecordPlan", "derived_quantities"]
 
+# fmt: off
 DERIVED_QUANTITIES = (
     "dev_c", "dev_h", "div_c", "div_h", "retention", "retention_theory",
     "sat_i", "sat_f", "sat_o", "flip_i", "flip_f", "flip_o",
 )
+# fmt: on
 _GATES = {"i": ("input", "p_i"), "f": ("forget", "p_f"), "o": ("output", "p_o")}
 _BINARY_RULES = Bernoulli | Threshold  # realised gates are exactly 0 or 1
 
@@ -111,16 +113,41 @@ def _is_indicator(condition: Condition, quantity: str) -> bool:
 
 
 @dataclass
+class _Job:
+    """One quantity of one condition: its rows in the condition's stack of
+    two-pass (``real``) or one-pass (indicator) quantities."""
+
+    quantity: str
+    rows: slice
+
+
+@dataclass
 class _ConditionRecord:
-    """What is kept of one condition: per quantity its kind and the
-    ``(4, n_blocks, n_steps, width)`` moments it is written into."""
+    """What is kept of one condition at each recorded step.
+
+    ``real`` and ``indicators`` are ``(4, n_blocks, n_steps, rows)`` moments,
+    the quantities side by side on the last axis (``BatchRecord.moments``
+    holds views of them). ``groups`` are runs of two-pass quantities whose
+    statistics are computed in one call (stacked when small, see
+    :data:`STACK_BYTES`).
+    """
 
     name: str
     condition: Condition
     quantities: tuple[str, ...]
-    jobs: list[tuple[str, bool, np.ndarray]]  # (quantity, indicator?, moments)
-    retention: np.ndarray | None = None         # (n_units, B), product of keep factors
+    groups: list[tuple[slice, list[_Job]]]
+    indicator_jobs: list[_Job]
+    real: np.ndarray
+    indicators: np.ndarray
+    retention: np.ndarray | None = None  # (n_units, B), product of keep factors
     retention_theory: np.ndarray | None = None  # (n_units, B), product of keep probabilities
+
+
+# Two-pass quantities of a step are stacked into one array, and their block
+# statistics computed in one go, while the stack stays this small; beyond it
+# (wide batches), each is computed on its own, where it lies. Only speed
+# depends on this: every row is computed the same way either way.
+STACK_BYTES = 1 << 20
 
 
 class BatchRecorder:
@@ -152,8 +179,6 @@ class BatchRecorder:
         self.units = np.asarray(plan.units, dtype=np.intp)
         self.unit_rows = _unit_rows(plan.units)
         self.sizes = block_sizes(batch, plan.block)
-        n_blocks, n_steps = len(self.sizes), len(plan.steps)
-        self.block_moments = BlockMoments(batch, max(len(self.units), output_size, 1), plan.block)
         self.buffers: dict[tuple, np.ndarray] = {}
 
         seed_column = {s: b for b, s in enumerate(self.seeds)}
@@ -164,6 +189,7 @@ class BatchRecorder:
         self.record = BatchRecord(self.seeds, self.sizes, path_seeds=self.path_seeds)
         self.states: list[_ConditionRecord] = []
         baseline_needs: set[str] = set()
+        rows_needed = 1
         for k, (name, condition) in enumerate(zip(self.names, self.conditions, strict=True)):
             derived = derived_quantities(condition, is_baseline=self.has_baseline and k == 0)
             if not self.has_baseline:
@@ -171,15 +197,15 @@ class BatchRecorder:
             derived = tuple(d for d in derived if d in plan.derived)
             quantities = plan.quantities + derived
             self.quantities.append(quantities)
-            jobs = []
-            for quantity in quantities:
-                width = self._width(quantity, hidden_size, output_size)
-                moments = np.empty((4, n_blocks, n_steps, width))
-                self.record.moments[(name, quantity)] = list(moments)
-                jobs.append((quantity, _is_indicator(condition, quantity), moments))
-                if quantity.startswith(("dev_", "div_")):
-                    baseline_needs.add(quantity[-1])
-            state = _ConditionRecord(name, condition, quantities, jobs)
+            state = self._plan_condition(
+                name, condition, quantities, batch, hidden_size, output_size
+            )
+            rows_needed = max(
+                rows_needed,
+                state.indicators.shape[-1],
+                *(g.stop - g.start for g, _ in state.groups),
+            )
+            baseline_needs.update(q[-1] for q in quantities if q.startswith(("dev_", "div_")))
             if "retention" in derived:
                 state.retention = np.ones((len(self.units), batch))
             if "retention_theory" in derived:
@@ -188,11 +214,51 @@ class BatchRecorder:
             if len(self.path_seeds):
                 for quantity in plan.quantities:
                     width = self._width(quantity, hidden_size, output_size)
-                    self.record.paths[(name, quantity)] = np.empty((n_steps, width, len(self.path_seeds)))
+                    self.record.paths[(name, quantity)] = np.empty(
+                        (len(plan.steps), width, len(self.path_seeds))
+                    )
+        self.block_moments = BlockMoments(batch, rows_needed, plan.block)
         # the baseline's c and/or h at recorded steps, until every condition has used them
         self.baseline_needs = tuple(sorted(baseline_needs))
         self.baseline_state: dict[int, dict[str, np.ndarray]] = {}
         self._spare_states: list[dict[str, np.ndarray]] = []
+
+    def _plan_condition(
+        self, name, condition, quantities, batch, hidden_size, output_size
+    ) -> _ConditionRecord:
+        """Lay out a condition's quantities: rows, groups, and the moments arrays."""
+        widths = {q: self._width(q, hidden_size, output_size) for q in quantities}
+        real, indicators = [], []
+        for quantity in quantities:
+            jobs = indicators if _is_indicator(condition, quantity) else real
+            start = jobs[-1].rows.stop if jobs else 0
+            jobs.append(_Job(quantity, slice(start, start + widths[quantity])))
+        groups: list[tuple[slice, list[_Job]]] = []
+        for job in real:
+            if groups:
+                rows, members = groups[-1]
+                if (job.rows.stop - rows.start) * batch * 8 <= STACK_BYTES:
+                    groups[-1] = (slice(rows.start, job.rows.stop), [*members, job])
+                    continue
+            groups.append((job.rows, [job]))
+        n_blocks, n_steps = len(self.sizes), len(self.plan.steps)
+        state = _ConditionRecord(
+            name,
+            condition,
+            quantities,
+            groups,
+            indicators,
+            real=np.empty((4, n_blocks, n_steps, real[-1].rows.stop if real else 0)),
+            indicators=np.empty(
+                (4, n_blocks, n_steps, indicators[-1].rows.stop if indicators else 0)
+            ),
+        )
+        jobs = {job.quantity: (state.real, job) for job in real}
+        jobs.update({job.quantity: (state.indicators, job) for job in indicators})
+        for quantity in quantities:  # in the quantities' order
+            moments, job = jobs[quantity]
+            self.record.moments[(name, quantity)] = list(moments[..., job.rows])
+        return state
 
     def _width(self, quantity: str, hidden_size: int, output_size: int) -> int:
         if quantity == "y":
@@ -225,18 +291,41 @@ class BatchRecorder:
             return
         if index == 0 and self.has_baseline and self.baseline_needs and len(self.states) > 1:
             self._keep_baseline(t, values)
+        statistics = self.block_moments
         deviations: dict[str, np.ndarray] = {}
-        for quantity, indicator, moments in state.jobs:
-            value = self._value(index, t, quantity, values, deviations)
-            if indicator:
-                result = self.block_moments.indicator(value)
+        # rows already computed from each step array: a deterministic gate is the
+        # very array of its probability, and its statistics are those rows' bits
+        done: dict[int, slice] = {}
+        for rows, jobs in state.groups:
+            if len(jobs) == 1:
+                source = values.get(jobs[0].quantity)
+                if source is not None:
+                    if id(source) in done:
+                        state.real[:, :, j, rows] = state.real[:, :, j, done[id(source)]]
+                        continue
+                    done[id(source)] = rows
+                stack = self._value(index, t, jobs[0].quantity, values, deviations)
             else:
-                result = self.block_moments.real(value)
-            moments[:, :, j, :] = result.transpose(0, 2, 1)
+                stack = self._buffer("stack", (rows.stop - rows.start, len(self.seeds)), np.float64)
+                for job in jobs:
+                    value = self._value(index, t, job.quantity, values, deviations)
+                    np.copyto(
+                        stack[job.rows.start - rows.start : job.rows.stop - rows.start], value
+                    )
+            state.real[:, :, j, rows] = statistics.real(stack).transpose(0, 2, 1)
+        if state.indicator_jobs:
+            ones = statistics.tally[: state.indicators.shape[-1]]
+            for job in state.indicator_jobs:
+                statistics.count_ones(
+                    self._value(index, t, job.quantity, values, deviations), ones[job.rows]
+                )
+            state.indicators[:, :, j, :] = statistics.from_counts(ones).transpose(0, 2, 1)
         if len(self.path_seeds):
             for quantity in self.plan.quantities:
                 value = values[quantity][:, self.path_columns]
-                self.record.paths[(state.name, quantity)][j] = value if quantity == "y" else value[self.units]
+                self.record.paths[(state.name, quantity)][j] = (
+                    value if quantity == "y" else value[self.units]
+                )
         if self.has_baseline and index == len(self.states) - 1:
             kept = self.baseline_state.pop(t, None)
             if kept is not None:
@@ -278,7 +367,9 @@ class BatchRecorder:
             return self._units(self._deviation(index, t, which, values, deviations))
         if kind == "div":  # root mean square over all units, one row per seed
             deviation = self._deviation(index, t, which, values, deviations)
-            square = np.square(deviation, out=self._buffer("square", deviation.shape, deviation.dtype))
+            square = np.square(
+                deviation, out=self._buffer("square", deviation.shape, deviation.dtype)
+            )
             row = self._buffer("row", (1, deviation.shape[1]), deviation.dtype)
             np.add.reduce(square, axis=0, keepdims=True, out=row)
             np.true_divide(row, np.intp(self.hidden_size), out=row, casting="unsafe")
@@ -295,7 +386,7 @@ class BatchRecorder:
             np.less(prob, 0.1, out=first)
             np.greater(prob, 0.9, out=second)
             return np.logical_or(first, second, out=first)
-        if kind == "flip":  # 1[gate != 1[p > 0.5]]; the gate is 0 or 1, so: (gate != 0) xor (p > 0.5)
+        if kind == "flip":  # 1[gate != 1[p > 0.5]]; gates are 0 or 1: (gate != 0) xor (p > 0.5)
             gate = self._units(values[which], slot=0)
             second = self._buffer("mask2", shape, bool)
             np.greater(prob, 0.5, out=first)

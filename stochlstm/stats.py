@@ -120,8 +120,9 @@ class BlockMoments:
     The work of the runner's recorder: at every recorded step, the mean, m2,
     min and max of each block of ``block`` consecutive seeds (the last block
     may be shorter) of many quantities. Each block's numbers are computed from
-    that block's values only, with reductions over a contiguous axis of the
-    block's length, so they are the same bits whatever batch the block is in.
+    that block's values only, row by row, with reductions over a contiguous
+    axis of the block's length, so they are the same bits whatever batch the
+    block is in and whatever other rows are computed with it.
 
     :meth:`real` takes any values (two passes, like :func:`moments`);
     :meth:`indicator` takes values that are all 0 or 1 (booleans, or the
@@ -138,29 +139,39 @@ class BlockMoments:
             raise ValueError(f"need n_seeds, rows and block >= 1, got {n_seeds}, {rows}, {block}")
         self.n_seeds, self.rows, self.block = n_seeds, rows, block
         self.sizes = block_sizes(n_seeds, block)
-        self.n_full = n_seeds // block
-        self.full = self.n_full * block
-        self.rest = n_seeds - self.full
-        n_blocks = len(self.sizes)
+        n_full = n_seeds // block
+        rest = n_seeds - n_full * block
+        # groups of equal blocks: (first seed, blocks, seeds per block, first block)
+        self._groups = [(0, n_full, block, 0)] if n_full else []
+        if rest:
+            self._groups.append((n_full * block, 1, rest, n_full))
         self.counts = np.asarray(self.sizes, dtype=np.float64)
-        self.result = np.empty((4, rows, n_blocks))
-        self.tally = np.empty((rows, n_blocks))
-        self.constant = np.empty((rows, n_blocks), dtype=bool)
-        # float64 deviations of the full blocks and of the short last block
-        self.work_full = np.empty((rows, self.n_full, block)) if self.n_full else None
-        self.work_rest = np.empty((rows, 1, self.rest)) if self.rest else None
+        self.result = np.empty((4, rows, len(self.sizes)))
+        self.tally = np.empty((rows, len(self.sizes)))
+        self.constant = np.empty((rows, len(self.sizes)), dtype=bool)
+        self._work = [np.empty((rows, k, n)) for _, k, n, _ in self._groups]  # float64 deviations
+        self._views: dict[int, list] = {}
 
-    def _parts(self, values: np.ndarray):
-        """``(values (r, k, n), work (r, k, n), output columns)`` per group of
-        equal blocks: the full blocks, then the short last one."""
-        rows = values.shape[0]
-        if values.shape[-1] != self.n_seeds or values.ndim != 2 or rows > self.rows:
-            raise ValueError(f"expected values (<= {self.rows}, {self.n_seeds}), got {values.shape}")
-        if self.n_full:
-            blocks = values[:, : self.full].reshape(rows, self.n_full, self.block)
-            yield blocks, self.work_full[:rows], slice(0, self.n_full)
-        if self.rest:
-            yield values[:, None, self.full :], self.work_rest[:rows], slice(self.n_full, None)
+    def _parts(self, rows: int) -> list:
+        """Per group of equal blocks, for the first ``rows`` rows: where its
+        seeds are, and views of its columns of the four moments and of its
+        work buffer (made once per number of rows)."""
+        parts = self._views.get(rows)
+        if parts is None:
+            if not 1 <= rows <= self.rows:
+                raise ValueError(f"expected 1 to {self.rows} rows, got {rows}")
+            parts = self._views[rows] = [
+                (
+                    start,
+                    start + k * n,
+                    k,
+                    n,
+                    *(a[:rows, first : first + k] for a in self.result),
+                    work[:rows],
+                )
+                for (start, k, n, first), work in zip(self._groups, self._work, strict=True)
+            ]
+        return parts
 
     def real(self, values: np.ndarray) -> np.ndarray:
         """Moments of each block of ``values (rows, n_seeds)``, in float64.
@@ -169,35 +180,43 @@ class BlockMoments:
         its m2 exactly 0.
         """
         rows = values.shape[0]
-        mean, m2, low, high = self.result[:, :rows]
-        for blocks, work, columns in self._parts(values):
-            n = blocks.shape[-1]
+        if values.shape != (rows, self.n_seeds):
+            raise ValueError(f"expected values (rows, {self.n_seeds}), got {values.shape}")
+        for start, stop, k, n, mean, m2, low, high, work in self._parts(rows):
+            blocks = values[:, start:stop].reshape(rows, k, n)
             if blocks.dtype != np.float64:
                 work[...] = blocks
                 blocks = work
-            np.add.reduce(blocks, axis=-1, out=mean[:, columns])
-            np.divide(mean[:, columns], n, out=mean[:, columns])
-            np.minimum.reduce(blocks, axis=-1, out=low[:, columns])
-            np.maximum.reduce(blocks, axis=-1, out=high[:, columns])
-            np.subtract(blocks, mean[:, columns, None], out=work)
+            np.add.reduce(blocks, axis=-1, out=mean)
+            np.divide(mean, n, out=mean)
+            np.minimum.reduce(blocks, axis=-1, out=low)
+            np.maximum.reduce(blocks, axis=-1, out=high)
+            np.subtract(blocks, mean[:, :, None], out=work)
             np.square(work, out=work)
-            np.add.reduce(work, axis=-1, out=m2[:, columns])
+            np.add.reduce(work, axis=-1, out=m2)
+        result = self.result[:, :rows]
+        mean, m2, low, high = result
         constant = np.equal(low, high, out=self.constant[:rows])
         np.copyto(mean, low, where=constant)
         np.copyto(m2, 0.0, where=constant)
-        return self.result[:, :rows]
+        return result
 
-    def indicator(self, values: np.ndarray) -> np.ndarray:
-        """Moments of each block of ``values (rows, n_seeds)`` whose every
-        value is 0 or 1 (or False/True): one pass, the count of ones."""
+    def count_ones(self, values: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """The number of nonzero values of each block of ``values (rows, n_seeds)``
+        (all 0 or 1, or booleans) into ``out (rows, n_blocks)``, as float64."""
         rows = values.shape[0]
-        mean, m2, low, high = self.result[:, :rows]
-        ones = self.tally[:rows]
-        for blocks, _, columns in self._parts(values):
-            np.add.reduce(blocks, axis=-1, dtype=np.float64, out=ones[:, columns])
-        return self._from_counts(ones, mean, m2, low, high)
+        if values.shape != (rows, self.n_seeds):
+            raise ValueError(f"expected values (rows, {self.n_seeds}), got {values.shape}")
+        for start, k, n, first in self._groups:
+            blocks = values[:, start : start + k * n].reshape(rows, k, n)
+            np.add.reduce(blocks, axis=-1, dtype=np.float64, out=out[:, first : first + k])
+        return out
 
-    def _from_counts(self, ones, mean, m2, low, high) -> np.ndarray:
+    def from_counts(self, ones: np.ndarray) -> np.ndarray:
+        """Moments of 0/1 values from the count of ones of each block, ``(rows, n_blocks)``."""
+        rows = ones.shape[0]
+        result = self.result[:, :rows]
+        mean, m2, low, high = result
         n = self.counts
         np.divide(ones, n, out=mean)
         np.subtract(n, ones, out=m2)
@@ -205,7 +224,12 @@ class BlockMoments:
         np.divide(m2, n, out=m2)
         np.equal(ones, n, out=low)
         np.greater(ones, 0, out=high)
-        return self.result[:, : ones.shape[0]]
+        return result
+
+    def indicator(self, values: np.ndarray) -> np.ndarray:
+        """Moments of each block of ``values (rows, n_seeds)`` whose every
+        value is 0 or 1 (or False/True): one pass, the count of ones."""
+        return self.from_counts(self.count_ones(values, self.tally[: values.shape[0]]))
 
 
 def _block_moments(values: np.ndarray, block: int, kind: str) -> tuple[np.ndarray, ...]:
@@ -231,7 +255,9 @@ def block_indicator_moments(values: np.ndarray, block: int = SEED_BLOCK) -> tupl
     return _block_moments(values, block, "indicator")
 
 
-def block_stats(values: np.ndarray, block: int = SEED_BLOCK, indicator: bool = False) -> list[RunningStats]:
+def block_stats(
+    values: np.ndarray, block: int = SEED_BLOCK, indicator: bool = False
+) -> list[RunningStats]:
     """Statistics of each block of ``block`` consecutive seeds (last axis);
     ``indicator=True`` for values that are all 0 or 1."""
     sizes = block_sizes(values.shape[-1], block)
@@ -251,12 +277,28 @@ def merge_all(stats: Iterable[RunningStats]) -> RunningStats:
 # Student t quantiles t(0.975, df) for small df; beyond the table the
 # Cornish-Fisher expansion around the normal quantile is accurate to < 1e-6.
 _T975 = {
-    1: 12.706204736174705, 2: 4.302652729749464, 3: 3.182446305284263, 4: 2.776445105197793,
-    5: 2.570581835636314, 6: 2.446911851144969, 7: 2.364624251592785, 8: 2.306004135204166,
-    9: 2.262157162798205, 10: 2.228138851986274, 11: 2.200985160082949, 12: 2.178812829667228,
-    13: 2.160368656461013, 14: 2.144786687917804, 15: 2.131449545559323, 16: 2.119905299221011,
-    17: 2.109815577833181, 18: 2.100922040241036, 19: 2.093024054408263, 20: 2.085963447265837,
-    25: 2.059538552753294, 30: 2.042272456301238,
+    1: 12.706204736174705,
+    2: 4.302652729749464,
+    3: 3.182446305284263,
+    4: 2.776445105197793,
+    5: 2.570581835636314,
+    6: 2.446911851144969,
+    7: 2.364624251592785,
+    8: 2.306004135204166,
+    9: 2.262157162798205,
+    10: 2.228138851986274,
+    11: 2.200985160082949,
+    12: 2.178812829667228,
+    13: 2.160368656461013,
+    14: 2.144786687917804,
+    15: 2.131449545559323,
+    16: 2.119905299221011,
+    17: 2.109815577833181,
+    18: 2.100922040241036,
+    19: 2.093024054408263,
+    20: 2.085963447265837,
+    25: 2.059538552753294,
+    30: 2.042272456301238,
 }
 _Z975 = 1.959963984540054
 

@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stochlstm import runner
+from stochlstm import recorder, runner
 from stochlstm.config import ConfigError, load_experiment
+from stochlstm.recorder import DERIVED_QUANTITIES
 from stochlstm.rundir import RunDirectoryError
 from stochlstm.runner import RunInterrupted, run_experiment
-from stochlstm.recorder import DERIVED_QUANTITIES
 from stochlstm.simulate import simulate
 
 EXPERIMENT = """\
@@ -72,6 +72,21 @@ def test_batch_size_and_jobs_do_not_change_any_output(tmp_path, dtype):
     assert read_outputs(run_experiment(wide, out=tmp_path / "wide").path) == reference
     two_jobs = run_experiment(experiment, out=tmp_path / "jobs", jobs=2)
     assert read_outputs(two_jobs.path) == reference
+
+
+@pytest.mark.parametrize("units", ["all", "[2, 0]"])
+def test_stacked_statistics_give_the_same_bits(tmp_path, monkeypatch, units):
+    """Small batches compute the statistics of a step's quantities stacked, wide
+    ones each on its own: every row comes out the same either way."""
+    outputs = []
+    for stack_bytes, batch in [(0, 256), (1 << 30, 1024)]:
+        monkeypatch.setattr(recorder, "STACK_BYTES", stack_bytes)
+        experiment = write(tmp_path, dtype="float32", batch=batch, name=f"b{batch}.yaml")
+        run = run_experiment(
+            experiment, out=tmp_path / str(batch), overrides=[f"record.units={units}"]
+        )
+        outputs.append(read_outputs(run.path))
+    assert outputs[0] == outputs[1]
 
 
 def test_streaming_summary_equals_statistics_of_all_seeds(tmp_path):
@@ -254,7 +269,9 @@ def test_every_summary_row_equals_the_full_array_reference(tmp_path):
     summary = pd.read_csv(outcome.path / "summary.csv")
     config = load_experiment(experiment)
     conditions = config.build_conditions()
-    sim = simulate(config.build_weights(), config.build_inputs(), conditions, config.seed_list(), root_seed=5)
+    sim = simulate(
+        config.build_weights(), config.build_inputs(), conditions, config.seed_list(), root_seed=5
+    )
     reference = reference_summary(sim, conditions, baseline="deterministic")
     keys = ["condition", "quantity", "t", "unit"]
     merged = summary.merge(reference, on=keys, how="outer", suffixes=("", "_ref"), indicator=True)
@@ -262,9 +279,13 @@ def test_every_summary_row_equals_the_full_array_reference(tmp_path):
     assert set(summary["quantity"]) >= set(DERIVED_QUANTITIES)
     assert (merged["n"] == merged["n_ref"]).all()
     for stat in ("mean", "ci_low", "ci_high"):
-        np.testing.assert_allclose(merged[stat], merged[f"{stat}_ref"], rtol=1e-12, atol=1e-14, err_msg=stat)
+        np.testing.assert_allclose(
+            merged[stat], merged[f"{stat}_ref"], rtol=1e-12, atol=1e-14, err_msg=stat
+        )
     for stat in ("sd", "se"):
-        np.testing.assert_allclose(merged[stat], merged[f"{stat}_ref"], rtol=1e-10, atol=1e-14, err_msg=stat)
+        np.testing.assert_allclose(
+            merged[stat], merged[f"{stat}_ref"], rtol=1e-10, atol=1e-14, err_msg=stat
+        )
     for stat in ("min", "max"):
         np.testing.assert_array_equal(merged[stat], merged[f"{stat}_ref"], err_msg=stat)
     constant = merged["min"] == merged["max"]
@@ -280,17 +301,25 @@ def test_derived_quantities_can_be_turned_off_or_chosen(tmp_path):
     none = run_experiment(experiment, out=tmp_path / "none", overrides=["record.derived=none"])
     summary = pd.read_csv(none.path / "summary.csv")
     assert sorted(summary["quantity"].unique()) == sorted(cells)
-    pd.testing.assert_frame_equal(summary, full[full["quantity"].isin(cells)].reset_index(drop=True))
+    pd.testing.assert_frame_equal(
+        summary, full[full["quantity"].isin(cells)].reset_index(drop=True)
+    )
 
     chosen = ["flip_f", "div_h", "retention"]
-    some = run_experiment(experiment, out=tmp_path / "some", overrides=[f"record.derived=[{', '.join(chosen)}]"])
+    some = run_experiment(
+        experiment, out=tmp_path / "some", overrides=[f"record.derived=[{', '.join(chosen)}]"]
+    )
     summary = pd.read_csv(some.path / "summary.csv")
     expected = full[full["quantity"].isin(cells + chosen)].reset_index(drop=True)
     pd.testing.assert_frame_equal(summary, expected)
     # each only where it applies: flips for binary gates, divergence away from the baseline
     assert set(summary.query("quantity == 'flip_f'")["condition"]) == {"stochastic"}
     assert set(summary.query("quantity == 'div_h'")["condition"]) == {"stochastic", "zoneout"}
-    assert set(summary.query("quantity == 'retention'")["condition"]) == {"deterministic", "stochastic", "zoneout"}
+    assert set(summary.query("quantity == 'retention'")["condition"]) == {
+        "deterministic",
+        "stochastic",
+        "zoneout",
+    }
 
 
 @pytest.mark.slow

@@ -129,7 +129,9 @@ def test_block_moments_do_not_depend_on_the_batch_width(indicator, dtype):
 
 def test_real_moments_in_float32_are_those_of_the_float64_values():
     values = data((3, 600)).astype(np.float32)
-    for got, expected in zip(block_moments(values), block_moments(values.astype(np.float64)), strict=True):
+    for got, expected in zip(
+        block_moments(values), block_moments(values.astype(np.float64)), strict=True
+    ):
         assert got.dtype == np.float64
         np.testing.assert_array_equal(got, expected)
 
