@@ -534,11 +534,10 @@ def torch_bernoulli_loop(torch, weights, inputs: np.ndarray):
 def uniforms_alone(batch: int, hidden: int, steps: int, dtype):
     """Draw the three gate streams' uniforms exactly as the kernel does: same
     generators, same block sizes (includes creating the generators)."""
-    from stochlstm import simulate as sim
     from stochlstm.noise import SeedBatchNoise
+    from stochlstm.simulate import noise_block_steps
 
-    block_values = getattr(sim, "_NOISE_BLOCK_VALUES", 1 << 21)
-    block = max(1, min(steps, block_values // (len(GATE_STREAMS) * hidden * batch)))
+    block = noise_block_steps(len(GATE_STREAMS), hidden, batch, steps)
     seeds = list(range(batch))
 
     def run(n_steps=None):

@@ -51,6 +51,12 @@ _NOISE_BLOCK_VALUES = 1 << 22
 _NOISE_BLOCK_MIN_STEPS = 8
 
 
+def noise_block_steps(n_streams: int, hidden: int, batch: int, n_steps: int) -> int:
+    """How many steps of uniforms the kernel draws at once."""
+    per_step = max(1, n_streams * hidden * batch)
+    return min(n_steps, max(_NOISE_BLOCK_MIN_STEPS, _NOISE_BLOCK_VALUES // per_step))
+
+
 def _as_conditions(conditions) -> dict[str, Condition]:
     if isinstance(conditions, Condition):
         return {"condition": conditions}
@@ -345,8 +351,7 @@ def _run(weights, inputs, conditions, seeds, consumer, root_seed, initial_state,
     streams = [s for s in NOISE_STREAMS if any(s in c.noise_streams for c in conditions.values())]
     fixed_noise = any(c.noise == "fixed" for c in conditions.values())
     noise = SeedBatchNoise(root_seed, seeds, streams, hidden, kernel.dtype) if streams else None
-    per_step = max(1, len(streams) * hidden * batch)
-    block_steps = min(n_steps, max(_NOISE_BLOCK_MIN_STEPS, _NOISE_BLOCK_VALUES // per_step))
+    block_steps = noise_block_steps(len(streams), hidden, batch, n_steps)
     first_step_noise: dict[str, np.ndarray] = {}
 
     for block_start in range(0, n_steps, block_steps):
