@@ -172,6 +172,7 @@ class SeedBatchNoise:
         self.hidden_size = hidden_size
         self.dtype = np.dtype(dtype)
         self.batch_size = len(seeds)
+        self._capacity = 0  # steps the reused buffers hold
         self._generators = {
             stream: [
                 np.random.Generator(np.random.PCG64(_FixedState(state)))
@@ -186,7 +187,7 @@ class SeedBatchNoise:
         The arrays are reused by the next call: copy what you keep.
         """
         hidden, batch = self.hidden_size, self.batch_size
-        if getattr(self, "_capacity", 0) < n_steps:
+        if self._capacity < n_steps:
             self._capacity = n_steps
             self._draws = np.empty((batch, n_steps * hidden))
             self._blocks = {

@@ -29,7 +29,7 @@ import pandas as pd
 from . import rundir
 from .condition import Condition
 from .recorder import BatchRecord, BatchRecorder, RecordPlan, derived_quantities
-from .simulate import run_kernel
+from .simulate import NOISE_BLOCK_MIN_STEPS, run_kernel
 from .stats import SEED_BLOCK, RunningStats
 from .weights import LSTMWeights
 
@@ -130,15 +130,11 @@ def _bytes_per_seed(point: PointSpec) -> int:
     itemsize = np.dtype(point.dtype).itemsize
     n_conditions = len(point.conditions)
     streams = {s for c in point.conditions.values() for s in c.noise_streams}
-    noise = len(streams) * min(point.n_steps, 8) * hidden * (8 + itemsize)
+    noise = len(streams) * min(point.n_steps, NOISE_BLOCK_MIN_STEPS) * hidden * (8 + itemsize)
     kernel = n_conditions * 24 * hidden * itemsize + noise
     recorder = n_conditions * 3 * hidden * 8
-    cells = sum(
-        len(point.record.steps) * max(len(point.record.units), 1)
-        for _ in point.conditions
-        for _ in point.record.quantities
-        + ("dev_c", "dev_h", "retention", "retention_theory") * bool(point.record.derived)
-    )
+    quantities = len(point.record.quantities) + (4 if point.record.derived else 0)
+    cells = n_conditions * quantities * len(point.record.steps) * max(len(point.record.units), 1)
     return kernel + recorder + (cells * 4 * 8) // SEED_BLOCK + 1
 
 
@@ -159,7 +155,8 @@ def _batch_size(config, points: Sequence[PointSpec], n_seeds: int) -> int:
 def _point(index: int, columns: dict[str, Any], config) -> PointSpec:
     seeds = config.seed_list()
     weights = config.build_weights()
-    baseline, conditions = _baseline(config, config.build_conditions())
+    user_conditions = config.build_conditions()
+    baseline, conditions = _baseline(config, user_conditions)
     per_seed_inputs = bool(getattr(config.inputs, "per_seed", False))
     shared = None if per_seed_inputs else np.asarray(config.build_inputs(None), dtype=np.float64)
     n_steps = shared.shape[0] if shared is not None else config.build_inputs(seeds[:1]).shape[0]
@@ -169,8 +166,7 @@ def _point(index: int, columns: dict[str, Any], config) -> PointSpec:
         columns=dict(columns),
         weights=weights,
         conditions=conditions,
-        output_order=tuple(n for n in config.build_conditions())
-        + ((baseline,) if baseline not in config.build_conditions() else ()),
+        output_order=(*user_conditions, *([] if baseline in user_conditions else [baseline])),
         baseline=baseline,
         shared_inputs=shared,
         config=config if per_seed_inputs else None,

@@ -46,15 +46,15 @@ CELL_QUANTITIES: tuple[str, ...] = ("p_i", "i", "p_f", "f", "g", "p_o", "o", "c"
 Consumer = Callable[[int, int, dict[str, np.ndarray]], None]
 
 # Uniforms drawn at once, all streams and seeds: at most this many values,
-# but at least _NOISE_BLOCK_MIN_STEPS steps (fewer, larger calls per generator).
+# but at least NOISE_BLOCK_MIN_STEPS steps (fewer, larger calls per generator).
 _NOISE_BLOCK_VALUES = 1 << 22
-_NOISE_BLOCK_MIN_STEPS = 8
+NOISE_BLOCK_MIN_STEPS = 8
 
 
 def noise_block_steps(n_streams: int, hidden: int, batch: int, n_steps: int) -> int:
     """How many steps of uniforms the kernel draws at once."""
     per_step = max(1, n_streams * hidden * batch)
-    return min(n_steps, max(_NOISE_BLOCK_MIN_STEPS, _NOISE_BLOCK_VALUES // per_step))
+    return min(n_steps, max(NOISE_BLOCK_MIN_STEPS, _NOISE_BLOCK_VALUES // per_step))
 
 
 def _as_conditions(conditions) -> dict[str, Condition]:
