@@ -29,7 +29,7 @@ import pandas as pd
 from . import rundir
 from .condition import Condition
 from .recorder import BatchRecord, BatchRecorder, RecordPlan, derived_quantities
-from .simulate import NOISE_BLOCK_MIN_STEPS, run_kernel
+from .simulate import NOISE_BLOCK_MIN_STEPS, readout_columns, run_kernel
 from .stats import SEED_BLOCK, RunningStats
 from .weights import LSTMWeights
 
@@ -309,7 +309,6 @@ def trajectories_frame(plan: RunPlan, accumulator: Accumulator) -> pd.DataFrame:
         steps, units = np.asarray(record.steps), np.asarray(record.units)
         if record.initial_state:
             steps = np.concatenate([[-1], steps])
-        shape = (seeds.size, steps.size, units.size)
         seed_grid, t_grid, unit_grid = np.meshgrid(seeds, steps, units, indexing="ij")
         for condition in point.output_order:
             columns = {
@@ -333,11 +332,8 @@ def trajectories_frame(plan: RunPlan, accumulator: Accumulator) -> pd.DataFrame:
                     values = np.concatenate([initial, values], axis=1)
                 if quantity != "y":
                     columns[quantity] = values.ravel()
-                elif values.shape[2] == 1:
-                    columns["y"] = np.broadcast_to(values, shape).ravel()
                 else:
-                    for k in range(values.shape[2]):
-                        columns[f"y_{k}"] = np.broadcast_to(values[:, :, k : k + 1], shape).ravel()
+                    columns.update(readout_columns(values, units.size))
             frames.append(pd.DataFrame(columns))
     if not frames:
         return pd.DataFrame()

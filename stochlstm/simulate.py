@@ -370,6 +370,19 @@ def _run(weights, inputs, conditions, seeds, consumer, root_seed, initial_state,
                 consumer(index, t, state.step(t, step_noise))
 
 
+def readout_columns(values: np.ndarray, n_units: int) -> dict[str, np.ndarray]:
+    """Table columns for the readout ``values (..., Y)`` in a table with one row
+    per unit: each unit's row of a (seed, t) carries the readout, as ``y`` for
+    one output and ``y_0, y_1, ...`` for more."""
+    shape = (*values.shape[:-1], n_units)
+    if values.shape[-1] == 1:
+        return {"y": np.broadcast_to(values, shape).ravel()}
+    return {
+        f"y_{k}": np.broadcast_to(values[..., k : k + 1], shape).ravel()
+        for k in range(values.shape[-1])
+    }
+
+
 @dataclass(frozen=True)
 class Simulation:
     """Every step of every condition and seed: ``sim[condition][quantity]`` is
@@ -387,14 +400,13 @@ class Simulation:
     def to_frame(self) -> pd.DataFrame:
         """Tidy trajectories: one row per (condition, seed, t, unit).
 
-        Columns ``condition, seed, t, unit`` and one per quantity; ``y`` is
-        given when the readout has one output (``y_0, y_1, ...`` for more,
-        on the rows of units below the output size).
+        Columns ``condition, seed, t, unit`` and one per quantity; the
+        readout is repeated on every unit's row (see :func:`readout_columns`).
         """
         frames = []
         for condition in self.conditions:
             arrays = self.arrays[condition]
-            n_steps, batch, hidden = arrays["h"].shape
+            n_steps, _, hidden = arrays["h"].shape
             t, seed, unit = np.meshgrid(
                 np.arange(n_steps), np.asarray(self.seeds), np.arange(hidden), indexing="ij"
             )
@@ -408,13 +420,8 @@ class Simulation:
                 values = arrays[quantity]
                 if quantity != "y":
                     columns[quantity] = values.ravel()
-                elif values.shape[2] == 1:
-                    columns["y"] = np.repeat(values, hidden, axis=2).ravel()
                 else:
-                    for k in range(values.shape[2]):
-                        column = np.full((n_steps, batch, hidden), np.nan)
-                        column[:, :, :] = values[:, :, k : k + 1]
-                        columns[f"y_{k}"] = column.ravel()
+                    columns.update(readout_columns(values, hidden))
             frames.append(pd.DataFrame(columns))
         return pd.concat(frames, ignore_index=True)
 
