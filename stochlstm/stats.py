@@ -29,7 +29,6 @@ __all__ = [
     "block_sizes",
     "block_stats",
     "merge_all",
-    "moments",
     "student_t_975",
 ]
 
@@ -53,7 +52,7 @@ class RunningStats:
     def of(cls, values: np.ndarray) -> RunningStats:
         """Statistics of ``values`` over its last axis (the seeds)."""
         values = np.asarray(values)
-        return cls(values.shape[-1], *moments(values))
+        return block_stats(values, block=values.shape[-1])[0]
 
     def merge(self, other: RunningStats) -> RunningStats:
         """The statistics of the pooled seeds of ``self`` and ``other``."""
@@ -65,10 +64,14 @@ class RunningStats:
         delta = other.mean - self.mean
         mean = self.mean + delta * (other.n / n)
         m2 = self.m2 + other.m2 + delta * delta * (self.n * other.n / n)
-        return RunningStats(n, mean, m2, np.minimum(self.min, other.min), np.maximum(self.max, other.max))
+        return RunningStats(
+            n, mean, m2, np.minimum(self.min, other.min), np.maximum(self.max, other.max)
+        )
 
     def copy(self) -> RunningStats:
-        return RunningStats(self.n, self.mean.copy(), self.m2.copy(), self.min.copy(), self.max.copy())
+        return RunningStats(
+            self.n, self.mean.copy(), self.m2.copy(), self.min.copy(), self.max.copy()
+        )
 
     @property
     def variance(self) -> np.ndarray:
@@ -94,21 +97,6 @@ class RunningStats:
         }
 
 
-def moments(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Mean, m2 (sum of squared deviations), min and max over the last axis, in float64.
-
-    Where every value is the same, the mean is that value and m2 exactly 0.
-    """
-    mean = values.mean(axis=-1, dtype=np.float64)
-    m2 = np.square(values - mean[..., None], dtype=np.float64).sum(axis=-1)
-    low = values.min(axis=-1).astype(np.float64)
-    high = values.max(axis=-1).astype(np.float64)
-    constant = low == high
-    mean[constant] = low[constant]
-    m2[constant] = 0.0
-    return mean, m2, low, high
-
-
 def block_sizes(n_seeds: int, block: int = SEED_BLOCK) -> list[int]:
     """Sizes of the consecutive seed blocks of ``n_seeds`` seeds."""
     return [min(block, n_seeds - start) for start in range(0, n_seeds, block)]
@@ -124,7 +112,8 @@ class BlockMoments:
     axis of the block's length, so they are the same bits whatever batch the
     block is in and whatever other rows are computed with it.
 
-    :meth:`real` takes any values (two passes, like :func:`moments`);
+    :meth:`real` takes any values (two passes: the mean, then the squared
+    deviations from it);
     :meth:`indicator` takes values that are all 0 or 1 (booleans, or the
     realised gates of binary rules) and needs only the count of ones ``s`` of
     each block of ``n``: ``mean = s / n`` and ``m2 = s (n - s) / n``, exact up
@@ -243,7 +232,8 @@ def _block_moments(values: np.ndarray, block: int, kind: str) -> tuple[np.ndarra
 
 
 def block_moments(values: np.ndarray, block: int = SEED_BLOCK) -> tuple[np.ndarray, ...]:
-    """:func:`moments` of each block of ``block`` consecutive seeds (last axis of
+    """Mean, m2, min and max (see :meth:`BlockMoments.real`) of each block of
+    ``block`` consecutive seeds (last axis of
     ``values (..., B)``), stacked on a new leading axis: 4 arrays ``(n_blocks, ...)``.
     """
     return _block_moments(values, block, "real")
