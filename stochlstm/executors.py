@@ -33,6 +33,35 @@ def _restore(previous: dict[str, str | None]) -> None:
             os.environ[name] = value
 
 
+def _in_order(
+    submit: Callable,
+    function: Callable,
+    arguments: Sequence[tuple],
+    tasks: Sequence[Any],
+    window: int,
+    done: Callable | None = None,
+) -> Iterator[tuple[Any, Any]]:
+    """``(task, function(*args))`` in task order, with at most ``window`` tasks
+    submitted and not yet handed back; ``done(future)`` after each result."""
+    pending: deque = deque()
+    queue = iter(zip(tasks, arguments, strict=True))
+
+    def fill() -> None:
+        for task, args in queue:
+            pending.append((task, submit(function, *args)))
+            if len(pending) >= window:
+                return
+
+    fill()
+    while pending:
+        task, future = pending.popleft()
+        result = future.result()
+        if done is not None:
+            done(future)
+        fill()
+        yield task, result
+
+
 class ProcessExecutor(AbstractContextManager):
     """Local worker processes (``spawn``), at most ``2 * jobs`` tasks in flight."""
 
@@ -59,19 +88,7 @@ class ProcessExecutor(AbstractContextManager):
     def map_in_order(
         self, function: Callable, arguments: Sequence[tuple], tasks: Sequence[Any]
     ) -> Iterator[tuple[Any, Any]]:
-        pending: deque = deque()
-        queue = iter(zip(tasks, arguments, strict=True))
-        for task, args in queue:
-            pending.append((task, self.pool.submit(function, *args)))
-            if len(pending) >= 2 * self.jobs:
-                break
-        while pending:
-            task, future = pending.popleft()
-            result = future.result()
-            for next_task, args in queue:
-                pending.append((next_task, self.pool.submit(function, *args)))
-                break
-            yield task, result
+        return _in_order(self.pool.submit, function, arguments, tasks, window=2 * self.jobs)
 
 
 class DaskExecutor(AbstractContextManager):
@@ -117,20 +134,11 @@ class DaskExecutor(AbstractContextManager):
         self, function: Callable, arguments: Sequence[tuple], tasks: Sequence[Any]
     ) -> Iterator[tuple[Any, Any]]:
         window = 2 * max(self.jobs, len(self.client.scheduler_info().get("workers", {})) or 1)
-        pending: deque = deque()
-        queue = iter(zip(tasks, arguments, strict=True))
-        for task, args in queue:
-            pending.append((task, self.client.submit(function, *args, pure=False)))
-            if len(pending) >= window:
-                break
-        while pending:
-            task, future = pending.popleft()
-            result = future.result()
-            future.release()
-            for next_task, args in queue:
-                pending.append((next_task, self.client.submit(function, *args, pure=False)))
-                break
-            yield task, result
+
+        def submit(function, *args):
+            return self.client.submit(function, *args, pure=False)
+
+        return _in_order(submit, function, arguments, tasks, window, done=lambda f: f.release())
 
 
 EXECUTORS = ("local", "processes", "dask")
