@@ -493,6 +493,7 @@ Derived = _one_of(
     ],
 )
 BatchSize = _one_of("expected auto or an integer >= 1", string=Literal["auto"], number=PositiveInt)
+Threads = BatchSize
 
 
 class RecordSpec(_Strict):
@@ -520,6 +521,7 @@ class ExecutionSpec(_Strict):
     batch_size: BatchSize = "auto"
     memory_budget_mb: PositiveInt = 512
     jobs: PositiveInt = 1
+    threads: Threads = "auto"
 
 
 # --------------------------------------------------------------------------- #

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .condition import NOISE_STREAMS
+from .stats import SEED_BLOCK
 
 __all__ = ["SeedBatchNoise", "seed_states", "stream_generator", "uniforms"]
 
@@ -143,6 +144,14 @@ class _FixedState(np.random.bit_generator.ISeedSequence):
         return self.state
 
 
+# Seeds drawn and transposed together: a chunk's draws stay in cache between
+# drawing and transposing. The rows of the chunk buffer are padded so that
+# their stride is not a multiple of 4 KiB, which would make the transposing
+# reads collide in the cache (measured 3-4x slower).
+_CHUNK_SEEDS = SEED_BLOCK
+_ROW_PADDING = 8
+
+
 def _to_dtype(values64: np.ndarray, out: np.ndarray) -> None:
     """Copy (and transpose) the float64 draws into ``out``; float32 values are
     clipped below 1 in the same pass."""
@@ -189,16 +198,17 @@ class SeedBatchNoise:
         hidden, batch = self.hidden_size, self.batch_size
         if self._capacity < n_steps:
             self._capacity = n_steps
-            self._draws = np.empty((batch, n_steps * hidden))
+            self._scratch = np.empty((min(batch, _CHUNK_SEEDS), n_steps * hidden + _ROW_PADDING))
             self._blocks = {
                 s: np.empty((n_steps, hidden, batch), dtype=self.dtype) for s in self.streams
             }
-        draws = self._draws[:, : n_steps * hidden]
-        block = {}
-        for stream, generators in self._generators.items():
-            for row, generator in zip(draws, generators, strict=True):
-                generator.random(out=row)
-            out = self._blocks[stream][:n_steps]
-            _to_dtype(draws.reshape(batch, n_steps, hidden).transpose(1, 2, 0), out)
-            block[stream] = out
-        return block
+        width = n_steps * hidden
+        for start in range(0, batch, _CHUNK_SEEDS):
+            stop = min(start + _CHUNK_SEEDS, batch)
+            draws = self._scratch[: stop - start, :width]
+            for stream, generators in self._generators.items():
+                for row, generator in zip(draws, generators[start:stop], strict=True):
+                    generator.random(out=row)
+                out = self._blocks[stream][:n_steps, :, start:stop]
+                _to_dtype(draws.reshape(stop - start, n_steps, hidden).transpose(1, 2, 0), out)
+        return {stream: self._blocks[stream][:n_steps] for stream in self.streams}

@@ -91,6 +91,26 @@ class BatchRecord:
     path_seeds: tuple[int, ...] = ()
     paths: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
 
+    @classmethod
+    def concat(cls, records: Sequence[BatchRecord]) -> BatchRecord:
+        """The record of consecutive groups of seeds, as if one batch ran them all."""
+        if len(records) == 1:
+            return records[0]
+        first = records[0]
+        return cls(
+            seeds=tuple(s for r in records for s in r.seeds),
+            block_sizes=[n for r in records for n in r.block_sizes],
+            moments={
+                key: [np.concatenate([r.moments[key][k] for r in records]) for k in range(4)]
+                for key in first.moments
+            },
+            path_seeds=tuple(s for r in records for s in r.path_seeds),
+            paths={  # a group without recorded seeds has no paths
+                key: np.concatenate([r.paths[key] for r in records if key in r.paths], axis=-1)
+                for key in dict.fromkeys(k for r in records for k in r.paths)
+            },
+        )
+
 
 def derived_quantities(condition: Condition, is_baseline: bool) -> tuple[str, ...]:
     """The derived quantities that make sense for a condition."""
@@ -182,7 +202,10 @@ class BatchRecorder:
         self.buffers: dict[tuple, np.ndarray] = {}
 
         seed_column = {s: b for b, s in enumerate(self.seeds)}
-        self.path_seeds = tuple(s for s in plan.path_seeds if s in seed_column)
+        # in the order of the run's seeds, whatever order record.seeds lists
+        # them in, so that every batching gives the same trajectories
+        recorded = set(plan.path_seeds)
+        self.path_seeds = tuple(s for s in self.seeds if s in recorded)
         self.path_columns = np.asarray([seed_column[s] for s in self.path_seeds], dtype=np.intp)
 
         self.quantities: list[tuple[str, ...]] = []

@@ -16,10 +16,12 @@ import os
 import pickle
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ import pandas as pd
 
 from . import rundir
 from .condition import Condition
+from .parallel import check, run_in_threads, seed_groups, usable_cores
 from .recorder import BatchRecord, BatchRecorder, RecordPlan, derived_quantities
 from .simulate import NOISE_BLOCK_MIN_STEPS, readout_columns, run_kernel
 from .stats import SEED_BLOCK, RunningStats
@@ -197,12 +200,21 @@ def plan_run(config) -> RunPlan:
 # ---------------------------------------------------------------- one task
 
 
-def run_task(point: PointSpec, seeds: Sequence[int]) -> BatchRecord:
-    """Simulate one batch of seeds of one point into its :class:`BatchRecord`."""
+def run_task(point: PointSpec, seeds: Sequence[int], threads: int = 1) -> BatchRecord:
+    """Simulate one batch of seeds of one point into its :class:`BatchRecord`,
+    in ``threads`` groups of seeds at once (the record does not depend on it)."""
+    seeds = list(seeds)
+    groups = seed_groups(len(seeds), threads)
+    return BatchRecord.concat(
+        run_in_threads([partial(_run_group, point, seeds[group]) for group in groups])
+    )
+
+
+def _run_group(point: PointSpec, seeds: list[int], cancelled: threading.Event) -> BatchRecord:
     if point.shared_inputs is not None:
         inputs = point.shared_inputs
     else:
-        inputs = np.asarray(point.config.build_inputs(list(seeds)), dtype=np.float64)
+        inputs = np.asarray(point.config.build_inputs(seeds), dtype=np.float64)
     recorder = BatchRecorder(
         point.record,
         point.conditions,
@@ -211,12 +223,17 @@ def run_task(point: PointSpec, seeds: Sequence[int]) -> BatchRecord:
         point.weights.output_size,
         baseline=point.baseline,
     )
+
+    def consume(index: int, t: int, values: dict[str, np.ndarray]) -> None:
+        check(cancelled)
+        recorder(index, t, values)
+
     run_kernel(
         point.weights,
         inputs,
         point.conditions,
         seeds,
-        recorder,
+        consume,
         root_seed=point.root_seed,
         initial_state=point.initial_state,
         dtype=np.dtype(point.dtype),
@@ -361,19 +378,31 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _in_process(jobs: int, executor: str | None) -> bool:
+    return jobs <= 1 and executor in (None, "local")
+
+
+def _threads(setting, jobs: int, executor: str | None) -> int:
+    """Threads per task: ``auto`` is every usable core for a run in this
+    process, and one per worker when processes or Dask run the tasks."""
+    if setting in (None, "auto"):
+        return usable_cores() if _in_process(jobs, executor) else 1
+    return int(setting)
+
+
 def _execute(
-    plan: RunPlan, todo: Sequence[Task], jobs: int, executor: str | None
+    plan: RunPlan, todo: Sequence[Task], jobs: int, threads: int, executor: str | None
 ) -> Iterator[tuple[Task, BatchRecord]]:
     """Results of ``todo`` in task order, computed locally or in processes."""
-    if jobs <= 1 and executor in (None, "local"):
+    if _in_process(jobs, executor):
         for task in todo:
-            yield task, run_task(plan.points[task.point], task.seeds)
+            yield task, run_task(plan.points[task.point], task.seeds, threads)
         return
     from .executors import make_executor
 
     with make_executor(executor or "processes", jobs) as pool:
         yield from pool.map_in_order(
-            run_task, [(plan.points[t.point], t.seeds) for t in todo], todo
+            run_task, [(plan.points[t.point], t.seeds, threads) for t in todo], todo
         )
 
 
@@ -404,6 +433,7 @@ def run_experiment(
     overrides: Sequence[str] = (),
     out: str | os.PathLike | None = None,
     jobs: int | None = None,
+    threads: int | None = None,
     executor: str | None = None,
     resume: bool = False,
     force: bool = False,
@@ -427,6 +457,7 @@ def run_experiment(
     out_dir = Path(out if out is not None else config.output.dir)
     target = out_dir / config.name
     jobs = int(jobs if jobs is not None else config.execution.jobs)
+    threads = _threads(threads or config.execution.threads, jobs, executor)
     draw = config.output.figures if figures is None else figures
 
     existing = rundir.read_manifest(target) if target.exists() else None
@@ -478,7 +509,7 @@ def run_experiment(
     if resume and checkpoint.exists():
         with open(checkpoint, "rb") as handle:
             accumulator = pickle.load(handle)
-    manifest = _manifest(config, plan, existing if resume else None, command, jobs)
+    manifest = _manifest(config, plan, existing if resume else None, command, jobs, threads)
     if not resume:
         rundir.atomic_write_text(work_dir / "experiment.yaml", config.source_text)
         rundir.atomic_write_text(work_dir / "resolved.yaml", resolved_yaml)
@@ -491,7 +522,7 @@ def run_experiment(
             seeds_done = sum(len(t.seeds) for t in plan.tasks[: accumulator.next_task])
             if progress:
                 progress(accumulator.next_task, len(plan.tasks), seeds_done)
-            for task, record in _execute(plan, todo, jobs, executor):
+            for task, record in _execute(plan, todo, jobs, threads, executor):
                 accumulator.fold(task, record)
                 seeds_done += len(task.seeds)
                 if (
@@ -553,7 +584,7 @@ def _save_checkpoint(path: Path, accumulator: Accumulator) -> None:
 
 
 def _manifest(
-    config, plan: RunPlan, previous: dict | None, command: str | None, jobs: int
+    config, plan: RunPlan, previous: dict | None, command: str | None, jobs: int, threads: int
 ) -> dict[str, Any]:
     from . import __version__
 
@@ -567,6 +598,7 @@ def _manifest(
         command=command or " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         pid=os.getpid(),
         jobs=jobs,
+        threads=threads,
         seeds={
             "count": len(seeds),
             "first": seeds[0],

@@ -12,9 +12,9 @@ preallocated buffers. Two identities keep the step cheap:
 - inputs shared by all seeds are projected once, before the loop; inputs that
   differ per seed take one matrix product per step over ``[h; x_t; 1]``.
 
-BLAS runs single-threaded inside the kernel: at these sizes its threads cost
-far more than they save (5x slower at hidden 64, 1000 seeds, on 2 cores);
-use ``--jobs`` to use more cores.
+BLAS runs single-threaded inside the kernel: its threads only pay for the
+largest products. The cores are used by running groups of seeds in threads
+(:mod:`stochlstm.parallel`), each group a kernel of its own.
 
 The uniforms come from :mod:`stochlstm.noise` (the randomness contract) and
 are drawn once per block of steps for all conditions (common random numbers).
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,7 @@ from threadpoolctl import threadpool_limits
 from .condition import NOISE_STREAMS, Condition
 from .gates import Deterministic, GateRule
 from .noise import SeedBatchNoise
+from .parallel import check, run_in_threads, seed_groups, usable_cores
 from .stats import SEED_BLOCK
 from .weights import LSTMWeights
 
@@ -436,13 +438,16 @@ def simulate(
     initial_state: Mapping[str, np.ndarray] | None = None,
     dtype=np.float64,
     quantities: Sequence[str] | None = None,
+    threads: int | None = None,
 ) -> Simulation:
     """Simulate ``conditions`` for ``seeds`` and keep every step.
 
     ``inputs`` is ``(T, X)``, shared by all seeds, or ``(T, B, X)``;
     ``seeds`` a list of seeds or a count (``0..n-1``). The gate noise of seed
     ``s`` depends on ``(root_seed, s)`` only (see :mod:`stochlstm.noise`), and
-    every condition sees the same noise.
+    every condition sees the same noise. ``threads`` (default: the usable
+    cores) run groups of seeds in parallel (:mod:`stochlstm.parallel`); the
+    numbers do not depend on it.
 
     >>> from stochlstm import Condition, init_uniform, simulate
     >>> weights = init_uniform(input_size=2, hidden_size=4, seed=0)
@@ -459,7 +464,10 @@ def simulate(
     unknown = set(quantities) - set(available)
     if unknown:
         raise ValueError(f"unknown quantities {sorted(unknown)}; available: {', '.join(available)}")
-    inputs = np.asarray(inputs, dtype=np.float64)
+    inputs = _check_inputs(inputs, weights, len(seeds))
+    initial_state = dict(initial_state or {})
+    for name, value in initial_state.items():  # checked whole, before groups slice it
+        _initial(value, name, weights.hidden_size, len(seeds), dtype)
     n_steps = inputs.shape[0]
     arrays: dict[str, dict[str, np.ndarray]] = {}
     for name in conditions:
@@ -469,18 +477,26 @@ def simulate(
             arrays[name][quantity] = np.empty((n_steps, len(seeds), width), dtype=dtype)
     names = list(conditions)
 
-    def keep(index: int, t: int, values: dict[str, np.ndarray]) -> None:
-        for quantity in quantities:
-            arrays[names[index]][quantity][t] = values[quantity].T
+    def run_group(group: slice, cancelled) -> None:
+        def keep(index: int, t: int, values: dict[str, np.ndarray]) -> None:
+            check(cancelled)
+            for quantity in quantities:
+                arrays[names[index]][quantity][t, group] = values[quantity].T
 
-    run_kernel(
-        weights,
-        inputs,
-        conditions,
-        seeds,
-        keep,
-        root_seed=root_seed,
-        initial_state=initial_state,
-        dtype=dtype,
-    )
+        run_kernel(
+            weights,
+            inputs[:, group] if inputs.ndim == 3 else inputs,
+            conditions,
+            seeds[group],
+            keep,
+            root_seed=root_seed,
+            initial_state={
+                name: value[group] if np.ndim(value) == 2 else value
+                for name, value in initial_state.items()
+            },
+            dtype=dtype,
+        )
+
+    groups = seed_groups(len(seeds), usable_cores() if threads is None else threads)
+    run_in_threads([partial(run_group, group) for group in groups])
     return Simulation(tuple(names), tuple(seeds), quantities, arrays)

@@ -244,8 +244,12 @@ def from_torch(
     are zeros. ``input_size`` / ``hidden_size``, when given, are checked; otherwise
     they are read from ``weight_ih``."""
     values = {
-        "weight_ih": weight_ih, "weight_hh": weight_hh, "bias_ih": bias_ih, "bias_hh": bias_hh,
-        "readout_weight": readout_weight, "readout_bias": readout_bias,
+        "weight_ih": weight_ih,
+        "weight_hh": weight_hh,
+        "bias_ih": bias_ih,
+        "bias_hh": bias_hh,
+        "readout_weight": readout_weight,
+        "readout_bias": readout_bias,
     }
     sizes = _expected_sizes(input_size, hidden_size)
     return LSTMWeights(**_torch_layout(values, names={}, **sizes))
@@ -270,16 +274,25 @@ def from_keras(
     The readout is in this package's orientation, ``readout_weight (Y, H)``
     (the transpose of a Keras ``Dense`` kernel)."""
     values = {
-        "kernel": kernel, "recurrent_kernel": recurrent_kernel, "bias": bias,
-        "readout_weight": readout_weight, "readout_bias": readout_bias,
+        "kernel": kernel,
+        "recurrent_kernel": recurrent_kernel,
+        "bias": bias,
+        "readout_weight": readout_weight,
+        "readout_bias": readout_bias,
     }
     sizes = _expected_sizes(input_size, hidden_size)
     return LSTMWeights(**_keras_layout(values, names={}, **sizes))
 
 
 def from_per_gate(
-    W_i, W_f, W_C, W_o,
-    b_i=None, b_f=None, b_C=None, b_o=None,
+    W_i,
+    W_f,
+    W_C,
+    W_o,
+    b_i=None,
+    b_f=None,
+    b_C=None,
+    b_o=None,
     *,
     input_size: int,
     hidden_size: int | None = None,
@@ -294,9 +307,16 @@ def from_per_gate(
     The first ``input_size`` columns go to ``weight_ih``, the rest to
     ``weight_hh``; the biases go to ``bias_ih``, and ``bias_hh`` is zeros."""
     values = {
-        "W_i": W_i, "W_f": W_f, "W_C": W_C, "W_o": W_o,
-        "b_i": b_i, "b_f": b_f, "b_C": b_C, "b_o": b_o,
-        "readout_weight": W_y, "readout_bias": b_y,
+        "W_i": W_i,
+        "W_f": W_f,
+        "W_C": W_C,
+        "W_o": W_o,
+        "b_i": b_i,
+        "b_f": b_f,
+        "b_C": b_C,
+        "b_o": b_o,
+        "readout_weight": W_y,
+        "readout_bias": b_y,
     }
     names = {"readout_weight": "W_y", "readout_bias": "b_y"}
     sizes = _expected_sizes(input_size, hidden_size)
@@ -318,7 +338,9 @@ def _torch_layout(values, names, input_size=None, hidden_size=None) -> dict[str,
     arrays = {
         "weight_ih": _checked(label("weight_ih"), weight_ih, (rows, input_size), meaning),
         "weight_hh": _checked(
-            label("weight_hh"), values["weight_hh"], (rows, hidden_size),
+            label("weight_hh"),
+            values["weight_hh"],
+            (rows, hidden_size),
             "(4*hidden_size, hidden_size)",
         ),
     }
@@ -341,7 +363,9 @@ def _keras_layout(values, names, input_size=None, hidden_size=None) -> dict[str,
     columns = 4 * hidden_size
     kernel = _checked(label("kernel"), kernel, (input_size, columns), meaning)
     recurrent_kernel = _checked(
-        label("recurrent_kernel"), values["recurrent_kernel"], (hidden_size, columns),
+        label("recurrent_kernel"),
+        values["recurrent_kernel"],
+        (hidden_size, columns),
         "(hidden_size, 4*hidden_size)",
     )
     bias = _bias(label("bias"), values.get("bias"), columns, "(4*hidden_size,)", kernel.dtype)

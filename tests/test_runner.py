@@ -74,6 +74,44 @@ def test_batch_size_and_jobs_do_not_change_any_output(tmp_path, dtype):
     assert read_outputs(two_jobs.path) == reference
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_threads_do_not_change_any_output(tmp_path, dtype):
+    """One batch of 600 seeds in 1, 2 or 3 threads (groups of 256, 256, 88),
+    with recorded seeds in every group, gives the same files."""
+    experiment = write(tmp_path, dtype=dtype, batch=1024)
+    record = ["record.seeds=[599, 0, 300, 1]"]
+    outputs = [
+        read_outputs(
+            run_experiment(
+                experiment, out=tmp_path / str(threads), overrides=record, threads=threads
+            ).path
+        )
+        for threads in (1, 2, 3)
+    ]
+    assert outputs[0] == outputs[1] == outputs[2]
+    trajectories = pd.read_csv(tmp_path / "3" / "tiny" / "trajectories.csv")
+    assert sorted(trajectories["seed"].unique()) == [0, 1, 300, 599]
+    manifest = json.loads((tmp_path / "3" / "tiny" / "manifest.json").read_text())
+    assert manifest["threads"] == 3
+
+
+def test_a_failing_group_stops_the_task_with_its_own_error(tmp_path, monkeypatch):
+    """An error in one thread's group is the error the run reports (not the
+    cancellation it sets off in the other groups), and nothing is written."""
+    experiment = write(tmp_path, batch=1024)
+    original = recorder.BatchRecorder.__call__
+
+    def fail_in_second_group(self, index, t, values):
+        if self.seeds[0] == 256 and t == 5:
+            raise FloatingPointError("boom in the second group")
+        return original(self, index, t, values)
+
+    monkeypatch.setattr(recorder.BatchRecorder, "__call__", fail_in_second_group)
+    with pytest.raises(FloatingPointError, match="second group"):
+        run_experiment(experiment, out=tmp_path, threads=3)
+    assert not (tmp_path / "tiny" / "summary.csv").exists()
+
+
 @pytest.mark.parametrize("units", ["all", "[2, 0]"])
 def test_stacked_statistics_give_the_same_bits(tmp_path, monkeypatch, units):
     """Small batches compute the statistics of a step's quantities stacked, wide

@@ -149,6 +149,48 @@ def test_batch_width_does_not_change_a_seed_block():
         )
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_threads_do_not_change_a_simulation(dtype):
+    """Groups of seeds in threads give the same bits as one thread, with per-seed
+    inputs and initial states sliced to each group."""
+    rng = np.random.Generator(np.random.PCG64(5))
+    n_seeds, hidden = 600, 4
+    weights = init_uniform(3, hidden, seed=0, output_size=2)
+    inputs = rng.normal(size=(9, n_seeds, 3))
+    initial = {"h": rng.normal(size=(n_seeds, hidden)), "c": rng.normal(size=(n_seeds, hidden))}
+    conditions = OPTIONS
+    runs = [
+        simulate(
+            weights,
+            inputs,
+            conditions,
+            range(n_seeds),
+            initial_state=initial,
+            dtype=dtype,
+            threads=threads,
+        )
+        for threads in (1, 3)
+    ]
+    for name in conditions:
+        for quantity in runs[0].quantities:
+            np.testing.assert_array_equal(runs[0][name][quantity], runs[1][name][quantity])
+
+
+def test_per_seed_shapes_are_checked_before_seeds_are_grouped():
+    weights = init_uniform(3, 4, seed=0)
+    with pytest.raises(ValueError, match="inputs: expected shape"):
+        simulate(weights, np.zeros((5, 700, 3)), Condition(), range(600), threads=2)
+    with pytest.raises(ValueError, match="initial_state.h"):
+        simulate(
+            weights,
+            np.zeros((5, 3)),
+            Condition(),
+            range(600),
+            initial_state={"h": np.zeros((700, 4))},
+            threads=2,
+        )
+
+
 def test_same_seed_twice_is_identical_and_different_seeds_differ():
     weights = init_uniform(2, 5, seed=0)
     inputs = shared_inputs(steps=10, input_size=2)

@@ -41,7 +41,10 @@ def test_block_statistics_do_not_depend_on_the_batch():
         alone = RunningStats.of(values[:, 256 * k : 256 * (k + 1)].copy())
         for field in ("mean", "m2", "min", "max"):
             np.testing.assert_array_equal(getattr(whole[k], field), getattr(alone, field))
-    np.testing.assert_array_equal(merge_all(whole).mean, merge_all(block_stats(values[:, :512]) + block_stats(values[:, 512:])).mean)
+    np.testing.assert_array_equal(
+        merge_all(whole).mean,
+        merge_all(block_stats(values[:, :512]) + block_stats(values[:, 512:])).mean,
+    )
 
 
 def test_constant_cells_have_exact_mean_and_zero_spread():
@@ -56,15 +59,23 @@ def test_table_has_the_t_interval():
     values = data((1, 10), seed=3)
     table = RunningStats.of(values).table()
     mean, sd = values.mean(), values.std(ddof=1)
-    assert table["ci_high"][0] == pytest.approx(mean + 2.262157162798205 * sd / np.sqrt(10), rel=1e-12)
+    assert table["ci_high"][0] == pytest.approx(
+        mean + 2.262157162798205 * sd / np.sqrt(10), rel=1e-12
+    )
     assert np.isnan(RunningStats.of(values[:, :1]).table()["sd"][0])
 
 
 @pytest.mark.parametrize(
     "df,quantile",
     # reference values of the Student t 0.975 quantile
-    [(1, 12.706204736174705), (9, 2.262157162798205), (21, 2.079613844727662),
-     (40, 2.021075390306273), (100, 1.983971518523552), (10**6, 1.959966)],
+    [
+        (1, 12.706204736174705),
+        (9, 2.262157162798205),
+        (21, 2.079613844727662),
+        (40, 2.021075390306273),
+        (100, 1.983971518523552),
+        (10**6, 1.959966),
+    ],
 )
 def test_student_t_quantile(df, quantile):
     assert student_t_975(df) == pytest.approx(quantile, abs=1e-6)

@@ -1,0 +1,94 @@
+"""Running groups of seeds in threads of one process.
+
+Seeds are independent, so a batch splits into groups of whole
+:data:`~stochlstm.stats.SEED_BLOCK`-seed blocks that each run the kernel on
+their own buffers, in their own thread. NumPy releases the GIL inside its
+loops and BLAS calls, so the groups run in parallel; each group's numbers are
+the same bits as in any other batch (see :func:`stochlstm.simulate.run_kernel`),
+so the thread count never changes a result.
+
+Separate buffers per group, each run without synchronisation, matter: column
+slices of shared buffers, synchronised every step, ran no faster on two
+threads than on one.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+from itertools import pairwise
+
+from threadpoolctl import threadpool_limits
+
+from .stats import SEED_BLOCK
+
+__all__ = ["Cancelled", "check", "run_in_threads", "seed_groups", "usable_cores"]
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def seed_groups(n_seeds: int, threads: int) -> list[slice]:
+    """``n_seeds`` split into at most ``threads`` slices of whole
+    :data:`SEED_BLOCK` blocks, as even as whole blocks allow."""
+    if threads < 1:
+        raise ValueError(f"threads: expected a positive number, got {threads}")
+    n_blocks = -(-n_seeds // SEED_BLOCK)
+    n_groups = max(1, min(threads, n_blocks))
+    bounds = [
+        min(n_seeds, round(k * n_blocks / n_groups) * SEED_BLOCK) for k in range(n_groups + 1)
+    ]
+    return [slice(lo, hi) for lo, hi in pairwise(bounds)]
+
+
+class Cancelled(Exception):
+    """Raised inside a group's run when another group has failed or the run
+    was interrupted."""
+
+
+def run_in_threads(calls: Sequence[Callable[[threading.Event], object]]) -> list:
+    """Run ``calls`` at once, the first in this thread, and return their results
+    in order. Each call gets an event that is set when another call has failed
+    (or this thread was interrupted): it should raise :class:`Cancelled` soon
+    (``check(cancelled)`` once per step). The first error is raised once every
+    call has ended (the cause rather than the cancellations). BLAS is held to one thread meanwhile: the calls are the
+    threads."""
+    cancelled = threading.Event()
+    if len(calls) == 1:
+        return [calls[0](cancelled)]
+    with (
+        threadpool_limits(limits=1, user_api="blas"),
+        ThreadPoolExecutor(len(calls) - 1, thread_name_prefix="stochlstm") as pool,
+    ):
+        futures = [pool.submit(_cancel_others_on_error, call, cancelled) for call in calls[1:]]
+        errors: list[BaseException] = []
+        try:
+            first = _cancel_others_on_error(calls[0], cancelled)
+        except BaseException as error:  # an interrupt too: stop the others first
+            errors.append(error)
+        wait(futures)
+        errors += [f.exception() for f in futures if f.exception() is not None]
+        if errors:  # the cause, not the cancellations it set off
+            raise next((e for e in errors if not isinstance(e, Cancelled)), errors[0])
+        return [first, *(future.result() for future in futures)]
+
+
+def _cancel_others_on_error(call, cancelled: threading.Event):
+    try:
+        return call(cancelled)
+    except BaseException:
+        cancelled.set()
+        raise
+
+
+def check(cancelled: threading.Event) -> None:
+    """Raise :class:`Cancelled` if ``cancelled`` is set."""
+    if cancelled.is_set():
+        raise Cancelled("another group of seeds failed or the run was interrupted")

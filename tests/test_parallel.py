@@ -1,0 +1,64 @@
+"""Seed groups in threads: whole blocks, results in order, the cause of a failure."""
+
+import threading
+import time
+from itertools import pairwise
+
+import pytest
+
+from stochlstm.parallel import Cancelled, check, run_in_threads, seed_groups
+from stochlstm.stats import SEED_BLOCK
+
+
+@pytest.mark.parametrize("n_seeds,threads", [(1, 4), (256, 2), (600, 2), (600, 3), (5000, 7)])
+def test_seed_groups_are_whole_blocks_covering_every_seed_once(n_seeds, threads):
+    groups = seed_groups(n_seeds, threads)
+    n_blocks = -(-n_seeds // SEED_BLOCK)
+    assert len(groups) == min(threads, n_blocks)
+    assert groups[0].start == 0 and groups[-1].stop == n_seeds
+    for before, after in pairwise(groups):
+        assert before.stop == after.start and before.stop % SEED_BLOCK == 0
+    sizes = [-(-(g.stop - g.start) // SEED_BLOCK) for g in groups]
+    assert max(sizes) - min(sizes) <= 1  # as even as whole blocks allow
+
+
+def test_seed_groups_refuse_zero_threads():
+    with pytest.raises(ValueError, match="threads"):
+        seed_groups(10, 0)
+
+
+def test_results_come_back_in_order_and_run_at_once():
+    started = threading.Barrier(3, timeout=10)  # breaks unless all three run together
+
+    def call(k):
+        def run(cancelled):
+            started.wait()
+            return k
+
+        return run
+
+    assert run_in_threads([call(k) for k in range(3)]) == [0, 1, 2]
+
+
+def test_the_failing_call_is_reported_and_the_others_are_cancelled():
+    cancelled_seen = []
+
+    def failing(cancelled):
+        time.sleep(0.05)
+        raise KeyError("the cause")
+
+    def looping(cancelled):
+        for _ in range(1000):  # ~10 s unless cancelled
+            try:
+                check(cancelled)
+            except Cancelled:
+                cancelled_seen.append(True)
+                raise
+            time.sleep(0.01)
+        return "finished"
+
+    start = time.perf_counter()
+    with pytest.raises(KeyError, match="the cause"):
+        run_in_threads([looping, failing, looping])
+    assert cancelled_seen == [True, True]
+    assert time.perf_counter() - start < 5
