@@ -60,6 +60,16 @@ def run(
             "--jobs", "-j", min=1, help="Worker processes (default: the file's execution.jobs)."
         ),
     ] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            "-t",
+            min=1,
+            help="Threads per process (default: the file's execution.threads; "
+            "auto = every usable core, 1 per worker process).",
+        ),
+    ] = None,
     out_dir: Annotated[
         Path | None,
         typer.Option(
@@ -100,6 +110,7 @@ def run(
                 overrides=set_ or [],
                 out=out_dir,
                 jobs=jobs,
+                threads=threads,
                 resume=resume,
                 force=force,
                 figures=figures,

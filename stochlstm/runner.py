@@ -133,7 +133,7 @@ def _bytes_per_seed(point: PointSpec) -> int:
     itemsize = np.dtype(point.dtype).itemsize
     n_conditions = len(point.conditions)
     streams = {s for c in point.conditions.values() for s in c.noise_streams}
-    noise = len(streams) * min(point.n_steps, NOISE_BLOCK_MIN_STEPS) * hidden * (8 + itemsize)
+    noise = len(streams) * min(point.n_steps, NOISE_BLOCK_MIN_STEPS) * hidden * itemsize
     kernel = n_conditions * 24 * hidden * itemsize + noise
     recorder = n_conditions * 3 * hidden * 8
     quantities = len(point.record.quantities) + (4 if point.record.derived else 0)

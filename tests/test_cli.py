@@ -70,6 +70,18 @@ def test_run_with_overrides(tmp_path, experiment):
     assert manifest["seeds"]["count"] == 7
 
 
+def test_threads_option_and_setting(tmp_path, experiment):
+    result = invoke("run", experiment, "--out", tmp_path / "a", "--threads", "3")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "a" / "tiny" / "manifest.json").read_text())["threads"] == 3
+    result = invoke("run", experiment, "--out", tmp_path / "b", "--set", "execution.threads=2")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "b" / "tiny" / "manifest.json").read_text())["threads"] == 2
+    result = invoke("validate", experiment, "--set", "execution.threads=0")
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "execution.threads: must be >= 1, got 0" in result.output
+
+
 def test_second_run_refuses_then_force_replaces(tmp_path, experiment):
     assert invoke("run", experiment, "--out", tmp_path).exit_code == 0
     again = invoke("run", experiment, "--out", tmp_path)
