@@ -222,24 +222,33 @@ def kernel_blas_threads() -> int | None:
 
 
 _TORCH = None
-TORCH_DEFAULT_THREADS: int | None = None
 
 
-def torch_or_none(threads: int | None = None):
-    """torch, imported on first use (None if missing); the first call sets its
-    intra-op threads to ``threads`` (the BLAS threads the kernel runs with)."""
-    global _TORCH, TORCH_DEFAULT_THREADS
+def torch_or_none():
+    """torch, imported on first use (None if missing)."""
+    global _TORCH
     if _TORCH is None:
         try:
             import torch
         except ImportError:
             _TORCH = False
         else:
-            TORCH_DEFAULT_THREADS = torch.get_num_threads()
-            if threads:
-                torch.set_num_threads(threads)
             _TORCH = torch
     return _TORCH or None
+
+
+def thread_counts() -> tuple[int, ...]:
+    """The thread counts every comparison runs at: 1, and every usable core
+    (stochlstm's default and torch's)."""
+    from stochlstm.parallel import usable_cores
+
+    return tuple(sorted({1, usable_cores()}))
+
+
+def set_torch_threads(threads: int) -> None:
+    torch = torch_or_none()
+    if torch is not None and torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
 
 
 # ---------------------------------------------------------------- timing
@@ -471,13 +480,28 @@ def _inputs(steps: int, batch: int | None, dtype=np.float32) -> np.ndarray:
     return rng.standard_normal(shape).astype(dtype)
 
 
-def kernel_call(weights, inputs, condition, batch: int, dtype):
+def _run_group(weights, inputs, condition, seeds, dtype, group, cancelled) -> None:
     from stochlstm.simulate import run_kernel
 
+    group_inputs = inputs[:, group] if inputs.ndim == 3 else inputs
+    run_kernel(weights, group_inputs, condition, seeds[group], _noop, dtype=dtype)
+
+
+def kernel_call(weights, inputs, condition, batch: int, dtype, threads: int = 1):
+    """``run_kernel`` with a no-op consumer over ``batch`` seeds, in ``threads``
+    groups of seeds at once, as ``stochlstm run`` runs a batch."""
+    from stochlstm.parallel import run_in_threads, seed_groups
+
     seeds = list(range(batch))
-    return lambda steps=None: run_kernel(
-        weights, inputs if steps is None else inputs[:steps], condition, seeds, _noop, dtype=dtype
-    )
+    groups = seed_groups(batch, threads)
+
+    def run(steps=None):
+        x = inputs if steps is None else inputs[:steps]
+        run_in_threads(
+            [partial(_run_group, weights, x, condition, seeds, dtype, g) for g in groups]
+        )
+
+    return run
 
 
 def torch_lstm(torch, weights):
@@ -531,20 +555,27 @@ def torch_bernoulli_loop(torch, weights, inputs: np.ndarray):
     return run
 
 
-def uniforms_alone(batch: int, hidden: int, steps: int, dtype):
+def uniforms_alone(batch: int, hidden: int, steps: int, dtype, threads: int = 1):
     """Draw the three gate streams' uniforms exactly as the kernel does: same
-    generators, same block sizes (includes creating the generators)."""
+    generators, same block sizes, same seed groups in threads (includes
+    creating the generators)."""
     from stochlstm.noise import SeedBatchNoise
+    from stochlstm.parallel import run_in_threads, seed_groups
     from stochlstm.simulate import noise_block_steps
 
-    block = noise_block_steps(len(GATE_STREAMS), hidden, batch, steps)
     seeds = list(range(batch))
+    groups = seed_groups(batch, threads)
+    block = noise_block_steps(len(GATE_STREAMS), hidden, groups[0].stop, steps)
+
+    def draw(group, n_steps, cancelled):
+        noise = SeedBatchNoise(0, seeds[group], GATE_STREAMS, hidden, dtype)
+        size = noise_block_steps(len(GATE_STREAMS), hidden, noise.batch_size, steps)
+        for start in range(0, n_steps, size):
+            noise.next_block(min(size, n_steps - start))
 
     def run(n_steps=None):
         n_steps = steps if n_steps is None else n_steps
-        noise = SeedBatchNoise(0, seeds, GATE_STREAMS, hidden, dtype)
-        for start in range(0, n_steps, block):
-            noise.next_block(min(block, n_steps - start))
+        run_in_threads([partial(draw, g, n_steps) for g in groups])
 
     return run, block
 
@@ -552,89 +583,71 @@ def uniforms_alone(batch: int, hidden: int, steps: int, dtype):
 # ---------------------------------------------------------------- 1. deterministic
 
 
-def det_time(report: Report, batch: int, hidden: int, steps: int, shared: bool) -> Timing:
-    """run_kernel, deterministic gates, float32 (cached: benchmark 2 reuses it)."""
+def det_time(
+    report: Report, batch: int, hidden: int, steps: int, shared: bool, threads: int
+) -> Timing:
+    """The deterministic kernel, float32 (cached: benchmark 2 reuses it)."""
     from stochlstm.condition import Condition
 
-    key = ("det", batch, hidden, steps, shared)
+    key = ("det", batch, hidden, steps, shared, threads)
     if key not in report.cache:
         weights = _weights(hidden)
         inputs = _inputs(steps, None if shared else batch)
-        call = kernel_call(weights, inputs, Condition(), batch, np.float32)
+        call = kernel_call(weights, inputs, Condition(), batch, np.float32, threads)
         report.cache[key] = measure(call, warmup=lambda: call(min(steps, WARMUP_STEPS)))
     return report.cache[key]
 
 
-def torch_time(
-    report: Report, batch: int, hidden: int, steps: int, cache: bool = True
-) -> Timing | None:
-    """torch.nn.LSTM's forward (cached unless ``cache=False``: benchmark 4 reuses it)."""
+def torch_time(report: Report, batch: int, hidden: int, steps: int, threads: int) -> Timing | None:
+    """torch.nn.LSTM's forward on ``threads`` threads (cached: benchmark 4 reuses it)."""
     torch = torch_or_none()
     if torch is None:
         return None
-    key = ("torch", batch, hidden, steps)
-    if key not in report.cache or not cache:
+    key = ("torch", batch, hidden, steps, threads)
+    if key not in report.cache:
+        set_torch_threads(threads)
         run = torch_forward(torch, torch_lstm(torch, _weights(hidden)), _inputs(steps, batch))
-        timing = measure(run, warmup=lambda: run(min(steps, WARMUP_STEPS)))
-        if not cache:
-            return timing
-        report.cache[key] = timing
+        report.cache[key] = measure(run, warmup=lambda: run(min(steps, WARMUP_STEPS)))
     return report.cache[key]
 
 
 def bench_deterministic(report: Report, sizes: dict) -> None:
     hidden, steps = sizes["hidden"], sizes["steps"]
-    torch = torch_or_none()
-    if torch is None:
+    if torch_or_none() is None:
         report.note(
             "deterministic: torch is not installed; the torch.nn.LSTM comparison is skipped"
         )
     for batch in sizes["batches"]:
-        reference = torch_time(report, batch, hidden, steps)
-        if reference is not None:
-            timed_row(
-                report,
-                "deterministic",
-                f"torch.nn.LSTM forward, no_grad, {torch.get_num_threads()} thr",
-                batch,
-                hidden,
-                steps,
-                "float32",
-                reference,
-            )
-            default = TORCH_DEFAULT_THREADS
-            if default and default != torch.get_num_threads():
-                matched = torch.get_num_threads()
-                torch.set_num_threads(default)
-                try:
-                    other = torch_time(report, batch, hidden, steps, cache=False)
-                finally:
-                    torch.set_num_threads(matched)
+        for threads in thread_counts():
+            reference = torch_time(report, batch, hidden, steps, threads)
+            if reference is not None:
                 timed_row(
                     report,
                     "deterministic",
-                    f"torch.nn.LSTM forward, no_grad, {default} thr (default)",
+                    f"torch.nn.LSTM forward, no_grad, {threads} thr",
                     batch,
                     hidden,
                     steps,
                     "float32",
-                    other,
-                    note="information only",
+                    reference,
                 )
-        for shared, label in ((False, "per-seed inputs (T,B,X)"), (True, "shared inputs (T,X)")):
-            timing = det_time(report, batch, hidden, steps, shared)
-            row = timed_row(
-                report,
-                "deterministic",
-                f"stochlstm run_kernel, {label}",
-                batch,
-                hidden,
-                steps,
-                "float32",
-                timing,
-            )
-            if reference is not None:
-                compare(row, timing.seconds / reference.seconds, "<=", 1.0, "stochlstm / torch")
+            variants = [(False, "per-seed inputs (T,B,X)")]
+            if threads == 1:
+                variants.append((True, "shared inputs (T,X)"))
+            for shared, label in variants:
+                timing = det_time(report, batch, hidden, steps, shared, threads)
+                row = timed_row(
+                    report,
+                    "deterministic",
+                    f"stochlstm kernel, {threads} thr, {label}",
+                    batch,
+                    hidden,
+                    steps,
+                    "float32",
+                    timing,
+                )
+                if reference is not None:
+                    compare(row, timing.seconds / reference.seconds, "<=", 1.0, "stochlstm / torch")
 
 
 # ---------------------------------------------------------------- 2. bernoulli
@@ -652,75 +665,79 @@ def bench_bernoulli(report: Report, sizes: dict) -> None:
     for batch, steps in sizes["runs"]:
         weights = _weights(hidden)
         inputs = _inputs(steps, batch)
-        det = det_time(report, batch, hidden, steps, shared=False)
-        timed_row(
-            report,
-            "bernoulli",
-            "deterministic run_kernel (per-seed inputs)",
-            batch,
-            hidden,
-            steps,
-            "float32",
-            det,
-        )
-
-        draw, block = uniforms_alone(batch, hidden, steps, np.float32)
-        uniforms = measure(draw, warmup=partial(draw, min(steps, 2 * block)))
-        timed_row(
-            report,
-            "bernoulli",
-            f"uniforms alone (next_block, {block} step(s)/block)",
-            batch,
-            hidden,
-            steps,
-            "float32",
-            uniforms,
-        )
-
-        call = kernel_call(weights, inputs, Condition.all_gates("bernoulli"), batch, np.float32)
-        bern = measure(call, warmup=partial(call, min(steps, WARMUP_STEPS)))
-        row = timed_row(
-            report,
-            "bernoulli",
-            "stochlstm run_kernel, bernoulli i/f/o",
-            batch,
-            hidden,
-            steps,
-            "float32",
-            bern,
-        )
-        compare(
-            row,
-            bern.seconds / (det.seconds + 1.2 * uniforms.seconds),
-            "<=",
-            1.0,
-            "bernoulli / (deterministic + 1.2 x uniforms)",
-        )
-        report.note(
-            f"bernoulli B={batch}: bernoulli - deterministic = {bern.seconds - det.seconds:.2f} s; "
-            f"uniforms alone {uniforms.seconds:.2f} s "
-            f"({100 * uniforms.seconds / bern.seconds:.0f}% of the bernoulli run)"
-        )
-        if torch is not None:
-            loop = torch_bernoulli_loop(torch, weights, inputs)
-            loop_timing = measure(loop, warmup=partial(loop, min(steps, WARMUP_STEPS)))
-            row = timed_row(
+        for threads in thread_counts():
+            det = det_time(report, batch, hidden, steps, False, threads)
+            timed_row(
                 report,
                 "bernoulli",
-                f"torch step loop + torch.bernoulli, {torch.get_num_threads()} thr",
+                f"deterministic kernel, {threads} thr",
                 batch,
                 hidden,
                 steps,
                 "float32",
-                loop_timing,
+                det,
+            )
+
+            draw, block = uniforms_alone(batch, hidden, steps, np.float32, threads)
+            uniforms = measure(draw, warmup=partial(draw, min(steps, 2 * block)))
+            timed_row(
+                report,
+                "bernoulli",
+                f"uniforms alone, {threads} thr ({block} step(s)/block)",
+                batch,
+                hidden,
+                steps,
+                "float32",
+                uniforms,
+            )
+
+            call = kernel_call(
+                weights, inputs, Condition.all_gates("bernoulli"), batch, np.float32, threads
+            )
+            bern = measure(call, warmup=partial(call, min(steps, WARMUP_STEPS)))
+            row = timed_row(
+                report,
+                "bernoulli",
+                f"stochlstm kernel, {threads} thr, bernoulli i/f/o",
+                batch,
+                hidden,
+                steps,
+                "float32",
+                bern,
             )
             compare(
                 row,
-                loop_timing.seconds / bern.seconds,
-                ">=",
-                3.0,
-                "torch loop / stochlstm bernoulli",
+                bern.seconds / (det.seconds + 1.2 * uniforms.seconds),
+                "<=",
+                1.0,
+                "bernoulli / (deterministic + 1.2 x uniforms)",
             )
+            report.note(
+                f"bernoulli B={batch}, {threads} thr: bernoulli - deterministic = "
+                f"{bern.seconds - det.seconds:.2f} s; uniforms alone {uniforms.seconds:.2f} s "
+                f"({100 * uniforms.seconds / bern.seconds:.0f}% of the bernoulli run)"
+            )
+            if torch is not None:
+                set_torch_threads(threads)
+                loop = torch_bernoulli_loop(torch, weights, inputs)
+                loop_timing = measure(loop, warmup=partial(loop, min(steps, WARMUP_STEPS)))
+                row = timed_row(
+                    report,
+                    "bernoulli",
+                    f"torch step loop + torch.bernoulli, {threads} thr",
+                    batch,
+                    hidden,
+                    steps,
+                    "float32",
+                    loop_timing,
+                )
+                compare(
+                    row,
+                    loop_timing.seconds / bern.seconds,
+                    ">=",
+                    3.0,
+                    "torch loop / stochlstm bernoulli",
+                )
 
 
 # ---------------------------------------------------------------- 3. vectorised
@@ -730,7 +747,7 @@ def bench_vectorised(report: Report, sizes: dict) -> None:
     from stochlstm.cell import unroll
     from stochlstm.condition import Condition
     from stochlstm.noise import uniforms
-    from stochlstm.simulate import run_kernel, simulate
+    from stochlstm.simulate import simulate
 
     n_seeds, hidden, steps = sizes["seeds"], sizes["hidden"], sizes["steps"]
     weights = _weights(hidden)
@@ -753,22 +770,24 @@ def bench_vectorised(report: Report, sizes: dict) -> None:
     if not np.allclose(kept["condition"]["h"][:, 1], reference["h"][:, 0], rtol=0, atol=1e-12):
         report.note("vectorised: WARNING the kernel and the per-seed loop disagree on seed 1")
 
-    kernel = measure(lambda: run_kernel(weights, inputs, condition, seeds, _noop, dtype=np.float64))
-    row_kernel = timed_row(
-        report,
-        "vectorised",
-        "run_kernel, bernoulli, no-op consumer",
-        n_seeds,
-        hidden,
-        steps,
-        "float64",
-        kernel,
-    )
+    kernels = {}
+    for threads in thread_counts():
+        call = kernel_call(weights, inputs, condition, n_seeds, np.float64, threads)
+        kernels[threads] = timed_row(
+            report,
+            "vectorised",
+            f"stochlstm kernel, {threads} thr, bernoulli, no-op consumer",
+            n_seeds,
+            hidden,
+            steps,
+            "float64",
+            measure(call),
+        )
     keep_all = measure(lambda: simulate(weights, inputs, condition, seeds, dtype=np.float64))
     timed_row(
         report,
         "vectorised",
-        "simulate() (keeps every quantity)",
+        "simulate() (keeps every quantity), default threads",
         n_seeds,
         hidden,
         steps,
@@ -790,7 +809,12 @@ def bench_vectorised(report: Report, sizes: dict) -> None:
     row = timed_row(
         report, "vectorised", label, n_seeds, hidden, steps, "float64", timing, note=note
     )
-    compare(row, timing.seconds / row_kernel.seconds, ">=", 50.0, "loop / run_kernel")
+    for threads, kernel in kernels.items():
+        if threads != 1:
+            row = timed_row(
+                report, "vectorised", label, n_seeds, hidden, steps, "float64", timing, note=note
+            )
+        compare(row, timing.seconds / kernel.seconds, ">=", 50.0, f"loop / kernel {threads} thr")
 
 
 # ---------------------------------------------------------------- 4. end to end
@@ -859,35 +883,45 @@ def run_cli(yaml_path: Path, out_dir: Path) -> tuple[float, float, dict, str]:
 
 
 def simulation_of(yaml_path: Path) -> Callable[[], None]:
-    """The bare simulation of an experiment's plan: run_kernel with a no-op
-    consumer over the same seeds in the same batches (inputs built beforehand)."""
+    """The bare simulation of an experiment's plan: the kernel with a no-op
+    consumer over the same seeds in the same batches and thread groups as
+    ``stochlstm run`` (inputs built beforehand)."""
     from stochlstm.config import load_experiment
+    from stochlstm.parallel import run_in_threads, seed_groups, usable_cores
     from stochlstm.runner import plan_run
     from stochlstm.simulate import run_kernel
 
     plan = plan_run(load_experiment(yaml_path))
+    threads = usable_cores()  # execution.threads auto, in-process
     work = []
-    for task in plan.tasks:
+    for index, task in enumerate(plan.tasks):
         point = plan.points[task.point]
-        inputs = point.shared_inputs
-        if inputs is None:
-            inputs = np.asarray(point.config.build_inputs(list(task.seeds)), dtype=np.float64)
-        work.append((point, task.seeds, inputs))
+        seeds = list(task.seeds)
+        for group in seed_groups(len(seeds), threads):
+            if point.shared_inputs is not None:
+                inputs = point.shared_inputs
+            else:
+                inputs = np.asarray(point.config.build_inputs(seeds[group]), dtype=np.float64)
+            work.append((index, point, seeds[group], inputs))
+
+    def run_group(point, seeds, inputs, cancelled):
+        run_kernel(
+            point.weights,
+            inputs,
+            point.conditions,
+            seeds,
+            _noop,
+            root_seed=point.root_seed,
+            initial_state=point.initial_state,
+            dtype=point.dtype,
+        )
 
     def run():
-        for point, seeds, inputs in work:
-            run_kernel(
-                point.weights,
-                inputs,
-                point.conditions,
-                seeds,
-                _noop,
-                root_seed=point.root_seed,
-                initial_state=point.initial_state,
-                dtype=point.dtype,
-            )
+        for index in dict.fromkeys(w[0] for w in work):
+            run_in_threads([partial(run_group, *w[1:]) for w in work if w[0] == index])
 
     run.plan = plan  # type: ignore[attr-defined]
+    run.threads = threads  # type: ignore[attr-defined]
     return run
 
 
@@ -928,7 +962,7 @@ def _e2e_a(report: Report, s: dict, tmp: Path) -> None:
     timed_row(
         report,
         "e2e",
-        "bare simulation: run_kernel x batches, no-op",
+        f"bare simulation: kernel x batches, {simulation.threads} thr, no-op",
         s["seeds"],
         s["hidden"],
         s["steps"],
@@ -997,7 +1031,7 @@ def _e2e_b(report: Report, s: dict, tmp: Path) -> None:
     timed_row(
         report,
         "e2e",
-        "bare simulation: run_kernel x batches, no-op",
+        f"bare simulation: kernel x batches, {simulation.threads} thr, no-op",
         s["seeds"],
         s["hidden"],
         s["steps"],
@@ -1005,18 +1039,20 @@ def _e2e_b(report: Report, s: dict, tmp: Path) -> None:
         sim,
         note="no warm-up",
     )
-    reference = torch_time(report, s["seeds"], s["hidden"], s["steps"])
-    if reference is not None:
-        timed_row(
-            report,
-            "e2e",
-            f"torch.nn.LSTM forward, no_grad, {torch_or_none().get_num_threads()} thr",
-            s["seeds"],
-            s["hidden"],
-            s["steps"],
-            "float32",
-            reference,
-        )
+    reference = None
+    for threads in thread_counts():
+        reference = torch_time(report, s["seeds"], s["hidden"], s["steps"], threads)
+        if reference is not None:
+            timed_row(
+                report,
+                "e2e",
+                f"torch.nn.LSTM forward, no_grad, {threads} thr",
+                s["seeds"],
+                s["hidden"],
+                s["steps"],
+                "float32",
+                reference,
+            )
     row = report.add(
         Row(
             "e2e",
@@ -1033,7 +1069,9 @@ def _e2e_b(report: Report, s: dict, tmp: Path) -> None:
     if reference is None:
         report.note("e2e-b: torch is not installed; the torch.nn.LSTM comparison is skipped")
         return
-    compare(row, wall / reference.seconds, "<=", 2.0, "run / torch forward")
+    compare(
+        row, wall / reference.seconds, "<=", 2.0, f"run / torch forward {thread_counts()[-1]} thr"
+    )
 
 
 # ---------------------------------------------------------------- main
@@ -1071,13 +1109,14 @@ def main(argv: list[str] | None = None) -> int:
     info["numpy BLAS threads"] += (
         f" globally; {inside if inside is not None else 'unknown'} inside run_kernel"
     )
-    torch = torch_or_none(inside or blas_threads()[0])
+    torch = torch_or_none()
     info["torch"] = torch.__version__ if torch else "not installed (torch comparisons skipped)"
     if torch:
-        info["torch threads"] = (
-            f"{torch.get_num_threads()} (set to match the kernel's BLAS threads; "
-            f"torch's default here is {TORCH_DEFAULT_THREADS})"
-        )
+        info["torch threads"] = f"{torch.get_num_threads()} by default"
+    info["thread counts"] = (
+        f"{', '.join(map(str, thread_counts()))}: each comparison runs torch and stochlstm "
+        "on the same number of threads (stochlstm: seed groups, execution.threads)"
+    )
     info["load average"] = _loadavg()
     info["baseline RSS"] = (
         f"{(_status_kb('VmRSS') or 0) / 1024:.0f} MB (this process, numpy and torch imported)"
