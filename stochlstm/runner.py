@@ -30,6 +30,7 @@ import pandas as pd
 
 from . import rundir
 from .condition import Condition
+from .csv_writer import write_csv
 from .parallel import check, run_in_threads, seed_groups, usable_cores
 from .recorder import BatchRecord, BatchRecorder, RecordPlan, derived_quantities
 from .simulate import NOISE_BLOCK_MIN_STEPS, readout_columns, run_kernel
@@ -633,9 +634,7 @@ def _write_outputs(
 ) -> dict[str, tuple[Path, int]]:
     outputs: dict[str, tuple[Path, int]] = {}
     summary = summary_frame(plan, accumulator)
-    path = rundir.atomic_write(
-        work_dir / "summary.csv", lambda tmp: summary.to_csv(tmp, index=False)
-    )
+    path = rundir.atomic_write(work_dir / "summary.csv", lambda tmp: write_csv(summary, tmp))
     outputs["summary.csv"] = (path, len(summary))
     trajectories = trajectories_frame(plan, accumulator)
     if config.output.format == "parquet":
@@ -643,7 +642,7 @@ def _write_outputs(
         write = lambda tmp: trajectories.to_parquet(tmp, index=False)  # noqa: E731
     else:
         name = "trajectories.csv"
-        write = lambda tmp: trajectories.to_csv(tmp, index=False)  # noqa: E731
+        write = lambda tmp: write_csv(trajectories, tmp)  # noqa: E731
     path = rundir.atomic_write(work_dir / name, write)
     outputs[name] = (path, len(trajectories))
     return outputs

@@ -231,6 +231,18 @@ def test_noise_drawn_in_blocks_equals_noise_drawn_per_step():
             np.testing.assert_array_equal(drawn[:, :, column], uniforms(3, seed, stream, 10, 4))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_noise_of_seeds_past_the_first_chunk_is_their_own_stream(dtype):
+    """Seeds are drawn and transposed in chunks of 256: a seed in the second
+    chunk still gets exactly its own stream, block after block."""
+    seeds = list(range(1000, 1300))
+    noise = SeedBatchNoise(root_seed=2, seeds=seeds, streams=["input"], hidden_size=3, dtype=dtype)
+    drawn = np.concatenate([noise.next_block(n)["input"].copy() for n in (4, 2)])  # (6, H, B)
+    for column in (0, 255, 256, 299):
+        expected = uniforms(2, seeds[column], "input", 6, 3).astype(dtype)
+        np.testing.assert_array_equal(drawn[:, :, column], expected)
+
+
 def test_float32_uniforms_stay_below_one():
     noise = SeedBatchNoise(0, range(64), ["input"], hidden_size=64, dtype=np.float32)
     block = noise.next_block(200)["input"]
