@@ -498,7 +498,7 @@ def kernel_call(weights, inputs, condition, batch: int, dtype, threads: int = 1)
     def run(steps=None):
         x = inputs if steps is None else inputs[:steps]
         run_in_threads(
-            [partial(_run_group, weights, x, condition, seeds, dtype, g) for g in groups]
+            [partial(_run_group, weights, x, condition, seeds, dtype, g) for g in groups], threads
         )
 
     return run
@@ -575,7 +575,7 @@ def uniforms_alone(batch: int, hidden: int, steps: int, dtype, threads: int = 1)
 
     def run(n_steps=None):
         n_steps = steps if n_steps is None else n_steps
-        run_in_threads([partial(draw, g, n_steps) for g in groups])
+        run_in_threads([partial(draw, g, n_steps) for g in groups], threads)
 
     return run, block
 
@@ -918,7 +918,7 @@ def simulation_of(yaml_path: Path) -> Callable[[], None]:
 
     def run():
         for index in dict.fromkeys(w[0] for w in work):
-            run_in_threads([partial(run_group, *w[1:]) for w in work if w[0] == index])
+            run_in_threads([partial(run_group, *w[1:]) for w in work if w[0] == index], threads)
 
     run.plan = plan  # type: ignore[attr-defined]
     run.threads = threads  # type: ignore[attr-defined]

@@ -18,6 +18,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from itertools import pairwise
 
 from threadpoolctl import threadpool_limits
@@ -35,13 +36,21 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+# Seeds one group runs at most: narrower groups keep a step's working set in
+# cache and draw their uniforms in longer calls per generator (NumPy releases
+# the GIL for each call, and many short calls from several threads spend
+# their time handing the GIL over).
+GROUP_BLOCKS = 4
+
+
 def seed_groups(n_seeds: int, threads: int) -> list[slice]:
-    """``n_seeds`` split into at most ``threads`` slices of whole
-    :data:`SEED_BLOCK` blocks, as even as whole blocks allow."""
+    """``n_seeds`` split into slices of whole :data:`SEED_BLOCK` blocks, at
+    least ``threads`` of them (when there are enough blocks) and at most
+    :data:`GROUP_BLOCKS` blocks each, as even as whole blocks allow."""
     if threads < 1:
         raise ValueError(f"threads: expected a positive number, got {threads}")
     n_blocks = -(-n_seeds // SEED_BLOCK)
-    n_groups = max(1, min(threads, n_blocks))
+    n_groups = min(n_blocks, max(threads, -(-n_blocks // GROUP_BLOCKS)))
     bounds = [
         min(n_seeds, round(k * n_blocks / n_groups) * SEED_BLOCK) for k in range(n_groups + 1)
     ]
@@ -53,39 +62,51 @@ class Cancelled(Exception):
     was interrupted."""
 
 
-def run_in_threads(calls: Sequence[Callable[[threading.Event], object]]) -> list:
-    """Run ``calls`` at once, the first in this thread, and return their results
-    in order. Each call gets an event that is set when another call has failed
-    (or this thread was interrupted): it should raise :class:`Cancelled` soon
+def run_in_threads(calls: Sequence[Callable[[threading.Event], object]], threads: int) -> list:
+    """Run ``calls`` on ``threads`` threads (this one among them) and return
+    their results in order.
+
+    Each call gets an event that is set when another call has failed (or this
+    thread was interrupted): it should raise :class:`Cancelled` soon
     (``check(cancelled)`` once per step). The first error is raised once every
-    call has ended (the cause rather than the cancellations). BLAS is held to one thread meanwhile: the calls are the
-    threads."""
+    running call has ended, the cause rather than the cancellations it set off.
+    BLAS is held to one thread meanwhile: the calls are the threads.
+    """
     cancelled = threading.Event()
-    if len(calls) == 1:
-        return [calls[0](cancelled)]
+    results: list = [None] * len(calls)
+    pending = iter(range(len(calls)))
+    take = threading.Lock()
+
+    def work() -> None:
+        while not cancelled.is_set():
+            with take:
+                k = next(pending, None)
+            if k is None:
+                return
+            try:
+                results[k] = calls[k](cancelled)
+            except BaseException:
+                cancelled.set()
+                raise
+
+    n_threads = max(1, min(threads, len(calls)))
     with (
         threadpool_limits(limits=1, user_api="blas"),
-        ThreadPoolExecutor(len(calls) - 1, thread_name_prefix="stochlstm") as pool,
+        ThreadPoolExecutor(n_threads - 1, thread_name_prefix="stochlstm")
+        if n_threads > 1
+        else nullcontext() as pool,
     ):
-        futures = [pool.submit(_cancel_others_on_error, call, cancelled) for call in calls[1:]]
+        futures = [pool.submit(work) for _ in range(n_threads - 1)]
         errors: list[BaseException] = []
         try:
-            first = _cancel_others_on_error(calls[0], cancelled)
+            work()
         except BaseException as error:  # an interrupt too: stop the others first
             errors.append(error)
         wait(futures)
         errors += [f.exception() for f in futures if f.exception() is not None]
-        if errors:  # the cause, not the cancellations it set off
-            raise next((e for e in errors if not isinstance(e, Cancelled)), errors[0])
-        return [first, *(future.result() for future in futures)]
-
-
-def _cancel_others_on_error(call, cancelled: threading.Event):
-    try:
-        return call(cancelled)
-    except BaseException:
-        cancelled.set()
-        raise
+    if errors:
+        raise next((e for e in errors if not isinstance(e, Cancelled)), errors[0])
+    return results
 
 
 def check(cancelled: threading.Event) -> None:

@@ -207,7 +207,7 @@ def run_task(point: PointSpec, seeds: Sequence[int], threads: int = 1) -> BatchR
     seeds = list(seeds)
     groups = seed_groups(len(seeds), threads)
     return BatchRecord.concat(
-        run_in_threads([partial(_run_group, point, seeds[group]) for group in groups])
+        run_in_threads([partial(_run_group, point, seeds[group]) for group in groups], threads)
     )
 
 

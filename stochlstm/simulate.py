@@ -497,6 +497,7 @@ def simulate(
             dtype=dtype,
         )
 
-    groups = seed_groups(len(seeds), usable_cores() if threads is None else threads)
-    run_in_threads([partial(run_group, group) for group in groups])
+    threads = usable_cores() if threads is None else threads
+    groups = seed_groups(len(seeds), threads)
+    run_in_threads([partial(run_group, group) for group in groups], threads)
     return Simulation(tuple(names), tuple(seeds), quantities, arrays)

@@ -6,15 +6,18 @@ from itertools import pairwise
 
 import pytest
 
-from stochlstm.parallel import Cancelled, check, run_in_threads, seed_groups
+from stochlstm.parallel import GROUP_BLOCKS, Cancelled, check, run_in_threads, seed_groups
 from stochlstm.stats import SEED_BLOCK
 
 
-@pytest.mark.parametrize("n_seeds,threads", [(1, 4), (256, 2), (600, 2), (600, 3), (5000, 7)])
+@pytest.mark.parametrize(
+    "n_seeds,threads", [(1, 4), (256, 2), (600, 2), (600, 3), (5000, 7), (5000, 1), (100_000, 2)]
+)
 def test_seed_groups_are_whole_blocks_covering_every_seed_once(n_seeds, threads):
     groups = seed_groups(n_seeds, threads)
     n_blocks = -(-n_seeds // SEED_BLOCK)
-    assert len(groups) == min(threads, n_blocks)
+    assert len(groups) == min(n_blocks, max(threads, -(-n_blocks // GROUP_BLOCKS)))
+    assert all(g.stop - g.start <= GROUP_BLOCKS * SEED_BLOCK for g in groups)
     assert groups[0].start == 0 and groups[-1].stop == n_seeds
     for before, after in pairwise(groups):
         assert before.stop == after.start and before.stop % SEED_BLOCK == 0
@@ -27,6 +30,20 @@ def test_seed_groups_refuse_zero_threads():
         seed_groups(10, 0)
 
 
+def test_more_calls_than_threads_all_run_in_order():
+    seen = []
+
+    def call(k):
+        def run(cancelled):
+            seen.append(threading.get_ident())
+            return k * k
+
+        return run
+
+    assert run_in_threads([call(k) for k in range(7)], threads=2) == [k * k for k in range(7)]
+    assert len(set(seen)) <= 2
+
+
 def test_results_come_back_in_order_and_run_at_once():
     started = threading.Barrier(3, timeout=10)  # breaks unless all three run together
 
@@ -37,7 +54,7 @@ def test_results_come_back_in_order_and_run_at_once():
 
         return run
 
-    assert run_in_threads([call(k) for k in range(3)]) == [0, 1, 2]
+    assert run_in_threads([call(k) for k in range(3)], threads=3) == [0, 1, 2]
 
 
 def test_the_failing_call_is_reported_and_the_others_are_cancelled():
@@ -59,6 +76,6 @@ def test_the_failing_call_is_reported_and_the_others_are_cancelled():
 
     start = time.perf_counter()
     with pytest.raises(KeyError, match="the cause"):
-        run_in_threads([looping, failing, looping])
+        run_in_threads([looping, failing, looping], threads=3)
     assert cancelled_seen == [True, True]
     assert time.perf_counter() - start < 5
