@@ -7,12 +7,17 @@
 
 Benchmarks (``--only`` names):
 
-deterministic  ``run_kernel`` (deterministic gates, no-op consumer) vs the
-               bare forward of ``torch.nn.LSTM`` (CPU, ``no_grad``), same
-               weights, batch, sizes, float32 and thread count.
+deterministic  the kernel (deterministic gates, no-op consumer, seed groups
+               in threads as ``stochlstm run`` runs them) vs the bare forward
+               of ``torch.nn.LSTM`` (CPU, ``no_grad``), same weights, batch,
+               sizes, float32 and number of threads.
 bernoulli      bernoulli gates vs deterministic vs drawing the uniforms alone
-               (``SeedBatchNoise.next_block`` in the kernel's block sizes), and
-               vs a plain PyTorch step loop with ``torch.bernoulli``.
+               (``SeedBatchNoise.next_block`` in the kernel's block sizes and
+               seed groups), and vs a plain PyTorch step loop with
+               ``torch.bernoulli``.
+
+Every comparison runs twice: on 1 thread, and on every usable core (torch's
+default and stochlstm's).
 vectorised     the vectorised kernel vs a per-seed Python loop over the
                reference ``stochlstm.cell.unroll``.
 e2e            the real ``stochlstm run`` command in a subprocess (time, peak
@@ -493,7 +498,7 @@ def kernel_call(weights, inputs, condition, batch: int, dtype, threads: int = 1)
     from stochlstm.parallel import run_in_threads, seed_groups
 
     seeds = list(range(batch))
-    groups = seed_groups(batch, threads)
+    groups = seed_groups(batch, threads, weights.hidden_size)
 
     def run(steps=None):
         x = inputs if steps is None else inputs[:steps]
@@ -564,7 +569,7 @@ def uniforms_alone(batch: int, hidden: int, steps: int, dtype, threads: int = 1)
     from stochlstm.simulate import noise_block_steps
 
     seeds = list(range(batch))
-    groups = seed_groups(batch, threads)
+    groups = seed_groups(batch, threads, hidden)
     block = noise_block_steps(len(GATE_STREAMS), hidden, groups[0].stop, steps)
 
     def draw(group, n_steps, cancelled):
@@ -897,7 +902,7 @@ def simulation_of(yaml_path: Path) -> Callable[[], None]:
     for index, task in enumerate(plan.tasks):
         point = plan.points[task.point]
         seeds = list(task.seeds)
-        for group in seed_groups(len(seeds), threads):
+        for group in seed_groups(len(seeds), threads, point.weights.hidden_size):
             if point.shared_inputs is not None:
                 inputs = point.shared_inputs
             else:

@@ -36,21 +36,25 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-# Seeds one group runs at most: narrower groups keep a step's working set in
-# cache and draw their uniforms in longer calls per generator (NumPy releases
-# the GIL for each call, and many short calls from several threads spend
-# their time handing the GIL over).
-GROUP_BLOCKS = 4
+# Values per step one group holds at most (hidden units x seeds, per
+# quantity): small enough that a step's working set stays in cache and that
+# the uniforms come in long calls per generator (NumPy releases the GIL for
+# each call, and many short calls from several threads spend their time
+# handing the GIL over); large enough that NumPy's per-call cost stays small.
+GROUP_VALUES = 64 * 1024
 
 
-def seed_groups(n_seeds: int, threads: int) -> list[slice]:
-    """``n_seeds`` split into slices of whole :data:`SEED_BLOCK` blocks, at
-    least ``threads`` of them (when there are enough blocks) and at most
-    :data:`GROUP_BLOCKS` blocks each, as even as whole blocks allow."""
+def seed_groups(n_seeds: int, threads: int, hidden_size: int) -> list[slice]:
+    """``n_seeds`` split into slices of whole :data:`SEED_BLOCK` blocks: at
+    most :data:`GROUP_VALUES` values of ``hidden_size`` units each, a multiple
+    of ``threads`` of them (when there are enough blocks), as even as whole
+    blocks allow."""
     if threads < 1:
         raise ValueError(f"threads: expected a positive number, got {threads}")
     n_blocks = -(-n_seeds // SEED_BLOCK)
-    n_groups = min(n_blocks, max(threads, -(-n_blocks // GROUP_BLOCKS)))
+    group_blocks = max(1, GROUP_VALUES // (max(1, hidden_size) * SEED_BLOCK))
+    rounds = -(-n_blocks // (group_blocks * threads))
+    n_groups = min(n_blocks, rounds * threads)
     bounds = [
         min(n_seeds, round(k * n_blocks / n_groups) * SEED_BLOCK) for k in range(n_groups + 1)
     ]

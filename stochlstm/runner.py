@@ -205,7 +205,7 @@ def run_task(point: PointSpec, seeds: Sequence[int], threads: int = 1) -> BatchR
     """Simulate one batch of seeds of one point into its :class:`BatchRecord`,
     in ``threads`` groups of seeds at once (the record does not depend on it)."""
     seeds = list(seeds)
-    groups = seed_groups(len(seeds), threads)
+    groups = seed_groups(len(seeds), threads, point.weights.hidden_size)
     return BatchRecord.concat(
         run_in_threads([partial(_run_group, point, seeds[group]) for group in groups], threads)
     )

@@ -498,6 +498,6 @@ def simulate(
         )
 
     threads = usable_cores() if threads is None else threads
-    groups = seed_groups(len(seeds), threads)
+    groups = seed_groups(len(seeds), threads, weights.hidden_size)
     run_in_threads([partial(run_group, group) for group in groups], threads)
     return Simulation(tuple(names), tuple(seeds), quantities, arrays)

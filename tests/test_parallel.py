@@ -6,28 +6,39 @@ from itertools import pairwise
 
 import pytest
 
-from stochlstm.parallel import GROUP_BLOCKS, Cancelled, check, run_in_threads, seed_groups
+from stochlstm.parallel import GROUP_VALUES, Cancelled, check, run_in_threads, seed_groups
 from stochlstm.stats import SEED_BLOCK
 
 
 @pytest.mark.parametrize(
-    "n_seeds,threads", [(1, 4), (256, 2), (600, 2), (600, 3), (5000, 7), (5000, 1), (100_000, 2)]
+    "n_seeds,threads,hidden",
+    [
+        (1, 4, 64),
+        (256, 2, 64),
+        (600, 2, 64),
+        (600, 3, 8),
+        (5000, 7, 64),
+        (5000, 1, 64),
+        (100_000, 2, 16),
+        (100_000, 2, 1024),
+    ],
 )
-def test_seed_groups_are_whole_blocks_covering_every_seed_once(n_seeds, threads):
-    groups = seed_groups(n_seeds, threads)
+def test_seed_groups_are_whole_blocks_covering_every_seed_once(n_seeds, threads, hidden):
+    groups = seed_groups(n_seeds, threads, hidden)
     n_blocks = -(-n_seeds // SEED_BLOCK)
-    assert len(groups) == min(n_blocks, max(threads, -(-n_blocks // GROUP_BLOCKS)))
-    assert all(g.stop - g.start <= GROUP_BLOCKS * SEED_BLOCK for g in groups)
+    most_blocks = max(1, GROUP_VALUES // (hidden * SEED_BLOCK))
     assert groups[0].start == 0 and groups[-1].stop == n_seeds
     for before, after in pairwise(groups):
         assert before.stop == after.start and before.stop % SEED_BLOCK == 0
     sizes = [-(-(g.stop - g.start) // SEED_BLOCK) for g in groups]
+    assert max(sizes) <= most_blocks
     assert max(sizes) - min(sizes) <= 1  # as even as whole blocks allow
+    assert len(groups) == n_blocks or len(groups) % threads == 0  # every thread busy
 
 
 def test_seed_groups_refuse_zero_threads():
     with pytest.raises(ValueError, match="threads"):
-        seed_groups(10, 0)
+        seed_groups(10, 0, 4)
 
 
 def test_more_calls_than_threads_all_run_in_order():
