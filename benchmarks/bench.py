@@ -1,6 +1,6 @@
 """stochlstm performance benchmarks, side by side on one machine in one run.
 
-    python benchmarks/bench.py                 # everything (about 10 minutes on 2 cores)
+    python benchmarks/bench.py                 # everything (about 5 minutes on 2 cores)
     python benchmarks/bench.py --quick         # small sizes, a smoke check (< 1 minute)
     python benchmarks/bench.py --only deterministic,vectorised
     python benchmarks/bench.py --out /tmp/results.csv
@@ -78,8 +78,8 @@ GATE_STREAMS = ["input", "forget", "output"]
 FULL = {
     "det": {"batches": (1000, 4000), "hidden": 64, "steps": 1000},
     # (batch, steps): the uniform draws cost the same per step at any length
-    # (the kernel draws 1-2 steps per block at these batches), so the large
-    # batch runs 200 steps to keep the whole script near 10 minutes.
+    # (the kernel draws them a block of steps at a time), so the large batch
+    # runs 200 steps to keep the whole script near 5 minutes.
     "bern": {"runs": ((1000, 1000), (4000, 200)), "hidden": 64},
     "vec": {"seeds": 1000, "hidden": 16, "steps": 100, "loop_budget": 60.0},
     "e2e_a": {"seeds": 100_000, "steps": 100, "hidden": 16, "every": 1},

@@ -3,9 +3,10 @@
 A run is planned as tasks, one per (sweep point, batch of seeds). Batches are
 whole blocks of :data:`~stochlstm.stats.SEED_BLOCK` seeds and their size comes
 from the experiment file only, so the plan, and every number the run writes,
-is the same whatever ``--jobs`` or executor runs the tasks. Each task streams
-its batch through the kernel into block statistics and a few sample paths
-(:mod:`stochlstm.recorder`); the results are folded in task order into
+is the same whatever ``--jobs``, threads or executor runs the tasks. Each task
+streams its batch, in groups of seeds on parallel threads
+(:mod:`stochlstm.parallel`), through the kernel into block statistics and a
+few sample paths (:mod:`stochlstm.recorder`); the results are folded in task order into
 running statistics, which are checkpointed so that an interrupted run can be
 resumed to the same bits.
 """
