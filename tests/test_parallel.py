@@ -1,7 +1,9 @@
 """Seed groups in threads: whole blocks, results in order, the cause of a failure."""
 
+import signal
 import threading
 import time
+from functools import partial
 from itertools import pairwise
 
 import pytest
@@ -90,3 +92,31 @@ def test_the_failing_call_is_reported_and_the_others_are_cancelled():
         run_in_threads([looping, failing, looping], threads=3)
     assert cancelled_seen == [True, True]
     assert time.perf_counter() - start < 5
+
+
+def test_an_interrupt_while_waiting_stops_the_other_threads():
+    """Ctrl-C can arrive while this thread, its own calls done, waits for the
+    others: they are cancelled at their next check instead of running on."""
+    worker_started = threading.Event()
+    main = threading.main_thread()
+
+    def either(cancelled):
+        if threading.current_thread() is main:
+            assert worker_started.wait(5)
+            ctrl_c = partial(signal.pthread_kill, main.ident, signal.SIGINT)
+            threading.Timer(0.2, ctrl_c).start()  # arrives while this thread waits
+            return
+        worker_started.set()
+        for _ in range(1000):  # ~10 s unless cancelled
+            check(cancelled)
+            time.sleep(0.01)
+
+    start = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        run_in_threads([either, either], threads=2)
+    assert time.perf_counter() - start < 5
+
+
+def test_no_seeds_is_an_error():
+    with pytest.raises(ValueError, match="at least one seed"):
+        seed_groups(0, 2, 4)
