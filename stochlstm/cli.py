@@ -92,13 +92,15 @@ def run(
     """Run an experiment: simulate every condition over the seeds and write the run directory."""
     from .config import ConfigError, load_experiment
     from .rundir import RunDirectoryError
-    from .runner import RunInterrupted, plan_run, run_experiment
+    from .runner import RunInterrupted, execution_summary, plan_run, run_experiment
 
     if resume and force:
         _fail("--resume and --force cannot be used together", EXIT_BAD_INPUT)
     if plan:
         try:
-            out.print(plan_run(load_experiment(experiment, overrides=set_ or [])).describe())
+            config = load_experiment(experiment, overrides=set_ or [])
+            out.print(plan_run(config).describe())
+            out.print(execution_summary(config, jobs, threads, executor))
         except ConfigError as error:
             _config_error(error)
         return

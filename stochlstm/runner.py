@@ -392,6 +392,21 @@ def _threads(setting, jobs: int, executor: str | None) -> int:
     return int(setting)
 
 
+def execution_summary(
+    config, jobs: int | None = None, threads: int | None = None, executor: str | None = None
+) -> str:
+    """Where the tasks would run, and on how many threads (one line)."""
+    jobs = int(jobs if jobs is not None else config.execution.jobs)
+    threads = _threads(threads or config.execution.threads, jobs, executor)
+    if _in_process(jobs, executor):
+        where = "in this process"
+    elif executor in (None, "processes"):
+        where = f"in {jobs} worker processes"
+    else:
+        where = f"on {jobs} Dask workers ({executor})"
+    return f"  execution: {where}, {threads} thread(s) each running groups of seeds"
+
+
 def _execute(
     plan: RunPlan, todo: Sequence[Task], jobs: int, threads: int, executor: str | None
 ) -> Iterator[tuple[Task, BatchRecord]]:

@@ -77,6 +77,10 @@ def test_threads_option_and_setting(tmp_path, experiment):
     result = invoke("run", experiment, "--out", tmp_path / "b", "--set", "execution.threads=2")
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "b" / "tiny" / "manifest.json").read_text())["threads"] == 2
+    result = invoke("run", experiment, "--plan", "--threads", "3")
+    assert "execution: in this process, 3 thread(s)" in result.output, result.output
+    result = invoke("run", experiment, "--plan", "--jobs", "2")
+    assert "execution: in 2 worker processes, 1 thread(s)" in result.output, result.output
     result = invoke("validate", experiment, "--set", "execution.threads=0")
     assert result.exit_code == EXIT_BAD_INPUT
     assert "execution.threads: must be >= 1, got 0" in result.output
