@@ -1,5 +1,6 @@
 """Writing the run's tables as CSV: ``frame.to_csv(path, index=False)``, byte
-for byte, several times faster for the columns those tables have.
+for byte, faster for the columns those tables have (about 30% less time for
+a run's summary).
 
 pandas formats each float through NumPy's ``astype(str)``; for float64 that is
 the shortest repr that reads back to the same number, exactly what Python's
@@ -46,13 +47,14 @@ def _column_text(values: pd.Series) -> list[str] | None:
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
     """``frame.to_csv(path, index=False)``, faster for plain columns."""
     names = [str(name) for name in frame.columns]
-    columns = [_column_text(frame.iloc[:, k]) for k in range(frame.shape[1])]
-    quick = frame.shape[1] > 0 and all(_plain(name) for name in names)
-    if not quick or any(c is None for c in columns):
+    columns = None
+    if names and all(_plain(name) for name in names):
+        columns = [_column_text(frame.iloc[:, k]) for k in range(frame.shape[1])]
+    if columns is None or any(c is None for c in columns):
         frame.to_csv(path, index=False)
         return
     newline = os.linesep
     with open(Path(path), "w", newline="") as handle:
         handle.write(",".join(names) + newline)
-        if len(frame) and columns:
+        if len(frame):
             handle.write(newline.join(map(",".join, zip(*columns, strict=True))) + newline)

@@ -384,20 +384,24 @@ def _in_process(jobs: int, executor: str | None) -> bool:
     return jobs <= 1 and executor in (None, "local")
 
 
-def _threads(setting, jobs: int, executor: str | None) -> int:
-    """Threads per task: ``auto`` is every usable core for a run in this
+def _jobs_and_threads(
+    config, jobs: int | None, threads: int | None, executor: str | None
+) -> tuple[int, int]:
+    """Worker processes and threads per task: the arguments, else the file's
+    ``execution``; threads ``auto`` is every usable core for a run in this
     process, and one per worker when processes or Dask run the tasks."""
+    jobs = int(jobs if jobs is not None else config.execution.jobs)
+    setting = threads or config.execution.threads
     if setting in (None, "auto"):
-        return usable_cores() if _in_process(jobs, executor) else 1
-    return int(setting)
+        return jobs, usable_cores() if _in_process(jobs, executor) else 1
+    return jobs, int(setting)
 
 
 def execution_summary(
     config, jobs: int | None = None, threads: int | None = None, executor: str | None = None
 ) -> str:
     """Where the tasks would run, and on how many threads (one line)."""
-    jobs = int(jobs if jobs is not None else config.execution.jobs)
-    threads = _threads(threads or config.execution.threads, jobs, executor)
+    jobs, threads = _jobs_and_threads(config, jobs, threads, executor)
     if _in_process(jobs, executor):
         where = "in this process"
     elif executor in (None, "processes"):
@@ -473,8 +477,7 @@ def run_experiment(
     resolved_yaml = config.to_resolved_yaml()
     out_dir = Path(out if out is not None else config.output.dir)
     target = out_dir / config.name
-    jobs = int(jobs if jobs is not None else config.execution.jobs)
-    threads = _threads(threads or config.execution.threads, jobs, executor)
+    jobs, threads = _jobs_and_threads(config, jobs, threads, executor)
     draw = config.output.figures if figures is None else figures
 
     existing = rundir.read_manifest(target) if target.exists() else None
