@@ -183,12 +183,11 @@ def machine() -> dict[str, str]:
                 break
     except OSError:
         model = platform.processor() or "unknown"
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
     threads, blas = blas_threads()
     import stochlstm
+    from stochlstm.parallel import usable_cores
+
+    usable = usable_cores()
 
     info = {
         "cpu": model,
