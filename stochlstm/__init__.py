@@ -1,61 +1,67 @@
 """stochlstm: deterministic vs stochastic LSTM gating, side by side.
 
-The cell and its math: :mod:`stochlstm.cell`. Gating rules:
-:mod:`stochlstm.gates`. The randomness contract: :mod:`stochlstm.noise`.
+The cell and its math: :mod:`stochlstm.core.cell`. The layers, each importing
+only those before it: :mod:`stochlstm.core` (the science), :mod:`stochlstm.engine`
+(many seeds at once), :mod:`stochlstm.experiment` (the experiment file and the
+run), :mod:`stochlstm.analysis` (metrics, figures, report) and
+:mod:`stochlstm.cli`. The names below are the Python API.
 """
 
-from .analysis import Run, RunError, analyze, load_run
-from .cell import cell_step
-from .condition import NOISE_STREAMS, Condition
-from .config import ConfigError, ExperimentConfig, load_experiment, parse_experiment
-from .gates import GATE_RULES, Bernoulli, Concrete, Deterministic, Threshold, gate_rule
-from .runner import RunInterrupted, plan_run, run_experiment
-from .simulate import Simulation, run_kernel, simulate
-from .weights import (
+__version__ = "0.1.0"
+
+from .analysis.pipeline import analyze, run_experiment
+from .analysis.run import Run, RunError, load_run
+from .core.cell import cell_step
+from .core.conditions import Condition
+from .core.gates import GATE_RULES, Bernoulli, Concrete, Deterministic, Threshold, gate_rule
+from .core.randomness import NOISE_STREAMS
+from .core.weights import (
     LSTMWeights,
     WeightsError,
     from_keras,
     from_per_gate,
     from_torch,
     init_uniform,
-    load_weights,
-    save_weights,
-    weights_from_mapping,
 )
-
-__version__ = "0.1.0"
+from .engine.kernel import run_kernel
+from .engine.simulate import Simulation, simulate
+from .experiment.load import ConfigError, load_experiment, parse_experiment
+from .experiment.plan import plan_run
+from .experiment.run import RunInterrupted
+from .experiment.schema import ExperimentConfig
+from .experiment.weight_files import build_weights, load_weights, save_weights
 
 __all__ = [
-    "ConfigError",
-    "ExperimentConfig",
-    "Run",
-    "RunError",
-    "RunInterrupted",
-    "analyze",
-    "load_experiment",
-    "load_run",
-    "parse_experiment",
-    "plan_run",
-    "run_experiment",
     "GATE_RULES",
     "NOISE_STREAMS",
     "Bernoulli",
     "Concrete",
     "Condition",
+    "ConfigError",
     "Deterministic",
+    "ExperimentConfig",
     "LSTMWeights",
+    "Run",
+    "RunError",
+    "RunInterrupted",
     "Simulation",
     "Threshold",
     "WeightsError",
+    "analyze",
+    "build_weights",
     "cell_step",
     "from_keras",
     "from_per_gate",
     "from_torch",
     "gate_rule",
     "init_uniform",
+    "load_experiment",
+    "load_run",
     "load_weights",
-    "save_weights",
-    "weights_from_mapping",
+    "parse_experiment",
+    "plan_run",
+    "run_experiment",
     "run_kernel",
+    "save_weights",
     "simulate",
 ]

@@ -90,9 +90,11 @@ def run(
     plan: Annotated[bool, typer.Option("--plan", help="Show the planned tasks and stop.")] = False,
 ) -> None:
     """Run an experiment: simulate every condition over the seeds and write the run directory."""
-    from .config import ConfigError, load_experiment
-    from .rundir import RunDirectoryError
-    from .runner import RunInterrupted, execution_summary, plan_run, run_experiment
+    from .analysis.pipeline import run_experiment
+    from .experiment.load import ConfigError, load_experiment
+    from .experiment.plan import describe_execution, plan_run
+    from .experiment.run import RunInterrupted
+    from .experiment.rundir import RunDirectoryError
 
     if resume and force:
         _fail("--resume and --force cannot be used together", EXIT_BAD_INPUT)
@@ -100,7 +102,7 @@ def run(
         try:
             config = load_experiment(experiment, overrides=set_ or [])
             out.print(plan_run(config).describe())
-            out.print(execution_summary(config, jobs, threads, executor))
+            out.print(describe_execution(config, jobs, threads, executor))
         except ConfigError as error:
             _config_error(error)
         return
@@ -199,17 +201,17 @@ def validate(
     set_: Overrides = None,
     plan: Annotated[bool, typer.Option("--plan", help="Also show the planned tasks.")] = False,
 ) -> None:
-    """Check an experiment file without running it."""
-    from .config import ConfigError, load_experiment
+    """Check an experiment file, its weights and its inputs, without running it."""
+    from .experiment.load import ConfigError, load_experiment
+    from .experiment.plan import plan_run
 
     try:
         config = load_experiment(experiment, overrides=set_ or [])
-        if plan:
-            from .runner import plan_run
-
-            out.print(plan_run(config).describe())
+        planned = plan_run(config)
     except ConfigError as error:
         _config_error(error)
+    if plan:
+        out.print(planned.describe())
     seeds = config.seed_list()
     out.print(
         f"[green]ok[/]: {experiment} is valid: experiment {config.name!r}, {len(seeds)} seeds, "
@@ -220,14 +222,16 @@ def validate(
 @app.command()
 def analyze(run_dir: RunDir) -> None:
     """Compute the comparison metrics of a run, print the table and write metrics.csv."""
-    from .analysis import RunError, comparison_text
-    from .analysis import analyze as analyze_run
+    from .analysis.pipeline import analyze as analyze_run
+    from .analysis.run import RunError, load_run
+    from .analysis.table import comparison_text
 
     try:
-        metrics = analyze_run(run_dir)
+        run = load_run(run_dir)
+        metrics = analyze_run(run)
     except RunError as error:
         _fail(str(error), EXIT_BAD_INPUT)
-    out.print(comparison_text(metrics), markup=False)
+    out.print(comparison_text(metrics, run.baseline, sweep=run.sweep_columns), markup=False)
     out.print(f"wrote {run_dir / 'metrics.csv'} ({len(metrics):,} rows)")
 
 
@@ -239,7 +243,8 @@ def plot(
     ] = None,
 ) -> None:
     """Draw the comparison figures of a run into RUN_DIR/figures/."""
-    from .analysis import RunError, draw_run_figures
+    from .analysis.pipeline import draw_run_figures
+    from .analysis.run import RunError
 
     try:
         paths = draw_run_figures(run_dir, formats=tuple(formats or ("png", "pdf")))
@@ -254,7 +259,7 @@ def example(
     seed: Annotated[int, typer.Option(help="Seed of the gate noise.")] = 0,
 ) -> None:
     """The answer's worked example, step by step, deterministic vs bernoulli."""
-    from .example import worked_example
+    from .analysis.worked_example import worked_example
 
     out.print(worked_example(seed), markup=False, highlight=False, soft_wrap=True)
 

@@ -35,8 +35,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from stochlstm import Condition, gate_rule, init_uniform, simulate
-from stochlstm.gates import Bernoulli, Threshold
+from stochlstm import Condition, init_uniform, simulate
 
 CELL_QUANTITIES = ("p_i", "i", "p_f", "f", "g", "p_o", "o", "c", "h", "y")
 DERIVED = (
@@ -58,8 +57,8 @@ STATS = ("n", "mean", "sd", "se", "ci_low", "ci_high", "min", "max")
 
 SMALL_CONDITIONS = {
     "deterministic": Condition(),
-    "bernoulli": Condition.all_gates("bernoulli"),
-    "forget-bernoulli": Condition(forget=gate_rule("bernoulli")),
+    "bernoulli": Condition("bernoulli"),
+    "forget-bernoulli": Condition(forget="bernoulli"),
 }
 
 
@@ -163,7 +162,7 @@ def derived_values(
             prob = arrays[f"p_{short}"]
             derived[f"sat_{short}"] = ((prob < 0.1) | (prob > 0.9)).astype(np.float64)
         for short, gate in GATES.items():
-            if isinstance(getattr(condition, gate), Bernoulli | Threshold):
+            if getattr(condition, gate).name in ("bernoulli", "threshold"):
                 prob = arrays[f"p_{short}"]
                 derived[f"flip_{short}"] = (arrays[short] != (prob > 0.5)).astype(np.float64)
         result[name] = derived
@@ -230,8 +229,8 @@ def _with_sweep(frame: pd.DataFrame, sweep) -> pd.DataFrame:
 
 
 def condition_config(condition: Condition) -> dict:
-    """A condition as the experiment file would give it (for resolved.yaml)."""
-    config = {gate: getattr(condition, gate).describe() for gate in ("input", "forget", "output")}
+    """A condition as the experiment file gives it (rules without parameters)."""
+    config = {gate: getattr(condition, gate).name for gate in GATES.values()}
     if condition.forget_semantics != "standard":
         config["forget_semantics"] = condition.forget_semantics
     return config
@@ -247,12 +246,14 @@ def write_run_dir(
     conditions: Mapping[str, Condition] = SMALL_CONDITIONS,
     baseline: str | None = None,
     seeds=100,
+    hidden_size: int = 3,
+    steps: int = 30,
+    sweep: Mapping[str, list] | None = None,
     status: str = "complete",
     trajectories_format: str = "csv",
-    extra_config: Mapping | None = None,
 ) -> Path:
-    """A minimal run directory: summary.csv, trajectories.csv (or .parquet),
-    resolved.yaml and manifest.json."""
+    """A run directory of :func:`small_simulation`'s experiment: summary.csv,
+    trajectories.csv (or .parquet), resolved.yaml and manifest.json."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     summary.to_csv(path / "summary.csv", index=False)
@@ -267,15 +268,17 @@ def write_run_dir(
         "seeds": seeds,
         "root_seed": 0,
         "baseline": baseline or default_baseline(conditions),
+        "model": {"input_size": 2, "hidden_size": hidden_size, "weights": {"init": "uniform"}},
+        "inputs": {"kind": "gaussian", "steps": steps, "seed": 1},
         "conditions": {key: condition_config(c) for key, c in conditions.items()},
-        **(extra_config or {}),
+        **({"sweep": dict(sweep)} if sweep else {}),
     }
     (path / "resolved.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     manifest = {
         "status": status,
         "tool": "stochlstm",
-        "seeds": seeds,
-        "command": ["stochlstm", "run", "experiment.yaml"],
+        "seeds": {"count": seeds},
+        "command": "stochlstm run experiment.yaml",
     }
     (path / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return path
@@ -290,7 +293,8 @@ def small_simulation(
     conditions: Mapping[str, Condition] = SMALL_CONDITIONS,
     weight_seed=0,
 ):
-    """The small standard simulation: random weights, Gaussian inputs shared by all seeds."""
+    """The small standard simulation: random weights, Gaussian inputs shared by
+    all seeds (the experiment :func:`write_run_dir` describes)."""
     weights = init_uniform(input_size, hidden_size, seed=weight_seed)
     inputs = np.random.Generator(np.random.PCG64(1)).normal(size=(steps, input_size))
     return simulate(weights, inputs, dict(conditions), seeds=seeds, root_seed=0)
@@ -319,6 +323,8 @@ def small_run(
         description=description,
         conditions=conditions,
         seeds=seeds,
+        hidden_size=hidden_size,
+        steps=steps,
         status=status,
         trajectories_format=trajectories_format,
     )

@@ -166,7 +166,7 @@ def test_analyze_and_plot_on_a_run_made_by_run(tmp_path, experiment):
 
     analyzed = invoke("analyze", run_dir)
     assert analyzed.exit_code == 0, analyzed.output
-    assert "stochastic" in analyzed.output and "div_h_final" in analyzed.output
+    assert "stochastic" in analyzed.output and "divergence_final_h" in analyzed.output
     metrics = (run_dir / "metrics.csv").read_text()
     assert metrics.startswith("condition,metric,quantity")
 

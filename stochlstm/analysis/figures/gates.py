@@ -1,0 +1,119 @@
+"""Gate probability against realised gate, per step and unit
+(:func:`plot_gate_heatmaps`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from ...core.names import GATES, SUMMARY_KEYS
+from ._style import GATE_NAMES, MAX_HEATMAP_UNITS, figure, point_text, select, style, units_note
+
+__all__ = ["gate_pairs", "plot_gate_heatmaps"]
+
+
+def gate_pairs(summary: pd.DataFrame, condition: str, gates: Sequence[str]) -> list[str]:
+    present = set(summary.loc[summary["condition"] == condition, "quantity"])
+    return [g for g in gates if g in present and f"p_{g}" in present]
+
+
+def plot_gate_heatmaps(
+    summary: pd.DataFrame,
+    condition: str | None = None,
+    *,
+    gates: Sequence[str] = tuple(GATES),
+    baseline: str | None = None,
+    max_units: int = MAX_HEATMAP_UNITS,
+    sweep: Mapping | None = None,
+    hidden_size: int | None = None,
+) -> Figure:
+    """Mean gate probability, mean realised gate and their difference per
+    (t, unit), one row per gate, for one condition (default: the first
+    condition other than ``baseline`` with gates recorded)."""
+    summary = select(summary, sweep, SUMMARY_KEYS, "plot_gate_heatmaps")
+    names = list(pd.unique(summary["condition"]))
+    if condition is None:
+        candidates = [c for c in names if c != baseline and gate_pairs(summary, c, gates)]
+        if not candidates:
+            raise ValueError(
+                "plot_gate_heatmaps: no condition has gate probabilities and gates recorded"
+            )
+        condition = candidates[0]
+    gates = gate_pairs(summary, condition, gates)
+    if not gates:
+        raise ValueError(
+            f"plot_gate_heatmaps: condition {condition!r} has no gate with p and gate recorded"
+        )
+    rows = summary[summary["condition"] == condition]
+    all_units = sorted(int(u) for u in pd.unique(rows.loc[rows["quantity"] == gates[0], "unit"]))
+    shown = all_units[:max_units]
+    rows = rows[rows["unit"].isin(shown)]
+
+    def grid(quantity):
+        cells = rows[rows["quantity"] == quantity]
+        return cells.pivot(index="unit", columns="t", values="mean").sort_index().sort_index(axis=1)
+
+    probs = {g: grid(f"p_{g}") for g in gates}
+    realised = {g: grid(g) for g in gates}
+    differences = {g: realised[g] - probs[g] for g in gates}
+    limit = max(0.01, max(float(np.nanmax(np.abs(d.to_numpy()))) for d in differences.values()))
+    n_seeds = int(rows["n"].max())
+
+    with style():
+        height = max(1.6, 0.16 * len(shown) + 1.1)
+        fig, axes = figure(
+            len(gates), 3, (13.5, height * len(gates) + 1.2), sharex=True, sharey=True
+        )
+        tick_units = True if len(shown) <= 16 else "auto"
+        for row, gate in enumerate(gates):
+            panels = (
+                (probs[gate], f"mean probability p_{gate}", dict(cmap="viridis", vmin=0, vmax=1)),
+                (
+                    realised[gate],
+                    f"mean realised gate {gate}",
+                    dict(cmap="viridis", vmin=0, vmax=1),
+                ),
+                (
+                    differences[gate],
+                    f"{gate} − p_{gate}",
+                    dict(cmap="vlag", vmin=-limit, vmax=limit),
+                ),
+            )
+            for col, (values, title, colormap) in enumerate(panels):
+                ax = axes[row, col]
+                sns.heatmap(
+                    values,
+                    ax=ax,
+                    cbar=False,
+                    xticklabels="auto",
+                    yticklabels=tick_units,
+                    **colormap,
+                )
+                ax.set_title(f"{GATE_NAMES[gate]}: {title}")
+                ax.set_xlabel("step t" if row == len(gates) - 1 else "")
+                ax.set_ylabel("unit" if col == 0 else "")
+                ax.tick_params(axis="y", rotation=0)
+                ax.tick_params(axis="x", rotation=0)
+        fig.colorbar(
+            axes[0, 0].collections[0],
+            ax=list(axes[:, :2].ravel()),
+            shrink=0.9,
+            label="mean over seeds (probability / firing rate)",
+        )
+        fig.colorbar(
+            axes[0, 2].collections[0],
+            ax=list(axes[:, 2]),
+            shrink=0.9,
+            label="firing rate − probability",
+        )
+        point = point_text(sweep)
+        fig.suptitle(
+            f"Gate probability vs realised gate, condition '{condition}'"
+            f"{f' ({point})' if point else ''}: means over {n_seeds} seeds"
+            f"{units_note(shown, hidden_size or len(all_units))}"
+        )
+    return fig

@@ -1,0 +1,397 @@
+"""Comparisons of each condition with the deterministic baseline, from a run's summary.
+
+Every function takes the long summary (``summary.csv``: ``[sweep columns...],
+condition, quantity, t, unit, n, mean, sd, se, ci_low, ci_high, min, max``)
+and returns a *tidy* metrics frame, one row per value::
+
+    [sweep columns...], condition, metric, quantity, t, unit, value, ci_low, ci_high
+
+``quantity`` is the state (``c``, ``h``) or the gate (``i``, ``f``, ``o``) the
+metric is about. ``t`` and ``unit`` are nullable integers: a missing ``t``
+means "over all steps", a missing ``unit`` "over all units". The sweep
+columns, named by the caller (a run's ``sweep_columns``), are carried
+through, so every metric is computed per sweep point and condition.
+
+=====================  ========  =====================================================
+metric                 quantity  value
+=====================  ========  =====================================================
+divergence             c, h      mean over seeds of the RMS over units of the
+                                 deviation from the baseline, per t (``div_*``)
+divergence_final       c, h      the same at the last step
+divergence_mean        c, h      its average over steps
+mean_field_gap         c, h      across-seed mean of (value − baseline value at the
+                                 same seed), per t and unit (``dev_*``)
+mean_field_gap_max     c, h      the largest ``|gap|``; ``t``, ``unit`` say where
+mean_field_gap_share   c, h      share of (t, unit) cells whose 95% CI excludes 0
+                                 (by more than 1e-12, so rounding never counts)
+firing_rate            i, f, o   mean realised gate, per t (over units) and overall
+gate_prob              i, f, o   mean gate probability, likewise
+calibration            i, f, o   firing_rate − gate_prob, likewise
+calibration_share      i, f, o   share of (t, unit) cells whose 95% CI of
+                                 firing rate − probability excludes 0 (about 5%
+                                 or less for a calibrated gate, e.g. bernoulli)
+retention              c         mean over units of the share of the cell content
+                                 kept since step 0 (product of realised keep factors)
+retention_theory       c         the same product of keep probabilities
+half_life              c         first t at which retention falls below 0.5, per unit
+                                 and for the mean over units (NaN: never, in the run)
+half_life_theory       c         the same for retention_theory
+saturation             i, f, o   share of gate probabilities below 0.1 or above 0.9
+flip_rate              i, f, o   share of binary gate samples that disagree with
+                                 rounding the probability (binary gates only)
+=====================  ========  =====================================================
+
+Confidence intervals are 95%. Averages over cells (steps and/or units) carry
+the average of the cells' CI bounds: the cells share their seeds, so their
+errors are correlated in unknown ways, and the average half-width bounds the
+half-width of the average from above (the sd of a sum is at most the sum of
+the sds). The CI of a difference of two cell means (``calibration``) combines
+the half-widths as ``sqrt(a² + b²)``, which is conservative because a
+realised gate and its probability are never negatively correlated. Half-life
+CIs are the first steps at which the lower and the upper CI bound of the
+retention curve fall below 0.5.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..core.names import GATES, STATES, SUMMARY_COLUMNS
+
+__all__ = [
+    "METRIC_ORDER",
+    "check_columns",
+    "compute_metrics",
+    "divergence",
+    "gate_calibration",
+    "gate_saturation",
+    "mean_field_gap",
+    "memory_survival",
+]
+
+METRIC_ORDER = (
+    "divergence",
+    "divergence_final",
+    "divergence_mean",
+    "mean_field_gap",
+    "mean_field_gap_max",
+    "mean_field_gap_share",
+    "firing_rate",
+    "gate_prob",
+    "calibration",
+    "calibration_share",
+    "retention",
+    "retention_theory",
+    "half_life",
+    "half_life_theory",
+    "saturation",
+    "flip_rate",
+)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def check_columns(frame: pd.DataFrame, contract: Sequence[str], sweep: Sequence[str]) -> None:
+    """The frame has the contract's columns, and no others than the sweep's."""
+    missing = [c for c in contract if c not in frame.columns]
+    if missing:
+        raise ValueError(f"missing the columns {', '.join(missing)}")
+    other = [c for c in frame.columns if c not in contract and c not in sweep]
+    if other:
+        raise ValueError(
+            f"columns {', '.join(map(str, other))} are not the table's; "
+            "name the swept ones with sweep=[...]"
+        )
+
+
+def _rows(summary: pd.DataFrame, quantities) -> pd.DataFrame:
+    return summary[summary["quantity"].isin(list(quantities))]
+
+
+def _tidy(
+    frame: pd.DataFrame,
+    keys: list[str],
+    metric: str,
+    quantity: str = "",
+    *,
+    quantity_column: str | None = None,
+    t: str | None = None,
+    unit: str | None = None,
+    value: str = "mean",
+    ci_low: str | None = "ci_low",
+    ci_high: str | None = "ci_high",
+) -> pd.DataFrame:
+    """A metrics frame from columns of ``frame`` (``None``: missing).
+
+    ``quantity`` is a constant, or taken from ``quantity_column`` when given.
+    """
+    n = len(frame)
+    frame = frame.reset_index(drop=True)
+
+    def integers(name):
+        if name is None:
+            return pd.Series(pd.array([pd.NA] * n, dtype="Int64"))
+        return frame[name].astype("Int64")
+
+    def floats(name):
+        if name is None:
+            return pd.Series(np.full(n, np.nan))
+        return pd.Series(frame[name].to_numpy(dtype=float, na_value=np.nan))
+
+    out = {k: frame[k] for k in keys}
+    out["metric"] = pd.Series([metric] * n, dtype="str")
+    if quantity_column is None:
+        out["quantity"] = pd.Series([quantity] * n, dtype="str")
+    else:
+        out["quantity"] = frame[quantity_column].astype("str")
+    out["t"], out["unit"] = integers(t), integers(unit)
+    out["value"], out["ci_low"], out["ci_high"] = floats(value), floats(ci_low), floats(ci_high)
+    result = pd.DataFrame(out)
+    result["condition"] = result["condition"].astype("str")
+    return result
+
+
+def _empty(keys: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        {k: pd.Series([], dtype="str" if k == "condition" else object) for k in keys}
+    )
+    empty = pd.Series([], dtype=float)
+    return _tidy(frame.assign(mean=empty, ci_low=empty, ci_high=empty), keys, "", "")
+
+
+def _average(
+    frame: pd.DataFrame, by: list[str], columns=("mean", "ci_low", "ci_high")
+) -> pd.DataFrame:
+    """Average of cell means and of CI bounds over the rows of each group."""
+    return frame.groupby(by, sort=False, dropna=False)[list(columns)].mean().reset_index()
+
+
+def _first_below(frame: pd.DataFrame, by: list[str], column: str, level: float = 0.5) -> pd.Series:
+    """Per group, the first ``t`` at which ``column`` is below ``level`` (NaN: never)."""
+    groups = frame.groupby(by, sort=False, dropna=False)["t"].min()  # every group, in order
+    below = frame[frame[column] < level].groupby(by, sort=False, dropna=False)["t"].min()
+    return below.reindex(groups.index).astype("Float64")
+
+
+def _short(quantity: pd.Series) -> pd.Series:
+    """``div_c`` -> ``c``, ``sat_i`` -> ``i``."""
+    return quantity.str.split("_", n=1).str[1]
+
+
+def _concat(parts: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return _empty(keys)
+    return pd.concat(parts, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def divergence(summary: pd.DataFrame, sweep: Sequence[str] = ()) -> pd.DataFrame:
+    """Divergence from the deterministic path (``div_c``, ``div_h``): per t, at the
+    final step and averaged over steps."""
+    keys = [*sweep, "condition"]
+    rows = _rows(summary, ["div_c", "div_h"]).sort_values("t", kind="stable")
+    if rows.empty:
+        return _empty(keys)
+    rows = rows.assign(state=_short(rows["quantity"]))
+    per_t = _tidy(rows, keys, "divergence", quantity_column="state", t="t")
+    by = [*keys, "state"]
+    final = rows.loc[rows.groupby(by, sort=False, dropna=False)["t"].idxmax()]
+    final = _tidy(final, keys, "divergence_final", quantity_column="state")
+    mean = _tidy(_average(rows, by), keys, "divergence_mean", quantity_column="state")
+    return _concat([per_t, final, mean], keys)
+
+
+# Differences smaller than this are rounding, not effects: where every seed has
+# the same value a CI has no width, and a gap of 1e-18 (say 0.5**60 against a
+# memory that has died at every seed) would otherwise count as significant.
+NEGLIGIBLE = 1e-12
+
+
+def _excludes_zero(ci_low: pd.Series, ci_high: pd.Series) -> pd.Series:
+    """1.0 where the interval lies clear of 0 by more than :data:`NEGLIGIBLE`."""
+    return ((ci_low > NEGLIGIBLE) | (ci_high < -NEGLIGIBLE)).astype(float)
+
+
+def mean_field_gap(summary: pd.DataFrame, sweep: Sequence[str] = ()) -> pd.DataFrame:
+    """The mean-field gap: across-seed mean of ``c`` (``h``) minus the deterministic
+    value at the same seed (``dev_c``, ``dev_h``), per (t, unit), with its largest
+    absolute value and the share of cells whose CI excludes 0."""
+    keys = [*sweep, "condition"]
+    rows = _rows(summary, ["dev_c", "dev_h"])
+    if rows.empty:
+        return _empty(keys)
+    rows = rows.assign(state=_short(rows["quantity"]))
+    per_cell = _tidy(rows, keys, "mean_field_gap", quantity_column="state", t="t", unit="unit")
+    by = [*keys, "state"]
+
+    worst = rows.loc[
+        rows["mean"].abs().groupby([rows[k] for k in by], sort=False, dropna=False).idxmax()
+    ]
+    positive = worst["mean"] >= 0
+    low = np.where(positive, worst["ci_low"], -worst["ci_high"])
+    high = np.where(positive, worst["ci_high"], -worst["ci_low"])
+    straddles = (worst["ci_low"] <= 0) & (worst["ci_high"] >= 0)
+    worst = worst.assign(
+        abs_mean=worst["mean"].abs(),
+        abs_low=np.where(straddles, 0.0, low),
+        abs_high=np.where(straddles, np.maximum(worst["ci_high"], -worst["ci_low"]), high),
+    )
+    largest = _tidy(
+        worst,
+        keys,
+        "mean_field_gap_max",
+        quantity_column="state",
+        t="t",
+        unit="unit",
+        value="abs_mean",
+        ci_low="abs_low",
+        ci_high="abs_high",
+    )
+
+    excludes = rows.assign(excludes=_excludes_zero(rows["ci_low"], rows["ci_high"]))
+    share = excludes.groupby(by, sort=False, dropna=False)["excludes"].mean().reset_index()
+    share = _tidy(
+        share,
+        keys,
+        "mean_field_gap_share",
+        quantity_column="state",
+        value="excludes",
+        ci_low=None,
+        ci_high=None,
+    )
+    return _concat([per_cell, largest, share], keys)
+
+
+def gate_calibration(summary: pd.DataFrame, sweep: Sequence[str] = ()) -> pd.DataFrame:
+    """Realised firing rate vs mean probability per gate (``i`` vs ``p_i``, ...),
+    and their difference, per t (over units) and overall."""
+    keys = [*sweep, "condition"]
+    parts = []
+    for gate in GATES:
+        realised, prob = _rows(summary, [gate]), _rows(summary, [f"p_{gate}"])
+        if realised.empty or prob.empty:
+            continue
+        cells = realised.merge(
+            prob, on=[*keys, "t", "unit"], suffixes=("_gate", "_prob"), validate="one_to_one"
+        )
+        half_gate = cells["ci_high_gate"] - cells["mean_gate"]
+        half_prob = cells["ci_high_prob"] - cells["mean_prob"]
+        difference = cells["mean_gate"] - cells["mean_prob"]
+        half = np.sqrt(half_gate**2 + half_prob**2)
+        cells = cells.assign(
+            mean_diff=difference, ci_low_diff=difference - half, ci_high_diff=difference + half
+        )
+        for metric, suffix in (
+            ("firing_rate", "_gate"),
+            ("gate_prob", "_prob"),
+            ("calibration", "_diff"),
+        ):
+            columns = [f"mean{suffix}", f"ci_low{suffix}", f"ci_high{suffix}"]
+            per_t = _average(cells, [*keys, "t"], columns)
+            overall = _average(cells, keys, columns)
+            spec = dict(value=columns[0], ci_low=columns[1], ci_high=columns[2])
+            parts.append(_tidy(per_t, keys, metric, gate, t="t", **spec))
+            parts.append(_tidy(overall, keys, metric, gate, **spec))
+        excludes = cells.assign(
+            excludes=_excludes_zero(cells["ci_low_diff"], cells["ci_high_diff"])
+        )
+        share = excludes.groupby(keys, sort=False, dropna=False)["excludes"].mean().reset_index()
+        parts.append(
+            _tidy(
+                share, keys, "calibration_share", gate, value="excludes", ci_low=None, ci_high=None
+            )
+        )
+    return _concat(parts, keys)
+
+
+def memory_survival(summary: pd.DataFrame, sweep: Sequence[str] = ()) -> pd.DataFrame:
+    """Empirical retention vs theory per t (mean over units), and half-lives
+    per unit and of the mean curve."""
+    keys = [*sweep, "condition"]
+    parts = []
+    for quantity, half_metric in (
+        ("retention", "half_life"),
+        ("retention_theory", "half_life_theory"),
+    ):
+        rows = _rows(summary, [quantity]).sort_values("t", kind="stable")
+        if rows.empty:
+            continue
+        curve = _average(rows, [*keys, "t"])
+        parts.append(_tidy(curve, keys, quantity, "c", t="t"))
+        for frame, by, unit in ((rows, [*keys, "unit"], "unit"), (curve, keys, None)):
+            first = {col: _first_below(frame, by, col) for col in ("mean", "ci_low", "ci_high")}
+            half = pd.DataFrame(
+                {"mean": first["mean"], "ci_low": first["ci_low"], "ci_high": first["ci_high"]}
+            ).reset_index()
+            parts.append(_tidy(half, keys, half_metric, "c", unit=unit))
+    return _concat(parts, keys)
+
+
+def gate_saturation(summary: pd.DataFrame, sweep: Sequence[str] = ()) -> pd.DataFrame:
+    """Gate saturation (``sat_*``) and, for binary gates, flip rate (``flip_*``),
+    per t (over units) and overall."""
+    keys = [*sweep, "condition"]
+    parts = []
+    for prefix, metric in (("sat", "saturation"), ("flip", "flip_rate")):
+        rows = _rows(summary, [f"{prefix}_{g}" for g in GATES])
+        if rows.empty:
+            continue
+        rows = rows.assign(gate=_short(rows["quantity"]))
+        parts.append(
+            _tidy(
+                _average(rows, [*keys, "gate", "t"]),
+                keys,
+                metric,
+                quantity_column="gate",
+                t="t",
+            )
+        )
+        parts.append(_tidy(_average(rows, [*keys, "gate"]), keys, metric, quantity_column="gate"))
+    return _concat(parts, keys)
+
+
+def _order(metrics: pd.DataFrame, conditions: Sequence[str], sweep: Sequence[str]) -> pd.DataFrame:
+    """Sort by sweep point and condition (first appearance), metric (table order),
+    quantity, t and unit (overall rows after per-t rows)."""
+    ranks = {
+        "condition": {c: k for k, c in enumerate(conditions)},
+        "metric": {m: k for k, m in enumerate(METRIC_ORDER)},
+        "quantity": {q: k for k, q in enumerate([*STATES, *GATES])},
+    }
+
+    def sort_key(column: pd.Series) -> pd.Series:
+        if column.name in ranks:
+            return column.map(ranks[column.name]).fillna(len(ranks[column.name]))
+        return column
+
+    return metrics.sort_values(
+        [*sweep, "condition", "metric", "quantity", "t", "unit"],
+        key=sort_key,
+        kind="stable",
+        na_position="last",
+    ).reset_index(drop=True)
+
+
+def compute_metrics(summary: pd.DataFrame, *, sweep: Sequence[str] = ()) -> pd.DataFrame:
+    """Every metric of every condition (and sweep point) of a summary, tidy.
+
+    ``sweep`` names the summary's sweep columns (a run's ``sweep_columns``);
+    any other column than the contract's is an error.
+    """
+    check_columns(summary, SUMMARY_COLUMNS, sweep)
+    parts = [
+        divergence(summary, sweep),
+        mean_field_gap(summary, sweep),
+        gate_calibration(summary, sweep),
+        memory_survival(summary, sweep),
+        gate_saturation(summary, sweep),
+    ]
+    conditions = list(pd.unique(summary["condition"]))
+    return _order(_concat(parts, [*sweep, "condition"]), conditions, sweep)

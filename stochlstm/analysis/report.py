@@ -1,0 +1,198 @@
+"""A one-page, self-contained ``report.html`` per run: what was run, the
+comparison table and the figures (embedded as base64 PNG)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from ..experiment.rundir import atomic_path
+from .figures import draw_figures
+from .run import Run, load_run
+from .table import TABLE_COLUMNS, comparison_table
+
+__all__ = ["write_report"]
+
+_FIGURE_ORDER = ("trajectories", "divergence", "final_states", "gates", "survival")
+_CAPTIONS = {
+    "trajectories": "State trajectories per unit: the deterministic path (dashed black), the mean "
+    "of each stochastic condition with its 95% confidence band, and a few sample paths.",
+    "divergence": "Divergence from the deterministic path: RMS over units of the deviation from "
+    "the deterministic state at the same seed, mean over seeds with its 95% CI.",
+    "final_states": "Final-state distributions over the recorded sample paths; the dashed bar is "
+    "the deterministic value.",
+    "gates": "Mean gate probability vs mean realised gate per step and unit, and their difference.",
+    "survival": "Memory survival: realised share of the cell content kept since step 0 (solid) vs "
+    "the product of keep probabilities (dashed).",
+}
+_STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1100px;margin:2em auto;
+padding:0 1em;color:#222;line-height:1.45}
+h1{margin-bottom:.2em}.description{color:#444;margin-top:0}
+dl.facts{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}
+dl.facts dt{font-weight:600}dl.facts dd{margin:0}
+.status-complete{color:#1a7f37}.status-other{color:#b3261e;font-weight:600}
+table.comparison{border-collapse:collapse;font-size:.85em;margin:1em 0}
+table.comparison th,table.comparison td{border-bottom:1px solid #ddd;padding:.3em .6em;
+text-align:right}
+table.comparison th:first-child,table.comparison td:first-child{text-align:left}
+dl.glossary{font-size:.85em;color:#444}dl.glossary dt{font-family:monospace;float:left;width:11em}
+dl.glossary dd{margin-left:12em}
+figure{margin:1.5em 0}figure img{max-width:100%;border:1px solid #eee}
+figcaption{font-size:.9em;color:#444}code{font-size:.9em}
+"""
+
+
+def _text(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _compact(value) -> str:
+    if isinstance(value, Mapping) and not value:
+        return "all gates deterministic"
+    try:
+        return json.dumps(value, sort_keys=False, default=str)
+    except TypeError:
+        return str(value)
+
+
+def _figure_key(path: Path) -> tuple[int, str]:
+    stem = path.stem
+    for rank, prefix in enumerate(_FIGURE_ORDER):
+        if stem.startswith(prefix):
+            return rank, stem
+    return len(_FIGURE_ORDER), stem
+
+
+def _caption(path: Path) -> str:
+    stem = path.stem
+    for prefix, caption in _CAPTIONS.items():
+        if stem.startswith(prefix):
+            rest = stem[len(prefix) :].lstrip("_")
+            return f"{caption}{f' ({rest})' if rest else ''}"
+    return stem
+
+
+def _facts(run: Run) -> list[tuple[str, str]]:
+    config, manifest = run.config, run.manifest
+    seeds = config.seed_list()
+    shown = ", ".join(map(str, seeds[:8])) + (", …" if len(seeds) > 8 else "")
+    if seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+        shown = f"{seeds[0]} … {seeds[-1]}"
+    model = config.model
+    inputs = config.inputs.model_dump(mode="json", exclude_none=True)
+    facts = [
+        ("status", run.status),
+        ("seeds", f"{len(seeds)} ({shown})"),
+        ("root_seed", str(config.root_seed)),
+        ("dtype", config.dtype),
+        (
+            "model",
+            f"input_size = {model.input_size}, hidden_size = {model.hidden_size}, "
+            f"output_size = {model.output_size}",
+        ),
+        ("inputs", _compact({k: v for k, v in inputs.items() if not isinstance(v, list)})),
+        ("baseline", run.baseline),
+    ]
+    for key in ("started", "finished"):
+        if key in manifest:
+            facts.append((key, str(manifest[key])))
+    if manifest.get("command"):
+        facts.append(("command", str(manifest["command"])))
+    versions = manifest.get("versions")
+    if isinstance(versions, Mapping):
+        facts.append(("versions", ", ".join(f"{k} {v}" for k, v in versions.items())))
+    return facts
+
+
+def _table_html(table: pd.DataFrame) -> str:
+    shown = table.copy()
+    shown["baseline"] = shown["baseline"].map({True: "yes", False: ""})
+    return shown.to_html(
+        index=False,
+        escape=True,
+        border=0,
+        classes="comparison",
+        na_rep="–",
+        float_format=lambda v: f"{v:.4g}",
+    )
+
+
+def write_report(
+    run: Run | str | os.PathLike,
+    *,
+    out: str | os.PathLike | None = None,
+    allow_incomplete: bool = False,
+) -> Path:
+    """Write ``report.html`` into the run directory (or to ``out``) and return its path.
+
+    The figures are the PNGs in ``figures/``; when there are none they are drawn
+    first (PNG only). The page is self-contained: figures are embedded.
+    """
+    if not isinstance(run, Run):
+        run = load_run(run, allow_incomplete=allow_incomplete)
+    figures = []
+    for suffix in ("png", "svg"):  # PNG when there are any, else SVG, else draw PNGs
+        if not figures and run.figures_dir.exists():
+            figures = sorted(run.figures_dir.glob(f"*.{suffix}"), key=_figure_key)
+    if not figures:
+        figures = sorted(draw_figures(run, formats=("png",)), key=_figure_key)
+
+    table = comparison_table(run.metrics, run.baseline, sweep=run.sweep_columns)
+    glossary = TABLE_COLUMNS
+    status_class = "status-complete" if run.status == "complete" else "status-other"
+
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{_text(run.name)} — stochlstm report</title>",
+        f"<style>{_STYLE}</style></head><body>",
+        f"<h1>{_text(run.name)}</h1>",
+    ]
+    if run.description:
+        parts.append(f'<p class="description">{_text(run.description)}</p>')
+    parts.append('<dl class="facts">')
+    for key, value in _facts(run):
+        css = f' class="{status_class}"' if key == "status" else ""
+        parts.append(f"<dt>{_text(key)}</dt><dd{css}>{_text(value)}</dd>")
+    parts.append("</dl>")
+
+    parts.append("<h2>Conditions</h2><ul>")
+    for name, condition in run.config.build_conditions().items():
+        mark = " <em>(baseline)</em>" if name == run.baseline else ""
+        parts.append(f"<li><code>{_text(name)}</code>{mark}: {_text(condition.describe())}</li>")
+    parts.append("</ul>")
+
+    parts.append("<h2>How different are the conditions?</h2>")
+    parts.append(_table_html(table))
+    parts.append('<dl class="glossary">')
+    for column in table.columns:
+        if column in glossary:
+            parts.append(f"<dt>{_text(column)}</dt><dd>{_text(glossary[column])}</dd>")
+    parts.append("</dl>")
+
+    if figures:
+        parts.append("<h2>Figures</h2>")
+    for path in figures:
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        mime = "image/svg+xml" if path.suffix == ".svg" else "image/png"
+        caption = _caption(path)
+        parts.append(
+            f'<figure><img src="data:{mime};base64,{data}" alt="{_text(caption)}">'
+            f"<figcaption>{_text(caption)}</figcaption></figure>"
+        )
+    parts.append(
+        "<footer><small>Written by stochlstm from summary.csv and metrics of this run."
+        "</small></footer></body></html>"
+    )
+
+    target = Path(out) if out is not None else run.path / "report.html"
+    with atomic_path(target) as tmp:
+        tmp.write_text("\n".join(parts) + "\n", encoding="utf-8")
+    return target

@@ -1,0 +1,178 @@
+"""Reading a run directory back.
+
+>>> run = load_run("results/answer-example")            # doctest: +SKIP
+>>> run.config.model.hidden_size, run.baseline           # doctest: +SKIP
+>>> run.summary.query("quantity == 'c' and t == 19")     # doctest: +SKIP
+
+A run directory (see the README) holds ``manifest.json`` (with the run's
+``status``), ``resolved.yaml`` (the validated config, read back as an
+:class:`~stochlstm.experiment.schema.ExperimentConfig`), ``summary.csv`` and
+usually ``trajectories.csv`` (or ``trajectories.parquet``). What the analysis
+needs to know of the run, its baseline and its sweep columns, is read from
+the config; the tables are read on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..experiment.load import ConfigError, load_experiment, sweep_columns, sweep_points
+from ..experiment.schema import ExperimentConfig
+from .metrics import compute_metrics
+
+__all__ = ["Run", "RunError", "load_run"]
+
+_SUMMARY_DTYPES = {
+    "condition": "str",
+    "quantity": "str",
+    "t": "int64",
+    "unit": "int64",
+    "n": "int64",
+}
+_TRAJECTORY_DTYPES = {"condition": "str", "seed": "int64", "t": "int64", "unit": "int64"}
+_METRICS_DTYPES = {
+    "condition": "str",
+    "metric": "str",
+    "quantity": "str",
+    "t": "Int64",
+    "unit": "Int64",
+}
+
+
+class RunError(Exception):
+    """A folder that cannot be analysed as asked; the message is one line naming the folder."""
+
+
+@dataclass(eq=False)
+class Run:
+    """A run directory: its ``config`` (resolved.yaml) and ``manifest``
+    (manifest.json); ``summary``, ``trajectories`` and ``metrics`` are read
+    when first used."""
+
+    path: Path
+    config: ExperimentConfig = field(repr=False)
+    manifest: dict[str, Any] = field(repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def description(self) -> str:
+        return self.config.description
+
+    @property
+    def status(self) -> str:
+        return str(self.manifest.get("status", "unknown"))
+
+    @property
+    def figures_dir(self) -> Path:
+        return self.path / "figures"
+
+    @property
+    def baseline(self) -> str:
+        """The condition the ``dev_*`` and ``div_*`` quantities are measured against."""
+        return self.config.baseline
+
+    @property
+    def sweep_columns(self) -> list[str]:
+        """The columns of the tables that hold swept parameters, in sweep order."""
+        return list(sweep_columns(self.config).values())
+
+    @cached_property
+    def points(self) -> list[tuple[dict[str, Any], ExperimentConfig]]:
+        """``(sweep columns, config)`` of each sweep point; ``[({}, config)]`` without a sweep."""
+        return sweep_points(self.config)
+
+    @cached_property
+    def summary(self) -> pd.DataFrame:
+        """``summary.csv``: across-seed statistics per (condition, quantity, t, unit)."""
+        return _read_csv(self.path / "summary.csv", _SUMMARY_DTYPES)
+
+    @cached_property
+    def trajectories(self) -> pd.DataFrame | None:
+        """The recorded sample paths (``trajectories.parquet`` if present, else
+        ``trajectories.csv``); None if the run kept none."""
+        parquet, csv = self.path / "trajectories.parquet", self.path / "trajectories.csv"
+        if parquet.exists():
+            try:
+                frame = pd.read_parquet(parquet)
+            except ImportError as error:
+                raise RunError(f"{parquet}: reading Parquet needs pyarrow ({error})") from None
+            if "condition" in frame.columns:
+                frame["condition"] = frame["condition"].astype("str")
+            return frame
+        if csv.exists():
+            try:
+                frame = _read_csv(csv, _TRAJECTORY_DTYPES)
+            except _EmptyFile:
+                return None
+            return frame if len(frame) else None
+        return None
+
+    @cached_property
+    def metrics(self) -> pd.DataFrame:
+        """``metrics.csv`` when it exists, else computed from the summary (not
+        written; :func:`~stochlstm.analysis.pipeline.analyze` writes it)."""
+        path = self.path / "metrics.csv"
+        if path.exists():
+            return _read_csv(path, _METRICS_DTYPES)
+        return compute_metrics(self.summary, sweep=self.sweep_columns)
+
+
+class _EmptyFile(RunError):
+    pass
+
+
+def _read_csv(path: Path, dtypes: dict[str, str]) -> pd.DataFrame:
+    try:
+        header = pd.read_csv(path, nrows=0).columns
+        return pd.read_csv(path, dtype={k: v for k, v in dtypes.items() if k in header})
+    except pd.errors.EmptyDataError:
+        raise _EmptyFile(f"{path}: the file is empty") from None
+    except (OSError, ValueError, pd.errors.ParserError) as error:
+        message = " ".join(str(error).split())
+        raise RunError(f"{path}: cannot read ({message})") from None
+
+
+def load_run(path: str | os.PathLike, *, allow_incomplete: bool = False) -> Run:
+    """Open the run directory at ``path``.
+
+    Raises :class:`RunError` when ``path`` is not a run directory (no
+    ``manifest.json``), has no ``summary.csv`` or no valid ``resolved.yaml``,
+    or its manifest says the run is not complete (unless ``allow_incomplete``).
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise RunError(f"{path}: no such directory")
+    manifest_path = path / "manifest.json"
+    if not manifest_path.exists():
+        raise RunError(f"{path}: not a run directory (no manifest.json)")
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise RunError(f"{manifest_path}: not valid JSON ({error})") from None
+    if not isinstance(manifest, dict):
+        raise RunError(f"{manifest_path}: expected a JSON object")
+    status = manifest.get("status")
+    if status != "complete" and not allow_incomplete:
+        raise RunError(
+            f"{path}: the run is not complete (status: {status}); "
+            "pass allow_incomplete=True to analyse it anyway"
+        )
+    if not (path / "summary.csv").exists():
+        raise RunError(f"{path}: no summary.csv (status: {status})")
+    try:
+        config = load_experiment(path / "resolved.yaml")
+    except ConfigError as error:
+        raise RunError(
+            f"{path}: resolved.yaml is not a valid experiment ({error.problems[0]})"
+        ) from None
+    return Run(path=path, config=config, manifest=manifest)

@@ -1,0 +1,54 @@
+"""The names the toolkit uses, once: quantities of the cell, gates, the derived
+per-seed quantities and the columns of a run's tables. The same names are the
+DataFrame columns, the experiment file's keys and the words of the README.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CELL_QUANTITIES",
+    "DERIVED_QUANTITIES",
+    "GATES",
+    "METRICS_COLUMNS",
+    "RESERVED_COLUMNS",
+    "STATES",
+    "STATISTICS",
+    "SUMMARY_COLUMNS",
+    "SUMMARY_KEYS",
+    "TRAJECTORY_KEYS",
+]
+
+# What one step of the cell yields (see stochlstm.core.cell); ``y`` only with a readout.
+CELL_QUANTITIES: tuple[str, ...] = ("p_i", "i", "p_f", "f", "g", "p_o", "o", "c", "h", "y")
+# A realised gate by its short name, and its key in a condition; its probability is ``p_<short>``.
+GATES: dict[str, str] = {"i": "input", "f": "forget", "o": "output"}
+STATES: tuple[str, ...] = ("c", "h")
+
+# Per-seed quantities the recorder derives from the cell's (see stochlstm.engine.recorder):
+# dev_* (value minus the baseline's), div_* (RMS of dev_* over units), retention,
+# sat_* (saturated probability), flip_* (binary gate that disagrees with rounding).
+# fmt: off
+DERIVED_QUANTITIES: tuple[str, ...] = (
+    "dev_c", "dev_h", "div_c", "div_h", "retention", "retention_theory",
+    "sat_i", "sat_f", "sat_o", "flip_i", "flip_f", "flip_o",
+)
+# fmt: on
+
+STATISTICS: tuple[str, ...] = ("n", "mean", "sd", "se", "ci_low", "ci_high", "min", "max")
+SUMMARY_KEYS: tuple[str, ...] = ("condition", "quantity", "t", "unit")
+SUMMARY_COLUMNS: tuple[str, ...] = (*SUMMARY_KEYS, *STATISTICS)
+TRAJECTORY_KEYS: tuple[str, ...] = ("condition", "seed", "t", "unit")
+METRICS_COLUMNS: tuple[str, ...] = (
+    "condition",
+    "metric",
+    "quantity",
+    "t",
+    "unit",
+    "value",
+    "ci_low",
+    "ci_high",
+)
+# Columns of the run's tables: a sweep column never takes one of these names.
+RESERVED_COLUMNS: frozenset[str] = frozenset(
+    {*SUMMARY_COLUMNS, *TRAJECTORY_KEYS, *METRICS_COLUMNS, *CELL_QUANTITIES, "x"}
+)

@@ -1,0 +1,371 @@
+"""The kernel: the cell's steps for many seeds and conditions at once.
+
+The math is in :mod:`stochlstm.core.cell`; this module runs it vectorised over
+seeds. State is kept feature-major, ``(H, B)`` with ``B`` seeds, so that each
+gate is one contiguous block of rows, and every operation writes into
+preallocated buffers. Two identities keep the step cheap:
+
+- the weight rows are reordered to input, forget, output, candidate and
+  negated on the gate rows, so one product gives ``-a`` for the three gates
+  in one block, and ``sigmoid(a) = 1 / (1 + exp(-a))`` is one ``exp`` and two
+  cheap passes over it (``exp`` costs less than ``tanh``, in float64 by far);
+- inputs shared by all seeds are projected once, before the loop; inputs that
+  differ per seed take one matrix product per step over ``[h; x_t; 1]``.
+
+BLAS runs single-threaded inside the kernel: its threads only pay for the
+largest products. The cores are used by running groups of seeds in threads
+(:mod:`stochlstm.engine.threads`), each group a kernel of its own.
+
+The uniforms come from :mod:`stochlstm.core.randomness` (the randomness
+contract) and are drawn once per block of steps for all conditions (common
+random numbers).
+
+:func:`run_kernel` streams each step's values to a consumer: the recorder's
+summaries do not grow with the number of seeds; :func:`stochlstm.engine.simulate.simulate`
+keeps them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ..core.conditions import Condition
+from ..core.gates import GateRule
+from ..core.randomness import NOISE_STREAMS, SeedBatchNoise
+from ..core.weights import LSTMWeights
+from .statistics import SEED_BLOCK
+
+__all__ = [
+    "NOISE_BLOCK_MIN_STEPS",
+    "as_conditions",
+    "check_inputs",
+    "initial_columns",
+    "run_kernel",
+]
+
+Consumer = Callable[[int, int, dict[str, np.ndarray]], None]
+
+# Uniforms drawn at once, all streams and seeds: at most this many values,
+# but at least NOISE_BLOCK_MIN_STEPS steps (fewer, larger calls per generator).
+_NOISE_BLOCK_VALUES = 1 << 22
+NOISE_BLOCK_MIN_STEPS = 8
+
+
+def noise_block_steps(n_streams: int, hidden: int, batch: int, n_steps: int) -> int:
+    """How many steps of uniforms the kernel draws at once."""
+    per_step = max(1, n_streams * hidden * batch)
+    return min(n_steps, max(NOISE_BLOCK_MIN_STEPS, _NOISE_BLOCK_VALUES // per_step))
+
+
+def as_conditions(conditions) -> dict[str, Condition]:
+    if isinstance(conditions, Condition):
+        return {"condition": conditions}
+    conditions = dict(conditions)
+    if not conditions:
+        raise ValueError("at least one condition is needed")
+    for name, condition in conditions.items():
+        if not isinstance(condition, Condition):
+            raise TypeError(f"condition {name!r} is not a Condition: {condition!r}")
+    return conditions
+
+
+def initial_columns(value, name: str, hidden: int, batch: int, dtype) -> np.ndarray:
+    """An initial state as ``(H, B)``, from None (zeros), ``(H,)`` or ``(B, H)``."""
+    if value is None:
+        return np.zeros((hidden, batch), dtype=dtype)
+    value = np.asarray(value, dtype=np.float64)
+    if value.shape == (hidden,):
+        return np.repeat(value[:, None], batch, axis=1).astype(dtype)
+    if value.shape == (batch, hidden):
+        return np.ascontiguousarray(value.T, dtype=dtype)
+    raise ValueError(
+        f"initial_state.{name}: expected shape ({hidden},) or ({batch}, {hidden}), got {value.shape}"
+    )
+
+
+def _column_blocks(batch: int) -> list[slice]:
+    return [slice(start, min(batch, start + SEED_BLOCK)) for start in range(0, batch, SEED_BLOCK)]
+
+
+def _matmul(
+    matrix: np.ndarray, columns: np.ndarray, out: np.ndarray, blocks: list[slice]
+) -> np.ndarray:
+    """``matrix @ columns`` computed per block of :data:`SEED_BLOCK` columns.
+
+    BLAS rounds a product differently for different numbers of columns (float32
+    in particular); fixed column blocks make each seed's result the same bits
+    whatever the batch it runs in.
+    """
+    if len(blocks) == 1:
+        return np.matmul(matrix, columns, out=out)
+    for block in blocks:
+        np.matmul(matrix, columns[:, block], out=out[:, block])
+    return out
+
+
+class _Kernel:
+    """The weights of one run, prepared for the feature-major step.
+
+    Inputs shared by all seeds are projected once for every step,
+    ``W_ih x_t + b``, and added to ``W_hh h_{t-1}``. Inputs that differ per seed
+    go through one matrix product per step: the weights stacked as
+    ``[W_hh | W_ih | b]`` act on the stacked column ``[h_{t-1}; x_t; 1]``
+    (measured faster than two products and an add; for shared inputs the
+    precomputed projection is faster still).
+    """
+
+    def __init__(self, weights: LSTMWeights, inputs: np.ndarray, batch: int, dtype):
+        hidden, input_size = weights.hidden_size, weights.input_size
+        self.hidden, self.batch, self.dtype = hidden, batch, np.dtype(dtype)
+        self.blocks = _column_blocks(batch)
+        # Rows reordered to input, forget, output, candidate so that the three
+        # sigmoid gates are one block, and negated on those rows: the product
+        # then gives -a for the gates, whose sigmoid is 1 / (1 + exp(-a)).
+        order = np.concatenate(
+            [
+                np.arange(0, 2 * hidden),
+                np.arange(3 * hidden, 4 * hidden),
+                np.arange(2 * hidden, 3 * hidden),
+            ]
+        )
+        row_scale = np.full(4 * hidden, -1.0)
+        row_scale[3 * hidden :] = 1.0
+        weight_hh, weight_ih = weights.weight_hh[order], weights.weight_ih[order]
+        bias = (weights.bias_ih + weights.bias_hh)[order, None]
+        if inputs.ndim == 2:  # (T, X) shared by all seeds
+            self.stack_rows = hidden
+            self.stacked = np.ascontiguousarray(weight_hh * row_scale[:, None], dtype=dtype)
+            projection = (inputs @ weight_ih.T + bias.T) * row_scale
+            self.projection = np.ascontiguousarray(
+                projection[:, :, None], dtype=dtype
+            )  # (T, 4H, 1)
+        else:  # (T, B, X): one sequence per seed
+            self.stack_rows = hidden + input_size + 1
+            stacked = np.hstack([weight_hh, weight_ih, bias]) * row_scale[:, None]
+            self.stacked = np.ascontiguousarray(stacked, dtype=dtype)
+            self.projection = None
+            self.inputs = np.ascontiguousarray(inputs.transpose(0, 2, 1), dtype=dtype)  # (T, X, B)
+        self.readout = None
+        if weights.output_size:
+            self.readout = (
+                np.ascontiguousarray(weights.readout_weight, dtype=dtype),
+                np.asarray(weights.readout_bias, dtype=dtype)[:, None],
+            )
+
+    def new_stack(self, h0: np.ndarray) -> np.ndarray:
+        """The column buffer ``(rows, B)``: ``h`` in the first H rows (then
+        ``x_t`` and a row of ones when inputs differ per seed)."""
+        stack = np.empty((self.stack_rows, self.batch), dtype=self.dtype)
+        stack[: self.hidden] = h0
+        if self.projection is None:
+            stack[-1] = 1
+        return stack
+
+    def preactivation(self, t: int, stack: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """The scaled preactivation ``(4H, B)`` (halved on the sigmoid rows);
+        ``stack`` holds ``h_{t-1}`` in its first H rows."""
+        if self.projection is None:
+            stack[self.hidden : -1] = self.inputs[t]
+        _matmul(self.stacked, stack, out, self.blocks)
+        if self.projection is not None:
+            out += self.projection[t]
+        return out
+
+
+class _ConditionState:
+    """The state and work buffers of one condition over a batch of seeds."""
+
+    def __init__(self, condition: Condition, kernel: _Kernel, h0, c0):
+        hidden, batch, dtype = kernel.hidden, kernel.batch, kernel.dtype
+        self.condition, self.kernel = condition, kernel
+
+        def buffer(rows=hidden):
+            return np.empty((rows, batch), dtype=dtype)
+
+        self.stack, self.stack_next = kernel.new_stack(h0), kernel.new_stack(h0)
+        self.c, self.c_next = c0.copy(), buffer()
+        self.scaled_preact, self.activations = buffer(4 * hidden), buffer(4 * hidden)
+        self.product, self.cell_output = buffer(), buffer()
+        self.gate_out = {g: buffer() for g in ("input", "forget", "output")}
+        self.keep = buffer() if condition.forget_semantics == "erase" else None
+        self.candidate = buffer() if condition.candidate == "binary" else None
+        self.preact = buffer() if self._needs_preact() else None
+        self.mask = np.empty((hidden, batch), dtype=bool)
+        self.readout = None
+        if kernel.readout is not None:
+            self.readout = np.empty((kernel.readout[0].shape[0], batch), dtype=dtype)
+
+    def _needs_preact(self) -> bool:
+        return any(getattr(self.condition, g).needs_preact for g in ("input", "forget", "output"))
+
+    def _gate(self, name: str, rule: GateRule, block: int, prob, uniform):
+        preact = None
+        if rule.needs_preact:
+            rows = slice(block * self.kernel.hidden, (block + 1) * self.kernel.hidden)
+            preact = np.negative(self.scaled_preact[rows], out=self.preact)
+        return rule(prob, preact=preact, uniform=uniform, out=self.gate_out[name])
+
+    def step(self, t: int, noise: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Advance one step; ``noise`` maps a stream to this step's ``(H, B)`` uniforms."""
+        condition, hidden = self.condition, self.kernel.hidden
+        preact = self.kernel.preactivation(t, self.stack, self.scaled_preact)
+        gates, activations = 3 * hidden, self.activations
+        probs = np.exp(preact[:gates], out=activations[:gates])  # exp(-a)
+        probs += 1
+        np.reciprocal(probs, out=probs)
+        candidate = np.tanh(preact[gates:], out=activations[gates:])
+        input_prob = activations[:hidden]
+        forget_prob = activations[hidden : 2 * hidden]
+        output_prob = activations[2 * hidden : gates]
+
+        if condition.candidate == "binary":
+            candidate = _stochastic_sign(candidate, noise["candidate"], self.candidate)
+        input_gate = self._gate("input", condition.input, 0, input_prob, noise.get("input"))
+        forget_gate = self._gate("forget", condition.forget, 1, forget_prob, noise.get("forget"))
+        output_gate = self._gate("output", condition.output, 2, output_prob, noise.get("output"))
+
+        keep = forget_gate
+        if condition.forget_semantics == "erase":
+            keep = np.subtract(1, forget_gate, out=self.keep)
+        cell = np.multiply(keep, self.c, out=self.c_next)
+        cell += np.multiply(input_gate, candidate, out=self.product)
+        if condition.zoneout.c > 0:
+            np.less(noise["zoneout_c"], condition.zoneout.c, out=self.mask)
+            np.copyto(cell, self.c, where=self.mask)
+
+        cell_output = np.tanh(cell, out=self.cell_output)
+        if condition.cell_output == "binary":
+            cell_output = _stochastic_sign(cell_output, noise["cell_output"], cell_output)
+        hidden_state = np.multiply(output_gate, cell_output, out=self.stack_next[:hidden])
+        if condition.zoneout.h > 0:
+            np.less(noise["zoneout_h"], condition.zoneout.h, out=self.mask)
+            np.copyto(hidden_state, self.stack[:hidden], where=self.mask)
+
+        self.c, self.c_next = cell, self.c
+        self.stack, self.stack_next = self.stack_next, self.stack
+        values = {
+            "p_i": input_prob,
+            "i": input_gate,
+            "p_f": forget_prob,
+            "f": forget_gate,
+            "g": candidate,
+            "p_o": output_prob,
+            "o": output_gate,
+            "c": cell,
+            "h": hidden_state,
+        }
+        if self.readout is not None:
+            weight, bias = self.kernel.readout
+            y = _matmul(weight, hidden_state, self.readout, self.kernel.blocks)
+            y += bias
+            y *= 0.5
+            np.tanh(y, out=y)
+            y *= 0.5
+            y += 0.5
+            values["y"] = y
+        return values
+
+
+def _stochastic_sign(mean, uniform, out):
+    """±1 with expectation ``mean``: ``+1`` where ``u < (1 + mean) / 2`` (in place on ``out``)."""
+    half = np.multiply(mean, 0.5, out=out)
+    half += 0.5
+    np.less(uniform, half, out=out)
+    out *= 2
+    out -= 1
+    return out
+
+
+def check_inputs(inputs, weights: LSTMWeights, batch: int) -> np.ndarray:
+    inputs = np.asarray(inputs, dtype=np.float64)
+    x_size = weights.input_size
+    if inputs.ndim == 2 and inputs.shape[1] == x_size:
+        return inputs
+    if inputs.ndim == 3 and inputs.shape[1:] == (batch, x_size):
+        return inputs
+    raise ValueError(
+        f"inputs: expected shape (steps, {x_size}) or (steps, {batch}, {x_size}), got {inputs.shape}"
+    )
+
+
+def run_kernel(
+    weights: LSTMWeights,
+    inputs: np.ndarray,
+    conditions: Mapping[str, Condition] | Condition,
+    seeds: Sequence[int],
+    consumer: Consumer,
+    *,
+    root_seed: int = 0,
+    initial_state: Mapping[str, np.ndarray] | None = None,
+    dtype=np.float64,
+) -> None:
+    """Run every condition over ``seeds`` and hand each step to ``consumer``.
+
+    ``consumer(condition_index, t, values)`` receives, for every condition and
+    step (t increasing within a condition), the step's quantities as ``(H, B)``
+    arrays (``y``: ``(Y, B)``), in the order of ``seeds``. The arrays are
+    views into work buffers: copy what you keep.
+    """
+    conditions = as_conditions(conditions)
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("at least one seed is needed")
+    if len(seeds) == 1:
+        # BLAS takes a matrix-vector path for one column, whose rounding differs
+        # from the matrix-matrix path of larger batches: run the seed twice so
+        # that a seed's numbers are the same bits alone and inside any batch.
+        inputs = np.asarray(inputs)
+        if inputs.ndim == 3:
+            inputs = np.repeat(inputs, 2, axis=1)
+        initial_state = {
+            name: (np.repeat(value, 2, axis=0) if np.ndim(value) == 2 else value)
+            for name, value in (initial_state or {}).items()
+        }
+        return run_kernel(
+            weights,
+            inputs,
+            conditions,
+            seeds * 2,
+            lambda index, t, values: consumer(index, t, {q: v[:, :1] for q, v in values.items()}),
+            root_seed=root_seed,
+            initial_state=initial_state,
+            dtype=dtype,
+        )
+    # exp(-a) overflows to inf for a < -709 (float64): the gate is then exactly 0.
+    with threadpool_limits(limits=1, user_api="blas"), np.errstate(over="ignore"):
+        _run(weights, inputs, conditions, seeds, consumer, root_seed, initial_state, dtype)
+
+
+def _run(weights, inputs, conditions, seeds, consumer, root_seed, initial_state, dtype) -> None:
+    batch, hidden = len(seeds), weights.hidden_size
+    inputs = check_inputs(inputs, weights, batch)
+    n_steps = inputs.shape[0]
+    kernel = _Kernel(weights, inputs, batch, dtype)
+    initial_state = initial_state or {}
+    h0 = initial_columns(initial_state.get("h"), "h", hidden, batch, kernel.dtype)
+    c0 = initial_columns(initial_state.get("c"), "c", hidden, batch, kernel.dtype)
+    states = [_ConditionState(condition, kernel, h0, c0) for condition in conditions.values()]
+
+    streams = [s for s in NOISE_STREAMS if any(s in c.noise_streams for c in conditions.values())]
+    fixed_noise = any(c.noise == "fixed" for c in conditions.values())
+    noise = SeedBatchNoise(root_seed, seeds, streams, hidden, kernel.dtype) if streams else None
+    block_steps = noise_block_steps(len(streams), hidden, batch, n_steps)
+    first_step_noise: dict[str, np.ndarray] = {}
+
+    for block_start in range(0, n_steps, block_steps):
+        steps = range(block_start, min(n_steps, block_start + block_steps))
+        block = noise.next_block(len(steps)) if noise else {}
+        if block_start == 0 and fixed_noise:
+            first_step_noise = {stream: draws[0].copy() for stream, draws in block.items()}
+        for index, state in enumerate(states):
+            fixed = state.condition.noise == "fixed"
+            for offset, t in enumerate(steps):
+                step_noise = (
+                    first_step_noise
+                    if fixed
+                    else {stream: draws[offset] for stream, draws in block.items()}
+                )
+                consumer(index, t, state.step(t, step_noise))

@@ -1,0 +1,417 @@
+"""What a run keeps of a batch of seeds: block statistics and a few sample paths.
+
+A :class:`BatchRecorder` is the consumer handed to
+:func:`stochlstm.engine.kernel.run_kernel`. At each recorded step it forms, per
+block of seeds (:data:`stochlstm.engine.statistics.SEED_BLOCK`), the moments of every
+recorded quantity and of the derived comparisons against the baseline
+(deterministic) condition:
+
+=====================  ======================================================
+``dev_c``, ``dev_h``   value minus the baseline's at the same seed, per unit
+``div_c``, ``div_h``   root mean square over all units of ``dev``, per seed
+``retention``          product over steps ``0..t`` of the realised keep factor
+                       (``f``; ``1 - f`` under the erase reading): the share
+                       of the initial cell content still in ``c_t``
+``retention_theory``   the same product of keep *probabilities*
+``sat_i/f/o``          ``1[p < 0.1 or p > 0.9]``
+``flip_i/f/o``         ``1[gate != 1[p > 0.5]]``, for binary gates only
+=====================  ======================================================
+
+Per-seed derived values of one-per-seed quantities (``div_*``) use unit ``-1``.
+:attr:`RecordPlan.derived` chooses which derived quantities are streamed (each
+only for the conditions it applies to).
+
+Quantities whose every value is 0 or 1 (the realised gates of binary rules,
+``retention`` under a binary forget gate, ``sat_*``, ``flip_*``) take the
+one-pass path of :meth:`stochlstm.engine.statistics.BlockMoments.indicator`; the others
+the two-pass one. Work buffers are allocated once per batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..core.conditions import Condition
+from ..core.names import DERIVED_QUANTITIES, GATES
+from .statistics import SEED_BLOCK, BlockMoments, block_sizes
+
+__all__ = ["BatchRecord", "BatchRecorder", "RecordPlan", "derived_quantities"]
+
+
+@dataclass(frozen=True)
+class RecordPlan:
+    """Which steps, units, quantities and sample paths are kept.
+
+    ``derived`` names the derived quantities to stream (in the order of
+    :data:`DERIVED_QUANTITIES`; ``True`` for all, ``False`` for none); each is
+    kept for the conditions it applies to (see :func:`derived_quantities`).
+    """
+
+    quantities: tuple[str, ...]
+    steps: tuple[int, ...]
+    units: tuple[int, ...]
+    path_seeds: tuple[int, ...] = ()
+    derived: tuple[str, ...] = DERIVED_QUANTITIES
+    initial_state: bool = False  # keep t = -1 rows in the sample paths
+    block: int = SEED_BLOCK
+
+    def __post_init__(self):
+        derived = self.derived
+        if isinstance(derived, bool):
+            derived = DERIVED_QUANTITIES if derived else ()
+        derived = tuple(derived)
+        for name in derived:
+            if name not in DERIVED_QUANTITIES:
+                raise ValueError(
+                    f"unknown derived quantity {name!r}; expected one of: {', '.join(DERIVED_QUANTITIES)}"
+                )
+        object.__setattr__(self, "derived", tuple(n for n in DERIVED_QUANTITIES if n in derived))
+
+
+@dataclass
+class BatchRecord:
+    """The result of one batch: per (condition, quantity), block moments
+    ``(n_blocks, n_steps, n_units)`` and sample paths ``(n_steps, n_units, n_paths)``."""
+
+    seeds: tuple[int, ...]
+    block_sizes: list[int]
+    moments: dict[tuple[str, str], list[np.ndarray]] = field(default_factory=dict)
+    path_seeds: tuple[int, ...] = ()
+    paths: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def concat(cls, records: Sequence[BatchRecord]) -> BatchRecord:
+        """The record of consecutive groups of seeds, as if one batch ran them all."""
+        if len(records) == 1:
+            return records[0]
+        first = records[0]
+        return cls(
+            seeds=tuple(s for r in records for s in r.seeds),
+            block_sizes=[n for r in records for n in r.block_sizes],
+            moments={
+                key: [np.concatenate([r.moments[key][k] for r in records]) for k in range(4)]
+                for key in first.moments
+            },
+            path_seeds=tuple(s for r in records for s in r.path_seeds),
+            paths={  # a group without recorded seeds has no paths
+                key: np.concatenate([r.paths[key] for r in records if key in r.paths], axis=-1)
+                for key in dict.fromkeys(k for r in records for k in r.paths)
+            },
+        )
+
+
+def derived_quantities(condition: Condition, is_baseline: bool) -> tuple[str, ...]:
+    """The derived quantities that make sense for a condition."""
+    names = ["retention", "retention_theory", "sat_i", "sat_f", "sat_o"]
+    if not is_baseline:
+        names = ["dev_c", "dev_h", "div_c", "div_h", *names]
+    for short, gate in GATES.items():
+        if getattr(condition, gate).binary:
+            names.append(f"flip_{short}")
+    return tuple(n for n in DERIVED_QUANTITIES if n in names)
+
+
+def _is_indicator(condition: Condition, quantity: str) -> bool:
+    """Whether every value of ``quantity`` under ``condition`` is 0 or 1."""
+    if quantity in GATES:
+        return getattr(condition, GATES[quantity]).binary
+    if quantity == "retention":  # a product of realised keep factors f or 1 - f
+        return condition.forget.binary
+    return quantity.startswith(("sat_", "flip_"))
+
+
+@dataclass
+class _Job:
+    """One quantity of one condition: its rows in the condition's stack of
+    two-pass (``real``) or one-pass (indicator) quantities."""
+
+    quantity: str
+    rows: slice
+
+
+@dataclass
+class _ConditionRecord:
+    """What is kept of one condition at each recorded step.
+
+    ``real`` and ``indicators`` are ``(4, n_blocks, n_steps, rows)`` moments,
+    the quantities side by side on the last axis (``BatchRecord.moments``
+    holds views of them). ``groups`` are runs of two-pass quantities whose
+    statistics are computed in one call (stacked when small, see
+    :data:`STACK_BYTES`).
+    """
+
+    name: str
+    condition: Condition
+    quantities: tuple[str, ...]
+    groups: list[tuple[slice, list[_Job]]]
+    indicator_jobs: list[_Job]
+    real: np.ndarray
+    indicators: np.ndarray
+    retention: np.ndarray | None = None  # (n_units, B), product of keep factors
+    retention_theory: np.ndarray | None = None  # (n_units, B), product of keep probabilities
+
+
+# Two-pass quantities of a step are stacked into one array, and their block
+# statistics computed in one go, while the stack stays this small; beyond it
+# (wide batches), each is computed on its own, where it lies. Only speed
+# depends on this: every row is computed the same way either way.
+STACK_BYTES = 1 << 20
+
+
+class BatchRecorder:
+    """Consumer of :func:`~stochlstm.engine.kernel.run_kernel` for one batch of seeds.
+
+    ``conditions`` must list the baseline first (when there is one), so that its
+    state at step ``t`` is known when the other conditions reach ``t``.
+    """
+
+    def __init__(
+        self,
+        plan: RecordPlan,
+        conditions: Mapping[str, Condition],
+        seeds: Sequence[int],
+        hidden_size: int,
+        output_size: int = 0,
+        baseline: str | None = None,
+    ):
+        self.plan = plan
+        self.names = list(conditions)
+        self.conditions = list(conditions.values())
+        if baseline is not None and self.names[0] != baseline:
+            raise ValueError("the baseline condition must come first")
+        self.has_baseline = baseline is not None
+        self.seeds = tuple(int(s) for s in seeds)
+        self.hidden_size = hidden_size
+        batch = len(self.seeds)
+        self.step_index = {t: j for j, t in enumerate(plan.steps)}
+        self.units = np.asarray(plan.units, dtype=np.intp)
+        self.unit_rows = _unit_rows(plan.units)
+        self.sizes = block_sizes(batch, plan.block)
+        self.buffers: dict[tuple, np.ndarray] = {}
+
+        seed_column = {s: b for b, s in enumerate(self.seeds)}
+        # in the order of the run's seeds, whatever order record.seeds lists
+        # them in, so that every batching gives the same trajectories
+        recorded = set(plan.path_seeds)
+        self.path_seeds = tuple(s for s in self.seeds if s in recorded)
+        self.path_columns = np.asarray([seed_column[s] for s in self.path_seeds], dtype=np.intp)
+
+        self.quantities: list[tuple[str, ...]] = []
+        self.record = BatchRecord(self.seeds, self.sizes, path_seeds=self.path_seeds)
+        self.states: list[_ConditionRecord] = []
+        baseline_needs: set[str] = set()
+        rows_needed = 1
+        for k, (name, condition) in enumerate(zip(self.names, self.conditions, strict=True)):
+            derived = derived_quantities(condition, is_baseline=self.has_baseline and k == 0)
+            if not self.has_baseline:
+                derived = tuple(d for d in derived if not d.startswith(("dev_", "div_")))
+            derived = tuple(d for d in derived if d in plan.derived)
+            quantities = plan.quantities + derived
+            self.quantities.append(quantities)
+            state = self._plan_condition(
+                name, condition, quantities, batch, hidden_size, output_size
+            )
+            rows_needed = max(
+                rows_needed,
+                state.indicators.shape[-1],
+                *(g.stop - g.start for g, _ in state.groups),
+            )
+            baseline_needs.update(q[-1] for q in quantities if q.startswith(("dev_", "div_")))
+            if "retention" in derived:
+                state.retention = np.ones((len(self.units), batch))
+            if "retention_theory" in derived:
+                state.retention_theory = np.ones((len(self.units), batch))
+            self.states.append(state)
+            if len(self.path_seeds):
+                for quantity in plan.quantities:
+                    width = self._width(quantity, hidden_size, output_size)
+                    self.record.paths[(name, quantity)] = np.empty(
+                        (len(plan.steps), width, len(self.path_seeds))
+                    )
+        self.block_moments = BlockMoments(batch, rows_needed, plan.block)
+        # the baseline's c and/or h at recorded steps, until every condition has used them
+        self.baseline_needs = tuple(sorted(baseline_needs))
+        self.baseline_state: dict[int, dict[str, np.ndarray]] = {}
+        self._spare_states: list[dict[str, np.ndarray]] = []
+
+    def _plan_condition(
+        self, name, condition, quantities, batch, hidden_size, output_size
+    ) -> _ConditionRecord:
+        """Lay out a condition's quantities: rows, groups, and the moments arrays."""
+        widths = {q: self._width(q, hidden_size, output_size) for q in quantities}
+        real, indicators = [], []
+        for quantity in quantities:
+            jobs = indicators if _is_indicator(condition, quantity) else real
+            start = jobs[-1].rows.stop if jobs else 0
+            jobs.append(_Job(quantity, slice(start, start + widths[quantity])))
+        groups: list[tuple[slice, list[_Job]]] = []
+        for job in real:
+            if groups:
+                rows, members = groups[-1]
+                if (job.rows.stop - rows.start) * batch * 8 <= STACK_BYTES:
+                    groups[-1] = (slice(rows.start, job.rows.stop), [*members, job])
+                    continue
+            groups.append((job.rows, [job]))
+        n_blocks, n_steps = len(self.sizes), len(self.plan.steps)
+        state = _ConditionRecord(
+            name,
+            condition,
+            quantities,
+            groups,
+            indicators,
+            real=np.empty((4, n_blocks, n_steps, real[-1].rows.stop if real else 0)),
+            indicators=np.empty(
+                (4, n_blocks, n_steps, indicators[-1].rows.stop if indicators else 0)
+            ),
+        )
+        jobs = {job.quantity: (state.real, job) for job in real}
+        jobs.update({job.quantity: (state.indicators, job) for job in indicators})
+        for quantity in quantities:  # in the quantities' order
+            moments, job = jobs[quantity]
+            self.record.moments[(name, quantity)] = list(moments[..., job.rows])
+        return state
+
+    def _width(self, quantity: str, hidden_size: int, output_size: int) -> int:
+        if quantity == "y":
+            return output_size
+        if quantity in ("div_c", "div_h"):
+            return 1
+        return len(self.units)
+
+    def _buffer(self, key, shape, dtype) -> np.ndarray:
+        """A work buffer reused across steps."""
+        key = (key, tuple(shape), np.dtype(dtype))
+        buffer = self.buffers.get(key)
+        if buffer is None:
+            buffer = self.buffers[key] = np.empty(shape, dtype=dtype)
+        return buffer
+
+    def _units(self, value: np.ndarray, slot: int = 0) -> np.ndarray:
+        """The recorded units' rows of an ``(H, B)`` array (a view when they are a range)."""
+        if self.unit_rows is not None:
+            return value[self.unit_rows]
+        out = self._buffer(("units", slot), (len(self.units), value.shape[1]), value.dtype)
+        return np.take(value, self.units, axis=0, out=out)
+
+    def __call__(self, index: int, t: int, values: dict[str, np.ndarray]) -> None:
+        state = self.states[index]
+        if state.retention is not None or state.retention_theory is not None:
+            self._update_retention(state, values)
+        j = self.step_index.get(t)
+        if j is None:
+            return
+        if index == 0 and self.has_baseline and self.baseline_needs and len(self.states) > 1:
+            self._keep_baseline(t, values)
+        statistics = self.block_moments
+        deviations: dict[str, np.ndarray] = {}
+        # rows already computed from each step array: a deterministic gate is the
+        # very array of its probability, and its statistics are those rows' bits
+        done: dict[int, slice] = {}
+        for rows, jobs in state.groups:
+            if len(jobs) == 1:
+                source = values.get(jobs[0].quantity)
+                if source is not None:
+                    if id(source) in done:
+                        state.real[:, :, j, rows] = state.real[:, :, j, done[id(source)]]
+                        continue
+                    done[id(source)] = rows
+                stack = self._value(index, t, jobs[0].quantity, values, deviations)
+            else:
+                stack = self._buffer("stack", (rows.stop - rows.start, len(self.seeds)), np.float64)
+                for job in jobs:
+                    value = self._value(index, t, job.quantity, values, deviations)
+                    np.copyto(
+                        stack[job.rows.start - rows.start : job.rows.stop - rows.start], value
+                    )
+            state.real[:, :, j, rows] = statistics.real(stack).transpose(0, 2, 1)
+        if state.indicator_jobs:
+            ones = statistics.tally[: state.indicators.shape[-1]]
+            for job in state.indicator_jobs:
+                statistics.count_ones(
+                    self._value(index, t, job.quantity, values, deviations), ones[job.rows]
+                )
+            state.indicators[:, :, j, :] = statistics.from_counts(ones).transpose(0, 2, 1)
+        if len(self.path_seeds):
+            for quantity in self.plan.quantities:
+                value = values[quantity][:, self.path_columns]
+                self.record.paths[(state.name, quantity)][j] = (
+                    value if quantity == "y" else value[self.units]
+                )
+        if self.has_baseline and index == len(self.states) - 1:
+            kept = self.baseline_state.pop(t, None)
+            if kept is not None:
+                self._spare_states.append(kept)
+
+    def _keep_baseline(self, t: int, values) -> None:
+        kept = self._spare_states.pop() if self._spare_states else {}
+        for which in self.baseline_needs:
+            if which in kept:
+                np.copyto(kept[which], values[which])
+            else:
+                kept[which] = values[which].copy()
+        self.baseline_state[t] = kept
+
+    def _update_retention(self, state: _ConditionRecord, values) -> None:
+        erase = state.condition.forget_semantics == "erase"
+        for product, source in ((state.retention, "f"), (state.retention_theory, "p_f")):
+            if product is None:
+                continue
+            keep = self._units(values[source])
+            if erase:
+                keep = np.subtract(1, keep, out=self._buffer("keep", keep.shape, keep.dtype))
+            product *= keep
+
+    def _deviation(self, index, t, which, values, deviations) -> np.ndarray:
+        """Value minus the baseline's at the same seed, all units ``(H, B)``."""
+        if which not in deviations:
+            value = values[which]
+            out = self._buffer(("dev", which), value.shape, value.dtype)
+            deviations[which] = np.subtract(value, self.baseline_state[t][which], out=out)
+        return deviations[which]
+
+    def _value(self, index, t, quantity, values, deviations) -> np.ndarray:
+        if quantity in values:
+            value = values[quantity]
+            return value if quantity == "y" else self._units(value)
+        kind, _, which = quantity.partition("_")
+        if kind == "dev":
+            return self._units(self._deviation(index, t, which, values, deviations))
+        if kind == "div":  # root mean square over all units, one row per seed
+            deviation = self._deviation(index, t, which, values, deviations)
+            square = np.square(
+                deviation, out=self._buffer("square", deviation.shape, deviation.dtype)
+            )
+            row = self._buffer("row", (1, deviation.shape[1]), deviation.dtype)
+            np.add.reduce(square, axis=0, keepdims=True, out=row)
+            np.true_divide(row, np.intp(self.hidden_size), out=row, casting="unsafe")
+            return np.sqrt(row, out=row)
+        if quantity == "retention":
+            return self.states[index].retention
+        if quantity == "retention_theory":
+            return self.states[index].retention_theory
+        prob = self._units(values[f"p_{which}"], slot=1)
+        shape = prob.shape
+        first = self._buffer("mask", shape, bool)
+        if kind == "sat":  # 1[p < 0.1 or p > 0.9]
+            second = self._buffer("mask2", shape, bool)
+            np.less(prob, 0.1, out=first)
+            np.greater(prob, 0.9, out=second)
+            return np.logical_or(first, second, out=first)
+        if kind == "flip":  # 1[gate != 1[p > 0.5]]; gates are 0 or 1: (gate != 0) xor (p > 0.5)
+            gate = self._units(values[which], slot=0)
+            second = self._buffer("mask2", shape, bool)
+            np.greater(prob, 0.5, out=first)
+            np.not_equal(gate, 0, out=second)
+            return np.not_equal(first, second, out=first)
+        raise KeyError(quantity)
+
+
+def _unit_rows(units: Sequence[int]) -> slice | None:
+    """``units`` as a slice when they are consecutive and increasing, else None."""
+    units = list(units)
+    if units and units == list(range(units[0], units[0] + len(units))):
+        return slice(units[0], units[0] + len(units))
+    return None

@@ -1,0 +1,451 @@
+"""Input sequences ``x_0 .. x_{T-1}`` for a run: pure generators returning
+float64 arrays ``(T, X)``, or ``(T, B, X)`` for inputs drawn per run seed.
+
+Randomness comes only from :func:`input_generator`, so an input depends on its
+own ``seed`` (and, per seed, on the run seed ``s``), never on the gate noise,
+on global state or on which other seeds run:
+
+- shared inputs (one sequence for every run seed):
+  ``Generator(PCG64(SeedSequence(seed)))``;
+- per-seed inputs (``per_seed: true``): the sequence of run seed ``s`` uses
+  ``Generator(PCG64(SeedSequence(seed, spawn_key=(s,))))``, so seed 7 alone and
+  seed 7 inside a list of 10,000 get the same sequence.
+
+:func:`make_inputs` builds the ``inputs`` block of an experiment file
+(:data:`~stochlstm.experiment.schema.InputsSpec`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pydantic import TypeAdapter, ValidationError
+
+from ..core.errors import FieldError
+from ..core.randomness import generator
+from .load import format_path, pydantic_problem
+from .schema import InputsSpec
+
+__all__ = [
+    "InputError",
+    "SIRPath",
+    "constant",
+    "from_csv",
+    "gaussian",
+    "input_generator",
+    "make_inputs",
+    "sequence",
+    "simulate_sir",
+    "sine",
+    "sir_epidemic",
+]
+
+
+class InputError(FieldError):
+    """A bad input specification; ``field`` names the offending key of the
+    ``inputs`` block (e.g. ``"file"``, ``"columns"``, ``"value"``)."""
+
+
+def input_generator(seed: int, run_seed: int | None = None) -> np.random.Generator:
+    """The generator of an input: ``SeedSequence(seed)`` for a shared input,
+    ``SeedSequence(seed, spawn_key=(run_seed,))`` for the input of one run seed."""
+    return generator(seed, () if run_seed is None else (run_seed,))
+
+
+def _columns(value, input_size: int, name: str) -> np.ndarray:
+    """A scalar or a list of ``input_size`` numbers as a float64 row ``(input_size,)``."""
+    row = np.asarray(value, dtype=np.float64)
+    if row.ndim == 0:
+        return np.full(input_size, float(row))
+    if row.shape != (input_size,):
+        raise InputError(name, f"expected a number or {input_size} numbers, got {row.shape[0]}")
+    return row
+
+
+def _check_steps(steps: int) -> int:
+    if isinstance(steps, bool) or int(steps) != steps or steps < 1:
+        raise InputError("steps", f"expected an integer >= 1, got {steps!r}")
+    return int(steps)
+
+
+def constant(value, steps: int, input_size: int | None = None) -> np.ndarray:
+    """The same input at every step: ``x_t = value``, shape ``(steps, X)``.
+
+    ``value`` is a list of ``X`` numbers, or a number repeated over
+    ``input_size`` columns.
+    """
+    steps = _check_steps(steps)
+    if input_size is None:
+        input_size = np.size(value)
+    return np.tile(_columns(value, input_size, "value"), (steps, 1))
+
+
+def sequence(values) -> np.ndarray:
+    """An explicit sequence: ``values[t]`` is ``x_t``, a list of ``X`` numbers
+    (or a number when ``X = 1``); shape ``(T, X)``."""
+    rows = [np.atleast_1d(np.asarray(row, dtype=np.float64)) for row in values]
+    if not rows:
+        raise InputError("values", "expected at least one step")
+    lengths = sorted({row.shape for row in rows})
+    if len(lengths) > 1 or rows[0].ndim != 1:
+        raise InputError("values", f"every row needs the same number of columns, got {lengths}")
+    return np.stack(rows)
+
+
+def gaussian(
+    steps: int,
+    input_size: int,
+    *,
+    mean=0.0,
+    sd=1.0,
+    seed: int = 0,
+    run_seeds: Sequence[int] | None = None,
+) -> np.ndarray:
+    """Independent normal inputs ``x_t ~ N(mean, sd^2)`` per step and column.
+
+    ``mean`` and ``sd`` are numbers or one per column. Draws are
+    ``mean + sd * z`` with ``z = generator.standard_normal((steps, X))``.
+    With ``run_seeds`` (per-seed inputs) the result is ``(steps, B, X)``, one
+    sequence per run seed from ``input_generator(seed, run_seed)``; otherwise
+    ``(steps, X)`` from ``input_generator(seed)``.
+    """
+    steps = _check_steps(steps)
+    mean = _columns(mean, input_size, "mean")
+    sd = _columns(sd, input_size, "sd")
+    if np.any(sd < 0):
+        raise InputError("sd", f"expected a standard deviation >= 0, got {sd.tolist()}")
+
+    def draw(generator: np.random.Generator) -> np.ndarray:
+        return mean + sd * generator.standard_normal((steps, input_size))
+
+    if run_seeds is None:
+        return draw(input_generator(seed))
+    per_seed = np.empty((steps, len(run_seeds), input_size))
+    for b, run_seed in enumerate(run_seeds):
+        per_seed[:, b] = draw(input_generator(seed, run_seed))
+    return per_seed
+
+
+def sine(
+    steps: int,
+    input_size: int,
+    *,
+    period,
+    amplitude=1.0,
+    phase=0.0,
+    offset=0.0,
+) -> np.ndarray:
+    """``x_t = offset + amplitude * sin(2 pi t / period + phase)`` for ``t = 0..steps-1``.
+
+    ``phase`` is in radians. Each parameter is a number or one per column
+    (e.g. ``phase: [0, 1.5708]`` for a sine and a cosine).
+    """
+    steps = _check_steps(steps)
+    period = _columns(period, input_size, "period")
+    if np.any(period <= 0):
+        raise InputError("period", f"expected a positive number of steps, got {period.tolist()}")
+    amplitude = _columns(amplitude, input_size, "amplitude")
+    phase = _columns(phase, input_size, "phase")
+    offset = _columns(offset, input_size, "offset")
+    t = np.arange(steps, dtype=np.float64)[:, None]
+    return offset + amplitude * np.sin(2.0 * np.pi * t / period + phase)
+
+
+@dataclass(frozen=True)
+class SIRPath:
+    """One outbreak of :func:`simulate_sir`: arrays ``(steps,)`` of integer counts.
+
+    ``susceptible[t]``, ``infected[t]``, ``recovered[t]`` are the compartments
+    at the end of day ``t``; ``new_cases[t]`` and ``new_recoveries[t]`` the
+    transitions during day ``t``. ``S + I + R`` equals the population every day.
+    """
+
+    susceptible: np.ndarray
+    infected: np.ndarray
+    recovered: np.ndarray
+    new_cases: np.ndarray
+    new_recoveries: np.ndarray
+
+
+def _check_sir(population, infected, beta, gamma) -> None:
+    if isinstance(population, bool) or int(population) != population or population < 1:
+        raise InputError("population", f"expected an integer >= 1, got {population!r}")
+    if isinstance(infected, bool) or int(infected) != infected or not 0 <= infected <= population:
+        raise InputError(
+            "infected",
+            f"expected an integer from 0 to population ({population}), got {infected!r}",
+        )
+    for name, value in (("beta", beta), ("gamma", gamma)):
+        if not (math.isfinite(value) and value >= 0):
+            raise InputError(name, f"expected a rate >= 0 per day, got {value!r}")
+
+
+def simulate_sir(
+    steps: int,
+    *,
+    population: int,
+    infected: int,
+    beta: float,
+    gamma: float,
+    generator: np.random.Generator,
+) -> SIRPath:
+    """A discrete-time stochastic SIR outbreak (chain binomial), one day per step.
+
+    Starting from ``S = population - infected``, ``I = infected``, ``R = 0``,
+    each day ``t``:
+
+        new_cases      ~ Binomial(S, 1 - exp(-beta * I / population))
+        new_recoveries ~ Binomial(I, 1 - exp(-gamma))
+        S -= new_cases;  I += new_cases - new_recoveries;  R += new_recoveries
+
+    both drawn from the compartments at the start of the day, infections first.
+    ``beta`` is the transmission rate and ``gamma`` the recovery rate per day
+    (mean infectious period about ``1 / gamma`` days; ``R0 = beta / gamma``).
+    Its large-population limit is the deterministic recursion with the
+    binomials replaced by their means.
+    """
+    steps = _check_steps(steps)
+    _check_sir(population, infected, beta, gamma)
+    s, i, r = int(population) - int(infected), int(infected), 0
+    recovery_prob = -math.expm1(-gamma)
+    path = np.zeros((5, steps), dtype=np.int64)
+    for t in range(steps):
+        infection_prob = -math.expm1(-beta * i / population)
+        new_cases = int(generator.binomial(s, infection_prob))
+        new_recoveries = int(generator.binomial(i, recovery_prob))
+        s -= new_cases
+        i += new_cases - new_recoveries
+        r += new_recoveries
+        path[:, t] = (s, i, r, new_cases, new_recoveries)
+    return SIRPath(*path)
+
+
+def _scale_counts(counts: np.ndarray, scale, population: int) -> np.ndarray:
+    counts = counts.astype(np.float64)
+    if scale == "population":
+        return counts / population
+    if scale == "max":
+        peak = counts.max()
+        return counts / peak if peak > 0 else counts
+    if scale == "none":
+        return counts
+    if isinstance(scale, (int, float)) and not isinstance(scale, bool) and scale > 0:
+        return counts / scale
+    raise InputError("scale", f"expected population, max, none or a positive number, got {scale!r}")
+
+
+def sir_epidemic(
+    steps: int,
+    *,
+    population: int,
+    infected: int = 1,
+    beta: float,
+    gamma: float,
+    seed: int = 0,
+    observe: str = "new_cases",
+    scale="population",
+    run_seeds: Sequence[int] | None = None,
+) -> np.ndarray:
+    """Daily counts of a stochastic SIR outbreak (:func:`simulate_sir`) as one
+    input column: ``(steps, 1)``, or ``(steps, B, 1)`` with ``run_seeds``.
+
+    ``observe`` picks the series: ``new_cases`` (incidence, the default) or
+    ``infected`` (prevalence, ``I`` at the end of each day).
+
+    Normalisation (``scale``): ``population`` (default) divides the counts by
+    the population, so the input is the fraction of the population newly
+    infected (or infected) that day, in ``[0, 1]``; ``max`` divides each
+    outbreak by its own largest count, so its peak is 1 (an outbreak with no
+    cases stays 0); ``none`` keeps raw counts; a positive number divides by it.
+    """
+    steps = _check_steps(steps)
+    if observe not in ("new_cases", "infected"):
+        raise InputError("observe", f"expected new_cases or infected, got {observe!r}")
+    _scale_counts(np.zeros(1), scale, 1)  # reject a bad scale before simulating
+
+    def one(generator: np.random.Generator) -> np.ndarray:
+        path = simulate_sir(
+            steps,
+            population=population,
+            infected=infected,
+            beta=beta,
+            gamma=gamma,
+            generator=generator,
+        )
+        counts = path.new_cases if observe == "new_cases" else path.infected
+        return _scale_counts(counts, scale, population)[:, None]
+
+    if run_seeds is None:
+        return one(input_generator(seed))
+    per_seed = np.empty((steps, len(run_seeds), 1))
+    for b, run_seed in enumerate(run_seeds):
+        per_seed[:, b] = one(input_generator(seed, run_seed))
+    return per_seed
+
+
+def _normalize(values: np.ndarray, how: str) -> np.ndarray:
+    if how == "none":
+        return values
+    if how == "zscore":
+        centred = values - values.mean(axis=0)
+        sd = values.std(axis=0)  # population sd (ddof=0), as sklearn's StandardScaler
+        return np.divide(centred, sd, out=np.zeros_like(centred), where=sd > 0)
+    if how == "minmax":
+        low, span = values.min(axis=0), np.ptp(values, axis=0)
+        return np.divide(values - low, span, out=np.zeros_like(values), where=span > 0)
+    raise InputError("normalize", f"expected none, zscore or minmax, got {how!r}")
+
+
+def from_csv(
+    file,
+    columns: Sequence[str],
+    *,
+    start: int | None = None,
+    stop: int | None = None,
+    normalize: str = "none",
+    base_dir=".",
+) -> np.ndarray:
+    """Columns of a CSV file (with a header row) as inputs ``(T, len(columns))``.
+
+    ``file`` is relative to ``base_dir`` (the experiment file's folder).
+    ``start`` / ``stop`` select data rows as a Python slice: row 0 is the first
+    row after the header, which is line 2 of the file. Every selected value
+    must be a finite number; errors name the file, the column, the row and
+    its line. ``normalize`` is applied per column after slicing: ``zscore``
+    ``(x - mean) / sd`` with the population sd (ddof=0), ``minmax``
+    ``(x - min) / (max - min)``; a constant column becomes zeros under both.
+    """
+    path = Path(base_dir) / Path(file)
+    if not path.is_file():
+        what = "is a directory, not a file" if path.is_dir() else "not found"
+        where = "" if Path(file).is_absolute() else f" (looked for {path})"
+        raise InputError("file", f"{str(file)!r} {what}{where}")
+    columns = list(columns)
+    if not columns:
+        raise InputError("columns", "expected at least one column name")
+    repeated = sorted({c for c in columns if columns.count(c) > 1})
+    if repeated:
+        raise InputError("columns", f"{', '.join(map(repr, repeated))} listed more than once")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InputError("file", f"cannot read {path.name} as CSV: {reason}") from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        available = ", ".join(map(str, frame.columns)) or "(none)"
+        raise InputError(
+            "columns",
+            f"{', '.join(map(repr, missing))} not in {path.name}; its columns are: {available}",
+        )
+    # A blank line at the end of a file is not a row of data.
+    blank = (frame == "").all(axis=1).to_numpy()
+    n_rows = len(frame) - (np.argmin(blank[::-1]) if not blank.all() else len(frame))
+    rows = range(n_rows)[slice(start, stop)]
+    if len(rows) == 0:
+        raise InputError(
+            "start",
+            f"no rows selected from {path.name} ({n_rows} data rows, start={start}, stop={stop})",
+        )
+    values = np.empty((len(rows), len(columns)))
+    for k, column in enumerate(columns):
+        text = frame[column].to_numpy(dtype=object)[rows.start : rows.stop : rows.step]
+        numbers = pd.to_numeric(pd.Series(text, dtype=object).str.strip(), errors="coerce")
+        numbers = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = np.flatnonzero(~np.isfinite(numbers))
+        if bad.size:
+            shown = ", ".join(
+                f"row {rows[b]} (line {rows[b] + 2}): {text[b]!r}"
+                if text[b].strip()
+                else f"row {rows[b]} (line {rows[b] + 2}): empty"
+                for b in bad[:3]
+            )
+            more = f" and {bad.size - 3} more" if bad.size > 3 else ""
+            raise InputError(
+                "columns",
+                f"{path.name}, column {column!r}: not a finite number at {shown}{more}",
+            )
+        values[:, k] = numbers
+    return _normalize(values, normalize)
+
+
+_INPUTS = TypeAdapter(InputsSpec)
+
+
+def make_inputs(
+    spec, *, input_size: int, seeds: Sequence[int] | None = None, base_dir="."
+) -> np.ndarray:
+    """The inputs described by an ``inputs`` block: ``(T, X)``, or ``(T, B, X)``
+    with one sequence per run seed in ``seeds`` when the block has
+    ``per_seed: true`` (gaussian, epidemic).
+
+    ``spec`` is a validated block (:data:`~stochlstm.experiment.schema.InputsSpec`)
+    or a plain mapping with the same keys; ``seeds`` is ignored for shared inputs.
+    """
+    if isinstance(spec, Mapping):
+        try:
+            spec = _INPUTS.validate_python(dict(spec), context={"base_dir": base_dir})
+        except ValidationError as error:
+            parts, message = pydantic_problem(error.errors()[0])
+            raise InputError(format_path(parts) or "kind", message) from None
+    kind = spec.kind
+    per_seed = bool(getattr(spec, "per_seed", False))
+    if per_seed and seeds is None:
+        raise InputError("per_seed", "the run seeds are needed for per-seed inputs")
+    run_seeds = [int(s) for s in seeds] if per_seed else None
+    if kind == "constant":
+        values = constant(spec.value, spec.steps, input_size)
+    elif kind == "sequence":
+        values = sequence(spec.values)
+    elif kind == "gaussian":
+        values = gaussian(
+            spec.steps, input_size, mean=spec.mean, sd=spec.sd, seed=spec.seed, run_seeds=run_seeds
+        )
+    elif kind == "sine":
+        values = sine(
+            spec.steps,
+            input_size,
+            period=spec.period,
+            amplitude=spec.amplitude,
+            phase=spec.phase,
+            offset=spec.offset,
+        )
+    elif kind == "epidemic":
+        if input_size != 1:
+            raise InputError(
+                "kind",
+                f"an epidemic input has one column (daily counts); input_size is {input_size}",
+            )
+        values = sir_epidemic(
+            spec.steps,
+            population=spec.population,
+            infected=spec.infected,
+            beta=spec.beta,
+            gamma=spec.gamma,
+            seed=spec.seed,
+            observe=spec.observe,
+            scale=spec.scale,
+            run_seeds=run_seeds,
+        )
+    elif kind == "csv":
+        values = from_csv(
+            spec.file,
+            spec.columns,
+            start=spec.start,
+            stop=spec.stop,
+            normalize=spec.normalize,
+            base_dir=base_dir,
+        )
+    else:
+        raise InputError("kind", f"unknown input kind {kind!r}")
+    if values.shape[-1] != input_size:
+        field = {"constant": "value", "sequence": "values", "csv": "columns"}.get(kind, "kind")
+        raise InputError(
+            field, f"gives {values.shape[-1]} input columns but input_size is {input_size}"
+        )
+    return values

@@ -1,0 +1,253 @@
+"""The vectorised kernel: against torch.nn.LSTM, against the plain reference
+cell for every option, and the randomness contract."""
+
+import numpy as np
+import pytest
+
+from stochlstm import Condition, from_torch, init_uniform, simulate
+from stochlstm.core.cell import unroll
+from stochlstm.core.randomness import uniforms
+
+BERNOULLI = Condition("bernoulli")
+
+
+def shared_inputs(steps=12, input_size=3, seed=0):
+    return np.random.Generator(np.random.PCG64(seed)).normal(size=(steps, input_size))
+
+
+# ---------------------------------------------------------------- torch
+
+
+@pytest.mark.parametrize("dtype,atol", [(np.float64, 1e-12), (np.float32, 1e-6)])
+@pytest.mark.parametrize(
+    "input_size,hidden_size,batch,steps", [(1, 1, 1, 5), (3, 5, 17, 30), (8, 64, 50, 40)]
+)
+def test_deterministic_simulation_equals_torch_lstm(
+    torch, dtype, atol, input_size, hidden_size, batch, steps
+):
+    rng = np.random.Generator(np.random.PCG64(hidden_size))
+    weights = from_torch(
+        rng.uniform(-0.5, 0.5, (4 * hidden_size, input_size)),
+        rng.uniform(-0.5, 0.5, (4 * hidden_size, hidden_size)),
+        rng.uniform(-0.5, 0.5, 4 * hidden_size),
+        rng.uniform(-0.5, 0.5, 4 * hidden_size),
+    )
+    inputs = rng.normal(size=(steps, batch, input_size))
+    h0, c0 = rng.normal(size=(2, batch, hidden_size))
+    sim = simulate(
+        weights, inputs, Condition(), seeds=batch, initial_state={"h": h0, "c": c0}, dtype=dtype
+    )
+    torch_dtype = torch.float64 if dtype == np.float64 else torch.float32
+    lstm = torch.nn.LSTM(input_size, hidden_size).to(torch_dtype)
+    with torch.no_grad():
+        for name, value in weights.to_torch_state_dict().items():
+            getattr(lstm, name).copy_(torch.from_numpy(np.asarray(value)))
+        output, (h_n, c_n) = lstm(
+            torch.from_numpy(inputs).to(torch_dtype),
+            (
+                torch.from_numpy(h0[None]).to(torch_dtype),
+                torch.from_numpy(c0[None]).to(torch_dtype),
+            ),
+        )
+    ours = sim["condition"]
+    assert ours["h"].dtype == dtype
+    np.testing.assert_allclose(ours["h"], output.numpy(), rtol=0, atol=atol)
+    np.testing.assert_allclose(ours["c"][-1], c_n[0].numpy(), rtol=0, atol=atol * 10)
+
+
+# ---------------------------------------------------------------- reference cell
+
+OPTIONS = {
+    "deterministic": Condition(),
+    "bernoulli": BERNOULLI,
+    "threshold": Condition("threshold"),
+    "concrete": Condition("concrete", temperature=0.7),
+    "forget-only": Condition(forget="bernoulli"),
+    "erase": Condition("bernoulli", forget_semantics="erase"),
+    "zoneout": Condition(zoneout={"c": 0.3, "h": 0.2}),
+    "binary-units": Condition(candidate="binary", cell_output="binary"),
+    "fixed-noise": Condition("bernoulli", noise="fixed", zoneout={"h": 0.1}),
+}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kernel_equals_reference_cell_for_every_option(dtype):
+    weights = init_uniform(3, 6, seed=2, output_size=2)
+    inputs = shared_inputs(steps=15)
+    seeds = [3, 11, 12, 40]
+    h0 = np.linspace(-0.5, 0.5, 6)
+    sim = simulate(
+        weights, inputs, OPTIONS, seeds, root_seed=9, initial_state={"h": h0}, dtype=dtype
+    )
+    batch_inputs = np.repeat(inputs[:, None, :], len(seeds), axis=1)
+    for name, condition in OPTIONS.items():
+        draws = {
+            stream: np.stack([uniforms(9, s, stream, 15, 6) for s in seeds], axis=1)
+            for stream in condition.noise_streams
+        }
+        if condition.noise == "fixed":
+            draws = {stream: np.repeat(d[:1], 15, axis=0) for stream, d in draws.items()}
+        expected = unroll(
+            weights, batch_inputs, np.tile(h0, (4, 1)), np.zeros((4, 6)), condition, draws
+        )
+        tolerance = 1e-12 if dtype == np.float64 else 2e-5
+        for quantity in ("p_i", "i", "p_f", "f", "g", "p_o", "o", "c", "h", "y"):
+            np.testing.assert_allclose(
+                sim[name][quantity],
+                expected[quantity],
+                rtol=0,
+                atol=tolerance,
+                err_msg=f"{name}: {quantity}",
+            )
+
+
+# ---------------------------------------------------------------- randomness contract
+
+
+def test_seed_alone_equals_seed_inside_a_large_batch():
+    """float64: the same bits for every quantity, alone, in a pair, in a large batch."""
+    dtype = np.float64
+    weights = init_uniform(3, 8, seed=0)
+    inputs = shared_inputs(steps=20)
+    conditions = {"stochastic": BERNOULLI, "zoneout": Condition(zoneout={"c": 0.2, "h": 0.1})}
+    alone = simulate(weights, inputs, conditions, [7], root_seed=4, dtype=dtype)
+    pair = simulate(weights, inputs, conditions, [7, 8], root_seed=4, dtype=dtype)
+    batch = simulate(weights, inputs, conditions, range(2000), root_seed=4, dtype=dtype)
+    for name in conditions:
+        for quantity in alone.quantities:
+            np.testing.assert_array_equal(alone[name][quantity][:, 0], batch[name][quantity][:, 7])
+            np.testing.assert_array_equal(pair[name][quantity][:, 0], batch[name][quantity][:, 7])
+
+
+def test_float32_seed_alone_follows_seed_inside_a_batch():
+    """float32 BLAS rounds differently by batch width: states agree to rounding,
+    gate samples agree except where u is within rounding of p (none here)."""
+    weights = init_uniform(3, 8, seed=0)
+    inputs = shared_inputs(steps=20)
+    alone = simulate(weights, inputs, BERNOULLI, [7], root_seed=4, dtype=np.float32)
+    batch = simulate(weights, inputs, BERNOULLI, range(600), root_seed=4, dtype=np.float32)
+    for gate in ("i", "f", "o"):
+        np.testing.assert_array_equal(
+            alone["condition"][gate][:, 0], batch["condition"][gate][:, 7]
+        )
+    np.testing.assert_allclose(
+        alone["condition"]["c"][:, 0], batch["condition"]["c"][:, 7], atol=1e-6
+    )
+
+
+def test_batch_width_does_not_change_a_seed_block():
+    """Seeds in the same block of 256 give the same bits whatever the batch width
+    (float32 too): what makes a run's outputs independent of its batch size."""
+    weights = init_uniform(3, 8, seed=0)
+    inputs = shared_inputs(steps=10)
+    wide = simulate(weights, inputs, BERNOULLI, range(1024), dtype=np.float32)
+    narrow = simulate(weights, inputs, BERNOULLI, range(256, 512), dtype=np.float32)
+    for quantity in wide.quantities:
+        np.testing.assert_array_equal(
+            wide["condition"][quantity][:, 256:512], narrow["condition"][quantity]
+        )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_threads_do_not_change_a_simulation(dtype):
+    """Groups of seeds in threads give the same bits as one thread, with per-seed
+    inputs and initial states sliced to each group."""
+    rng = np.random.Generator(np.random.PCG64(5))
+    n_seeds, hidden = 600, 4
+    weights = init_uniform(3, hidden, seed=0, output_size=2)
+    inputs = rng.normal(size=(9, n_seeds, 3))
+    initial = {"h": rng.normal(size=(n_seeds, hidden)), "c": rng.normal(size=(n_seeds, hidden))}
+    conditions = OPTIONS
+    runs = [
+        simulate(
+            weights,
+            inputs,
+            conditions,
+            range(n_seeds),
+            initial_state=initial,
+            dtype=dtype,
+            threads=threads,
+        )
+        for threads in (1, 3)
+    ]
+    for name in conditions:
+        for quantity in runs[0].quantities:
+            np.testing.assert_array_equal(runs[0][name][quantity], runs[1][name][quantity])
+
+
+def test_per_seed_shapes_are_checked_before_seeds_are_grouped():
+    weights = init_uniform(3, 4, seed=0)
+    with pytest.raises(ValueError, match="inputs: expected shape"):
+        simulate(weights, np.zeros((5, 700, 3)), Condition(), range(600), threads=2)
+    with pytest.raises(ValueError, match="initial_state.h"):
+        simulate(
+            weights,
+            np.zeros((5, 3)),
+            Condition(),
+            range(600),
+            initial_state={"h": np.zeros((700, 4))},
+            threads=2,
+        )
+
+
+def test_same_seed_twice_is_identical_and_different_seeds_differ():
+    weights = init_uniform(2, 5, seed=0)
+    inputs = shared_inputs(steps=10, input_size=2)
+    first = simulate(weights, inputs, BERNOULLI, [1, 2], root_seed=0)
+    again = simulate(weights, inputs, BERNOULLI, [1, 2], root_seed=0)
+    for quantity in first.quantities:
+        np.testing.assert_array_equal(first["condition"][quantity], again["condition"][quantity])
+    gates = first["condition"]["f"]
+    assert not np.array_equal(gates[:, 0], gates[:, 1])
+    other_root = simulate(weights, inputs, BERNOULLI, [1, 2], root_seed=1)
+    assert not np.array_equal(other_root["condition"]["f"], gates)
+
+
+def test_noise_does_not_depend_on_the_other_conditions():
+    """Common random numbers: the forget uniforms are the same whichever arms run."""
+    weights = init_uniform(3, 4, seed=0)
+    inputs = shared_inputs(steps=8)
+    forget_only = {"forget": Condition(forget="bernoulli")}
+    alone = simulate(weights, inputs, forget_only, range(30))
+    together = simulate(weights, inputs, {**OPTIONS, **forget_only}, range(30))
+    np.testing.assert_array_equal(alone["forget"]["f"], together["forget"]["f"])
+    np.testing.assert_array_equal(alone["forget"]["c"], together["forget"]["c"])
+    # At t = 0 every condition starts from the same state, so the same uniforms
+    # give the same forget samples under all-gates bernoulli and forget-only.
+    np.testing.assert_array_equal(together["bernoulli"]["f"][0], together["forget"]["f"][0])
+
+
+def test_float32_run_follows_float64_run():
+    weights = init_uniform(3, 8, seed=0)
+    inputs = shared_inputs(steps=30)
+    conditions = {"deterministic": Condition(), "stochastic": BERNOULLI}
+    double = simulate(weights, inputs, conditions, range(50))
+    single = simulate(weights, inputs, conditions, range(50), dtype=np.float32)
+    np.testing.assert_allclose(
+        single["deterministic"]["h"], double["deterministic"]["h"], atol=1e-5
+    )
+    agree = np.mean(single["stochastic"]["f"] == double["stochastic"]["f"])
+    assert agree > 0.999
+
+
+def test_to_frame_is_tidy():
+    weights = init_uniform(2, 3, seed=0, output_size=1)
+    sim = simulate(weights, np.ones((4, 2)), {"det": Condition(), "sto": BERNOULLI}, [10, 20])
+    frame = sim.to_frame()
+    assert len(frame) == 2 * 2 * 4 * 3
+    row = frame.query("condition == 'sto' and seed == 20 and t == 3 and unit == 1").iloc[0]
+    assert row["c"] == sim["sto"]["c"][3, 1, 1]
+    assert row["y"] == sim["sto"]["y"][3, 1, 0]
+    assert list(frame.columns[:4]) == ["condition", "seed", "t", "unit"]
+
+
+def test_concrete_with_tiny_temperature_is_bernoulli_in_simulation():
+    weights = init_uniform(3, 6, seed=3)
+    inputs = shared_inputs(steps=25)
+    conditions = {
+        "bernoulli": BERNOULLI,
+        "concrete": Condition("concrete", temperature=1e-9),
+    }
+    sim = simulate(weights, inputs, conditions, range(200), root_seed=2)
+    for quantity in ("i", "f", "o", "c", "h"):
+        np.testing.assert_array_equal(sim["concrete"][quantity], sim["bernoulli"][quantity])
