@@ -19,7 +19,7 @@ bernoulli      bernoulli gates vs deterministic vs drawing the uniforms alone
 Every comparison runs twice: on 1 thread, and on every usable core (torch's
 default and stochlstm's).
 vectorised     the vectorised kernel vs a per-seed Python loop over the
-               reference ``stochlstm.cell.unroll``.
+               reference ``stochlstm.core.cell.unroll``.
 e2e            the real ``stochlstm run`` command in a subprocess (time, peak
                memory) vs the bare simulation of the same work, and vs torch.
 
@@ -185,7 +185,7 @@ def machine() -> dict[str, str]:
         model = platform.processor() or "unknown"
     threads, blas = blas_threads()
     import stochlstm
-    from stochlstm.parallel import usable_cores
+    from stochlstm.engine.threads import usable_cores
 
     usable = usable_cores()
 
@@ -211,8 +211,8 @@ def machine() -> dict[str, str]:
 def kernel_blas_threads() -> int | None:
     """The BLAS threads in effect *inside* ``run_kernel`` (it may limit them),
     read from a consumer during a one-step run."""
-    from stochlstm.condition import Condition
-    from stochlstm.simulate import run_kernel
+    from stochlstm.core.conditions import Condition
+    from stochlstm.engine.kernel import run_kernel
 
     seen: list[int | None] = []
     run_kernel(
@@ -244,7 +244,7 @@ def torch_or_none():
 def thread_counts() -> tuple[int, ...]:
     """The thread counts every comparison runs at: 1, and every usable core
     (stochlstm's default and torch's)."""
-    from stochlstm.parallel import usable_cores
+    from stochlstm.engine.threads import usable_cores
 
     return tuple(sorted({1, usable_cores()}))
 
@@ -473,7 +473,7 @@ def _noop(*args) -> None:
 
 
 def _weights(hidden: int, dtype=np.float64):
-    from stochlstm.weights import init_uniform
+    from stochlstm.core.weights import init_uniform
 
     return init_uniform(INPUT_SIZE, hidden, seed=0).astype(dtype)
 
@@ -485,7 +485,7 @@ def _inputs(steps: int, batch: int | None, dtype=np.float32) -> np.ndarray:
 
 
 def _run_group(weights, inputs, condition, seeds, dtype, group, cancelled) -> None:
-    from stochlstm.simulate import run_kernel
+    from stochlstm.engine.kernel import run_kernel
 
     group_inputs = inputs[:, group] if inputs.ndim == 3 else inputs
     run_kernel(weights, group_inputs, condition, seeds[group], _noop, dtype=dtype)
@@ -494,7 +494,7 @@ def _run_group(weights, inputs, condition, seeds, dtype, group, cancelled) -> No
 def kernel_call(weights, inputs, condition, batch: int, dtype, threads: int = 1):
     """``run_kernel`` with a no-op consumer over ``batch`` seeds, in ``threads``
     groups of seeds at once, as ``stochlstm run`` runs a batch."""
-    from stochlstm.parallel import run_in_threads, seed_groups
+    from stochlstm.engine.threads import run_in_threads, seed_groups
 
     seeds = list(range(batch))
     groups = seed_groups(batch, threads, weights.hidden_size)
@@ -563,9 +563,9 @@ def uniforms_alone(batch: int, hidden: int, steps: int, dtype, threads: int = 1)
     """Draw the three gate streams' uniforms exactly as the kernel does: same
     generators, same block sizes, same seed groups in threads (includes
     creating the generators)."""
-    from stochlstm.noise import SeedBatchNoise
-    from stochlstm.parallel import run_in_threads, seed_groups
-    from stochlstm.simulate import noise_block_steps
+    from stochlstm.core.randomness import SeedBatchNoise
+    from stochlstm.engine.threads import run_in_threads, seed_groups
+    from stochlstm.engine.kernel import noise_block_steps
 
     seeds = list(range(batch))
     groups = seed_groups(batch, threads, hidden)
@@ -591,7 +591,7 @@ def det_time(
     report: Report, batch: int, hidden: int, steps: int, shared: bool, threads: int
 ) -> Timing:
     """The deterministic kernel, float32 (cached: benchmark 2 reuses it)."""
-    from stochlstm.condition import Condition
+    from stochlstm.core.conditions import Condition
 
     key = ("det", batch, hidden, steps, shared, threads)
     if key not in report.cache:
@@ -658,7 +658,7 @@ def bench_deterministic(report: Report, sizes: dict) -> None:
 
 
 def bench_bernoulli(report: Report, sizes: dict) -> None:
-    from stochlstm.condition import Condition
+    from stochlstm.core.conditions import Condition
 
     hidden = sizes["hidden"]
     torch = torch_or_none()
@@ -696,7 +696,7 @@ def bench_bernoulli(report: Report, sizes: dict) -> None:
             )
 
             call = kernel_call(
-                weights, inputs, Condition.all_gates("bernoulli"), batch, np.float32, threads
+                weights, inputs, Condition("bernoulli"), batch, np.float32, threads
             )
             bern = measure(call, warmup=partial(call, min(steps, WARMUP_STEPS)))
             row = timed_row(
@@ -748,15 +748,15 @@ def bench_bernoulli(report: Report, sizes: dict) -> None:
 
 
 def bench_vectorised(report: Report, sizes: dict) -> None:
-    from stochlstm.cell import unroll
-    from stochlstm.condition import Condition
-    from stochlstm.noise import uniforms
-    from stochlstm.simulate import simulate
+    from stochlstm.core.cell import unroll
+    from stochlstm.core.conditions import Condition
+    from stochlstm.core.randomness import uniforms
+    from stochlstm.engine.simulate import simulate
 
     n_seeds, hidden, steps = sizes["seeds"], sizes["hidden"], sizes["steps"]
     weights = _weights(hidden)
     inputs = _inputs(steps, None, np.float64)
-    condition = Condition.all_gates("bernoulli")
+    condition = Condition("bernoulli")
     streams = sorted(condition.noise_streams, key=GATE_STREAMS.index)
     seeds = list(range(n_seeds))
     zeros = np.zeros((1, hidden))
@@ -890,10 +890,10 @@ def simulation_of(yaml_path: Path) -> Callable[[], None]:
     """The bare simulation of an experiment's plan: the kernel with a no-op
     consumer over the same seeds in the same batches and thread groups as
     ``stochlstm run`` (inputs built beforehand)."""
-    from stochlstm.config import load_experiment
-    from stochlstm.parallel import run_in_threads, seed_groups, usable_cores
-    from stochlstm.runner import plan_run
-    from stochlstm.simulate import run_kernel
+    from stochlstm.experiment.load import load_experiment
+    from stochlstm.engine.threads import run_in_threads, seed_groups, usable_cores
+    from stochlstm.experiment.plan import plan_run
+    from stochlstm.engine.kernel import run_kernel
 
     plan = plan_run(load_experiment(yaml_path))
     threads = usable_cores()  # execution.threads auto, in-process
@@ -902,10 +902,7 @@ def simulation_of(yaml_path: Path) -> Callable[[], None]:
         point = plan.points[task.point]
         seeds = list(task.seeds)
         for group in seed_groups(len(seeds), threads, point.weights.hidden_size):
-            if point.shared_inputs is not None:
-                inputs = point.shared_inputs
-            else:
-                inputs = np.asarray(point.config.build_inputs(seeds[group]), dtype=np.float64)
+            inputs = np.asarray(point.inputs(seeds[group]), dtype=np.float64)
             work.append((index, point, seeds[group], inputs))
 
     def run_group(point, seeds, inputs, cancelled):
