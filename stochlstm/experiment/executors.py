@@ -1,8 +1,8 @@
 """Where a run's tasks execute: in this process, in local processes, or on Dask.
 
 Every executor hands results back in task order, and tasks do not depend on
-where they run (see :mod:`stochlstm.noise` and :mod:`stochlstm.runner`), so
-the executor never changes a number.
+where they run (see :mod:`stochlstm.core.randomness` and
+:mod:`stochlstm.experiment.plan`), so the executor never changes a number.
 """
 
 from __future__ import annotations
@@ -10,27 +10,26 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 __all__ = ["EXECUTORS", "DaskExecutor", "ProcessExecutor", "make_executor"]
 
 
-def _single_threaded_blas() -> dict[str, str | None]:
-    """Ask BLAS for one thread per worker process; returns the previous values."""
+@contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    """BLAS asked for one thread in the worker processes started meanwhile."""
     names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
     previous = {name: os.environ.get(name) for name in names}
-    for name in names:
-        os.environ[name] = "1"
-    return previous
-
-
-def _restore(previous: dict[str, str | None]) -> None:
-    for name, value in previous.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    os.environ.update(dict.fromkeys(names, "1"))
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _in_order(
@@ -69,16 +68,11 @@ class ProcessExecutor(AbstractContextManager):
         self.jobs = max(1, int(jobs))
 
     def __enter__(self):
-        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_context
 
-        previous = _single_threaded_blas()
-        try:
-            self.pool = ProcessPoolExecutor(
-                self.jobs, mp_context=multiprocessing.get_context("spawn")
-            )
-        finally:
-            _restore(previous)
+        with _single_threaded_blas():
+            self.pool = ProcessPoolExecutor(self.jobs, mp_context=get_context("spawn"))
         return self
 
     def __exit__(self, *exc_info):
@@ -110,8 +104,7 @@ class DaskExecutor(AbstractContextManager):
             self.cluster = None
             self.client = Client(self.address)
         else:
-            previous = _single_threaded_blas()
-            try:
+            with _single_threaded_blas():
                 self.cluster = LocalCluster(
                     n_workers=self.jobs,
                     threads_per_worker=1,
@@ -119,8 +112,6 @@ class DaskExecutor(AbstractContextManager):
                     dashboard_address=None,
                     silence_logs=40,
                 )
-            finally:
-                _restore(previous)
             self.client = Client(self.cluster)
         return self
 
@@ -146,10 +137,8 @@ EXECUTORS = ("local", "processes", "dask")
 
 def make_executor(name: str, jobs: int, address: str | None = None):
     """An executor by name: ``processes`` or ``dask`` (``dask://host:port`` for a scheduler)."""
-    if name.startswith("dask://") or name.startswith("tcp://"):
-        return DaskExecutor(
-            jobs, address=name.removeprefix("dask://") if name.startswith("dask://") else name
-        )
+    if name.startswith(("dask://", "tcp://")):
+        return DaskExecutor(jobs, address=name.removeprefix("dask://"))
     if name == "dask":
         return DaskExecutor(jobs, address=address)
     if name in ("processes", "local"):

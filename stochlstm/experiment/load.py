@@ -6,17 +6,11 @@ file, the line of the offending key, its dotted path and what was expected::
 
     experiment.yaml:14: conditions.stochastic.gates: unknown gate rule 'bernouli'; expected ...
 
-Besides the schema it checks what needs several sections at once (lengths
+Beyond the schema it checks what needs several sections at once (lengths
 against the model's sizes, recorded units and seeds, swept paths) and every
-point of a sweep; the weights and inputs themselves are built, and checked,
-once, by the plan (:mod:`stochlstm.experiment.plan`), which reports through the
-config's source (:meth:`Source.problem`) in the same form.
-
-Symbolic defaults stay symbolic so that a sweep can change what they depend
-on: ``initial_state: {h: zeros, c: zeros}``, ``record.quantities: all``,
-``record.units: all``. Relative file paths are resolved against the experiment
-file's folder, so the resolved config names absolute paths and loads from
-anywhere (a run directory's ``resolved.yaml``).
+point of a sweep. The weights and inputs are built, and checked, once, by the
+plan (:mod:`stochlstm.experiment.plan`), which reports through the config's
+:class:`Source` in the same form.
 """
 
 from __future__ import annotations
@@ -24,6 +18,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import functools
 import itertools
 import re
 import types
@@ -37,17 +32,8 @@ from pydantic import BaseModel, ConfigDict, Tag, TypeAdapter, ValidationError
 
 from ..core.gates import GATE_RULES
 from ..core.names import RESERVED_COLUMNS
-from .schema import (
-    COMMON_WEIGHT_KEYS,
-    INPUT_KINDS,
-    WEIGHT_FORMS,
-    ExperimentConfig,
-    InitialState,
-    ModelSpec,
-    RecordSpec,
-    form_keys,
-    seed_list,
-)
+from . import schema
+from .schema import ExperimentConfig, seed_list
 
 __all__ = [
     "ConfigError",
@@ -62,12 +48,9 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with an experiment file.
-
-    ``line`` is 1-based, or None where no line applies (a ``--set`` override, a
-    default); ``path`` is the dotted key path (``conditions.stochastic.gates``,
-    list items as ``[k]``), empty for the file as a whole.
-    """
+    """One thing wrong with an experiment file: ``line`` is 1-based, or None
+    where no line applies (a ``--set`` override); ``path`` is the dotted key
+    path (``conditions.stochastic.gates``, list items as ``[k]``)."""
 
     file: str
     line: int | None
@@ -80,25 +63,20 @@ class Problem:
 
 
 class ConfigError(Exception):
-    """An invalid experiment file; ``problems`` lists every problem found,
-    ``str(error)`` shows one per line."""
+    """An invalid experiment file; ``problems`` lists every problem found, by
+    line; ``str(error)`` shows one per line."""
 
     def __init__(self, problems: Iterable[Problem]):
         self.problems = sorted(problems, key=lambda p: (p.line is None, p.line or 0))
         super().__init__("\n".join(map(str, self.problems)))
 
 
-# --------------------------------------------------------------------------- where values came from
-
-
 @dataclass
 class Source:
-    """Where a config's values came from, to point each problem at its line.
-
-    ``lines`` maps key paths of the file to their lines; ``overrides`` the
-    paths set by ``--set`` to their text; ``swept`` the paths a sweep point set
-    to the path of the value in ``sweep``; ``point`` labels that point.
-    """
+    """Where a config's values came from, to point each problem at its line:
+    ``lines`` maps the file's key paths to their lines, ``overrides`` the paths
+    set by ``--set`` to their text, ``swept`` the paths a sweep point set to
+    the path of the value in ``sweep``; ``point`` labels that point."""
 
     file: str = "<config>"
     base_dir: Path = field(default_factory=Path)
@@ -113,21 +91,14 @@ class Source:
     def problem(self, parts: Sequence, message: str) -> Problem:
         parts = tuple(parts)
         origin = next((w for p, w in self.swept.items() if parts[: len(p)] == p), parts)
-        if self.point:
-            message = f"{message} (at sweep point {self.point})"
+        message += f" (at sweep point {self.point})" if self.point else ""
         for prefix, text in self.overrides.items():
             if origin[: len(prefix)] == prefix:
                 return Problem(
                     self.file, None, format_path(parts), f"{message} (from --set {text})"
                 )
-        return Problem(self.file, self.line(origin), format_path(parts), message)
-
-    def line(self, parts: Sequence) -> int | None:
-        """The line of the deepest key of ``parts`` in the file."""
-        for depth in range(len(parts), -1, -1):
-            if tuple(parts[:depth]) in self.lines:
-                return self.lines[tuple(parts[:depth])]
-        return None
+        depth = next(d for d in range(len(origin), -1, -1) if origin[:d] in self.lines or d == 0)
+        return Problem(self.file, self.lines.get(origin[:depth]), format_path(parts), message)
 
 
 def _read_yaml(text: str, file: str) -> tuple[Any, dict[tuple, int], list[Problem]]:
@@ -139,13 +110,12 @@ def _read_yaml(text: str, file: str) -> tuple[Any, dict[tuple, int], list[Proble
         data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-        context = getattr(error, "context", None)
-        problem = getattr(error, "problem", None) or str(error)
-        message = f"malformed YAML: {context + ': ' if context else ''}{problem}"
+        context = f"{error.context}: " if getattr(error, "context", None) else ""
+        message = f"malformed YAML: {context}{getattr(error, 'problem', None) or error}"
         raise ConfigError([Problem(file, mark.line + 1 if mark else None, "", message)]) from None
     finally:
         loader.dispose()
-    lines: dict[tuple, int] = {}
+    lines: dict[tuple, int] = {} if root is None else {(): root.start_mark.line + 1}
     problems: list[Problem] = []
     seen: set[int] = set()  # an alias is walked where it was defined only
 
@@ -153,31 +123,28 @@ def _read_yaml(text: str, file: str) -> tuple[Any, dict[tuple, int], list[Proble
         if id(node) in seen:
             return
         seen.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if key.tag == "tag:yaml.org,2002:merge" or not isinstance(key, yaml.ScalarNode):
-                    continue
-                path, line = (*parts, key.value), key.start_mark.line + 1
-                if path in lines:
-                    message = f"duplicate key (also on line {lines[path]}); give each key once"
-                    problems.append(Problem(file, line, format_path(path), message))
-                else:
-                    lines[path] = line
-                walk(value, path)
-        elif isinstance(node, yaml.SequenceNode):
+        if isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
                 lines[(*parts, index)] = item.start_mark.line + 1
                 walk(item, (*parts, index))
+        first: dict[str, int] = {}  # the line of each key of this mapping
+        for key, value in node.value if isinstance(node, yaml.MappingNode) else ():
+            if key.tag == "tag:yaml.org,2002:merge" or not isinstance(key, yaml.ScalarNode):
+                continue
+            path, line = (*parts, key.value), key.start_mark.line + 1
+            if key.value in first:
+                message = f"duplicate key (also on line {first[key.value]}); give each key once"
+                problems.append(Problem(file, line, format_path(path), message))
+            first.setdefault(key.value, line)
+            lines[path] = line  # as in YAML, a later key wins
+            walk(value, path)
 
     if root is not None:
-        lines[()] = root.start_mark.line + 1
         walk(root, ())
     return data, lines, problems
 
 
 # --------------------------------------------------------------------------- key paths
-
-_PART = re.compile(r"([^.\[\]]+)((?:\[\d+\])*)")
 
 
 def split_path(text: str) -> list[str | int]:
@@ -188,40 +155,28 @@ def split_path(text: str) -> list[str | int]:
         return ["sweep", text[len("sweep.") :]]
     parts: list[str | int] = []
     for piece in text.split("."):
-        match = _PART.fullmatch(piece)
+        match = re.fullmatch(r"([^.\[\]]+)((?:\[\d+\])*)", piece)
         if not match:
             raise ValueError(f"malformed key path {text!r}")
-        name, indices = match.groups()
-        parts.append(int(name) if name.isdigit() else name)
-        parts += [int(i) for i in re.findall(r"\d+", indices)]
+        parts.append(int(match[1]) if match[1].isdigit() else match[1])
+        parts += [int(i) for i in re.findall(r"\d+", match[2])]
     return parts
 
 
 def format_path(parts: Sequence) -> str:
     out = ""
     for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
+        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else str(part)
     return out
-
-
-def _is_tag(part) -> bool:
-    return isinstance(part, str) and part.startswith("<") and part.endswith(">")
 
 
 def _unwrap(tp):
     """``tp`` without ``Annotated`` and ``Optional``."""
     while True:
-        origin = get_origin(tp)
-        if origin is Annotated:
+        if get_origin(tp) is Annotated:
             tp = get_args(tp)[0]
-        elif origin in (Union, types.UnionType):
-            args = [a for a in get_args(tp) if a is not type(None)]
-            if len(args) != 1:
-                return tp
-            tp = args[0]
+        elif get_origin(tp) in (Union, types.UnionType) and type(None) in get_args(tp):
+            tp = next(a for a in get_args(tp) if a is not type(None))
         else:
             return tp
 
@@ -231,47 +186,33 @@ def _keys(tp) -> list[str]:
     tp = _unwrap(tp)
     if get_origin(tp) in (Union, types.UnionType):
         return list(dict.fromkeys(k for member in get_args(tp) for k in _keys(member)))
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return list(tp.model_fields)
-    return []
+    return list(tp.model_fields) if isinstance(tp, type) and issubclass(tp, BaseModel) else []
 
 
 def _child(tp, part):
     """The type at key or index ``part`` below ``tp``; KeyError(message) if none."""
     tp = _unwrap(tp)
-    if tp is Any:
-        return Any
     if get_origin(tp) in (Union, types.UnionType):
-        members = {
-            next((m.tag for m in getattr(a, "__metadata__", ()) if isinstance(m, Tag)), None): a
-            for a in get_args(tp)
-        }
-        if part in members:  # a union's tag in a pydantic location
-            return members[part]
-        for member in members.values():
+        for member in get_args(tp):
+            tags = [m.tag for m in getattr(member, "__metadata__", ()) if isinstance(m, Tag)]
+            if part in tags:  # a union's tag in a pydantic location
+                return member
+        for member in get_args(tp):
             try:
                 return _child(member, part)
             except KeyError:
                 continue
-        allowed = _keys(tp)
-        if allowed:
-            raise KeyError(
-                f"unknown key {part!r}{_did_you_mean(part, allowed)}; allowed keys: {', '.join(allowed)}"
-            )
-        raise KeyError(f"a single value has no key {part!r}")
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        if part not in tp.model_fields:
-            allowed = list(tp.model_fields)
-            raise KeyError(
-                f"unknown key {part!r}{_did_you_mean(part, allowed)}; allowed keys: {', '.join(allowed)}"
-            )
+    elif isinstance(tp, type) and issubclass(tp, BaseModel) and part in tp.model_fields:
         return tp.model_fields[part].annotation
-    if get_origin(tp) is dict:
+    elif get_origin(tp) is dict:
         return get_args(tp)[1]
-    if get_origin(tp) is list:
-        if not isinstance(part, int):
-            raise KeyError(f"expected a list index, got {part!r}")
+    elif get_origin(tp) is list and isinstance(part, int):
         return get_args(tp)[0]
+    allowed = _keys(tp)
+    if allowed:
+        raise KeyError(
+            f"unknown key {part!r}{_did_you_mean(part, allowed)}; allowed keys: {', '.join(allowed)}"
+        )
     raise KeyError(f"a single value has no key {part!r}")
 
 
@@ -296,22 +237,20 @@ def _did_you_mean(key, known) -> str:
 
 
 def _describe(value) -> str:
-    if value is None:
-        return "nothing (null)"
     if isinstance(value, bool):
         return f"{str(value).lower()} (a boolean)"
-    if isinstance(value, str):
-        return f"the string {value!r}"
     if isinstance(value, (int, float)):
         return repr(value)
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    if isinstance(value, (dict, BaseModel)):
-        return "a mapping"
-    return type(value).__name__
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    kinds = {type(None): "nothing (null)", list: "a list", tuple: "a list", dict: "a mapping"}
+    return kinds.get(
+        type(value), "a mapping" if isinstance(value, BaseModel) else type(value).__name__
+    )
 
 
 def _number_hint(value) -> str:
+    """What to do about a number written as a string."""
     if not isinstance(value, str):
         return ""
     try:
@@ -323,12 +262,6 @@ def _number_hint(value) -> str:
     return " (write numbers without quotes)"
 
 
-_BOUNDS = {
-    "greater_than_equal": ("ge", ">="),
-    "greater_than": ("gt", ">"),
-    "less_than_equal": ("le", "<="),
-    "less_than": ("lt", "<"),
-}
 _EXPECTED = {
     "int_type": "an integer",
     "float_type": "a number",
@@ -339,62 +272,67 @@ _EXPECTED = {
     "model_type": "a mapping",
     "model_attributes_type": "a mapping",
 }
+_BOUNDS = {
+    "greater_than_equal": ">=",
+    "greater_than": ">",
+    "less_than_equal": "<=",
+    "less_than": "<",
+}
 
 
 def _weights_form_problem(value) -> tuple[list, str]:
-    """What keeps a ``model.weights`` mapping from being exactly one form."""
-    forms = " | ".join(
-        "{"
-        + ", ".join(k if form.model_fields[k].is_required() else f"{k}?" for k in form_keys(form))
-        + "}"
-        for form in WEIGHT_FORMS
-    )
-    expected = f"expected one form: {forms}; with any form: seed?, W_y?, b_y? (or readout_weight?, readout_bias?)"
+    """What keeps a ``model.weights`` block from being exactly one form."""
     if not isinstance(value, dict):
         return [], f"expected a mapping naming one weight form, got {_describe(value)}"
-    form_of = {key: form for form in WEIGHT_FORMS for key in form_keys(form)}
-    known = [*form_of, *COMMON_WEIGHT_KEYS]
+    forms = " | ".join(
+        "{"
+        + ", ".join(
+            k if form.model_fields[k].is_required() else f"{k}?" for k in schema.form_keys(form)
+        )
+        + "}"
+        for form in schema.WEIGHT_FORMS
+    )
+    expected = f"expected one form: {forms}; with any form: seed?, W_y?, b_y? (or readout_weight?, readout_bias?)"
+    form_of = {key: form for form in schema.WEIGHT_FORMS for key in schema.form_keys(form)}
+    known = [*form_of, *schema.COMMON_WEIGHT_KEYS]
     for key in value:
         if key not in known:
             return [key], f"unknown key in the weights{_did_you_mean(key, known)}; {expected}"
     given = [(key, form_of[key]) for key in value if key in form_of]
     if not given:
         return [], f"no weights given; {expected}"
-    first_key, first = given[0]
-    key, other = next((k, f) for k, f in given if f is not first)
+    key, other = next((k, f) for k, f in given if f is not given[0][1])
     return [
         key
-    ], f"mixes the {other.form} with the {first.form} ({first_key}); give exactly one form"
+    ], f"mixes the {other.form} with the {given[0][1].form} ({given[0][0]}); give exactly one form"
+
+
+def _choice_problem(value, kind: str, key: str, known) -> tuple[list, str]:
+    """A mapping whose ``key`` names no member of a union (an input kind, a gate rule)."""
+    if not isinstance(value, dict):
+        return [], f"expected a mapping with a {key} ({', '.join(known)}), got {_describe(value)}"
+    found = value.get(key)
+    what = "missing" if found is None else f"unknown {kind} {found!r}"
+    return [key], f"{what}; expected one of: {', '.join(known)}"
 
 
 def pydantic_problem(error: Mapping) -> tuple[list, str]:
     """``(path parts, message)`` for one pydantic error of an experiment file."""
-    loc = list(error["loc"])
-    kind, value, ctx = error["type"], error.get("input"), error.get("ctx") or {}
+    loc, kind, value = list(error["loc"]), error["type"], error.get("input")
+    ctx = error.get("ctx") or {}
     key_error = bool(loc) and loc[-1] == "[key]"
-    parts = [p for p in loc if not _is_tag(p)][: -1 if key_error else None]
+    is_tag = [isinstance(p, str) and p.startswith("<") and p.endswith(">") for p in loc]
+    parts = [p for p, tag in zip(loc, is_tag, strict=True) if not tag][: -1 if key_error else None]
     got = _describe(value)
+    more: list = []
     if kind == "stochlstm":
-        message = ctx["msg"]
-        parts += [ctx["key"]] if ctx.get("key") else []
+        more, message = [ctx["key"]] if ctx.get("key") else [], ctx["msg"]
     elif kind == "input_kind":
-        if isinstance(value, dict):
-            parts.append("kind")
-            found = value.get("kind")
-            message = (
-                f"missing; expected one of: {', '.join(INPUT_KINDS)}"
-                if found is None
-                else f"unknown input kind {found!r}; expected one of: {', '.join(INPUT_KINDS)}"
-            )
-        else:
-            message = f"expected a mapping with a kind ({', '.join(INPUT_KINDS)}), got {got}"
+        more, message = _choice_problem(value, "input kind", "kind", schema.INPUT_KINDS)
+    elif kind == "gate_rule":
+        more, message = _choice_problem(value, "gate rule", "rule", GATE_RULES)
     elif kind == "weights_form":
         more, message = _weights_form_problem(value)
-        parts += more
-    elif kind == "gate_rule":
-        parts.append("rule")
-        rule = value.get("rule")
-        message = f"{'missing' if rule is None else f'unknown gate rule {rule!r}'}; expected one of: {', '.join(GATE_RULES)}"
     elif kind == "shape":
         message = f"{error['msg']}, got {got}{_number_hint(value)}"
     elif kind == "missing":
@@ -407,10 +345,8 @@ def pydantic_problem(error: Mapping) -> tuple[list, str]:
             allowed = _keys(parent)
         except KeyError:
             allowed = []
-        hint = _did_you_mean(parts[-1], allowed)
-        message = f"unknown key {parts[-1]!r}{hint}" + (
-            f"; allowed keys: {', '.join(allowed)}" if allowed else ""
-        )
+        message = f"unknown key {parts[-1]!r}{_did_you_mean(parts[-1], allowed)}"
+        message += f"; allowed keys: {', '.join(allowed)}" if allowed else ""
     elif kind == "invalid_key":
         message = (
             f"keys must be strings, got {got} (quote it; YAML reads yes/no/on/off as booleans)"
@@ -418,23 +354,20 @@ def pydantic_problem(error: Mapping) -> tuple[list, str]:
     elif kind in _EXPECTED:
         message = f"expected {_EXPECTED[kind]}, got {got}{_number_hint(value)}"
     elif kind in _BOUNDS:
-        name, sign = _BOUNDS[kind]
-        bound = ctx[name]
+        bound = next(iter(ctx.values()))
         bound = int(bound) if isinstance(bound, float) and bound.is_integer() else bound
-        message = f"must be {sign} {bound}, got {value!r}"
+        message = f"must be {_BOUNDS[kind]} {bound}, got {value!r}"
     elif kind == "literal_error":
         message = f"expected {ctx['expected']}, got {got}"
-    elif kind == "too_short":
-        message = f"expected at least {ctx['min_length']} item(s), got {ctx['actual_length']}"
-    elif kind == "too_long":
-        message = f"expected at most {ctx['max_length']} item(s), got {ctx['actual_length']}"
+    elif kind in ("too_short", "too_long"):
+        least = "at least" if kind == "too_short" else "at most"
+        limit = ctx["min_length" if kind == "too_short" else "max_length"]
+        message = f"expected {least} {limit} item(s), got {ctx['actual_length']}"
     elif kind == "finite_number":
         message = f"expected a finite number, got {value!r}"
     else:
         message = f"{error['msg']} (got {got})"
-    if key_error and kind != "stochlstm":
-        message = f"key: {message}"
-    return parts, message
+    return parts + more, f"key: {message}" if key_error and kind != "stochlstm" else message
 
 
 # --------------------------------------------------------------------------- validation of a whole tree
@@ -446,19 +379,18 @@ def _valid_fields(cls: type[BaseModel], raw, context: dict) -> dict[str, Any]:
     """The fields of ``cls`` that are valid on their own in the mapping ``raw``
     (defaults for absent ones): what the checks across sections rely on, so
     that they run even where other keys of the same section are wrong."""
-    if not isinstance(raw, dict):
-        return {}
     valid = {}
-    for name, info in cls.model_fields.items():
+    for name, info in cls.model_fields.items() if isinstance(raw, dict) else ():
         if name not in raw:
             if not info.is_required():
                 valid[name] = info.get_default(call_default_factory=True)
             continue
         if (cls, name) not in _FIELD_ADAPTERS:
-            annotation = info.annotation
-            is_model = isinstance(annotation, type) and issubclass(annotation, BaseModel)
+            is_model = isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)
             config = None if is_model else ConfigDict(strict=True, allow_inf_nan=False)
-            _FIELD_ADAPTERS[cls, name] = TypeAdapter(Annotated[annotation, info], config=config)
+            _FIELD_ADAPTERS[cls, name] = TypeAdapter(
+                Annotated[info.annotation, info], config=config
+            )
         try:
             valid[name] = _FIELD_ADAPTERS[cls, name].validate_python(raw[name], context=context)
         except ValidationError:
@@ -480,53 +412,59 @@ def _validate(raw, source: Source) -> tuple[ExperimentConfig | None, list[Proble
         config = ExperimentConfig.model_validate(raw, context=context)
     except ValidationError as error:
         return None, [source.problem(*pydantic_problem(e)) for e in error.errors()] + problems
-    if problems:
-        return None, problems
     config._source = source
-    return config, []
-
-
-def _length_problem(parts, value, size: int, what: str) -> list[tuple[tuple, str]]:
-    if isinstance(value, list) and len(value) != size:
-        return [
-            (
-                parts,
-                f"expected {size} {'value' if size == 1 else 'values'} ({what}), got {len(value)}",
-            )
-        ]
-    return []
+    return (None, problems) if problems else (config, [])
 
 
 def _cross_checks(raw: dict, context: dict) -> list[tuple[tuple, str]]:
     """Checks that need several sections; each runs when the keys it reads are valid."""
     top = _valid_fields(ExperimentConfig, raw, context)
-    model = _valid_fields(ModelSpec, raw.get("model"), context)
-    record = _valid_fields(RecordSpec, raw.get("record", {}), context)
-    state = _valid_fields(InitialState, raw.get("initial_state", {}), context)
-    out: list[tuple[tuple, str]] = []
-    input_size, hidden_size, output_size = (
-        model.get(k) for k in ("input_size", "hidden_size", "output_size")
-    )
+    model = _valid_fields(schema.ModelSpec, raw.get("model"), context)
+    record = _valid_fields(schema.RecordSpec, raw.get("record", {}), context)
+    state = _valid_fields(schema.InitialState, raw.get("initial_state", {}), context)
+    out = []
+
+    def lengths(parts, value, size, what):
+        if isinstance(value, list) and len(value) != size:
+            values = "value" if size == 1 else "values"
+            out.append((parts, f"expected {size} {values} ({what}), got {len(value)}"))
+
+    hidden_size = model.get("hidden_size")
     if hidden_size is not None:
         for name in ("h", "c"):
-            out += _length_problem(
-                ("initial_state", name), state.get(name), hidden_size, "model.hidden_size"
-            )
+            lengths(("initial_state", name), state.get(name), hidden_size, "model.hidden_size")
         units = record.get("units")
         for index, unit in enumerate(units if isinstance(units, list) else ()):
             if unit >= hidden_size:
                 message = f"unit {unit} does not exist: the units are 0..{hidden_size - 1}"
                 out.append((("record", "units", index), message))
-    if input_size is not None and "inputs" in top:
-        out += _input_checks(top["inputs"], input_size)
-    quantities = record.get("quantities")
-    if output_size == 0 and isinstance(quantities, list) and "y" in quantities:
-        out.append(
-            (
-                ("record", "quantities", quantities.index("y")),
-                "y needs a readout: set model.output_size >= 1",
+    size, inputs, what = model.get("input_size"), top.get("inputs"), "model.input_size"
+    if size is not None and inputs is not None:
+        names = {
+            "constant": ("value",),
+            "gaussian": ("mean", "sd"),
+            "sine": ("amplitude", "period", "phase", "offset"),
+        }
+        for name in names.get(inputs.kind, ()):
+            lengths(("inputs", name), getattr(inputs, name), size, what)
+        before = len(out)
+        for t, row in enumerate(inputs.values if inputs.kind == "sequence" else ()):
+            lengths(("inputs", "values", t), row if isinstance(row, list) else [row], size, what)
+        if len(out) > before + 3:  # three rows of the wrong length, then how many more
+            more = f"{len(out) - before - 3} more rows of the wrong length"
+            out[before + 3 :] = [(("inputs", "values"), more)]
+        if inputs.kind == "epidemic" and size != 1:
+            message = (
+                f"must be 1 for inputs of kind epidemic (one column of daily counts), got {size}"
             )
-        )
+            out.append((("model", "input_size"), message))
+        if inputs.kind == "csv" and len(inputs.columns) != size:
+            message = f"expected {size} columns ({what}), got {len(inputs.columns)}"
+            out.append((("inputs", "columns"), message))
+    quantities = record.get("quantities")
+    if model.get("output_size") == 0 and isinstance(quantities, list) and "y" in quantities:
+        message = "y needs a readout: set model.output_size >= 1"
+        out.append((("record", "quantities", quantities.index("y")), message))
     if "seeds" in top and isinstance(record.get("seeds"), list):
         run_seeds = set(seed_list(top["seeds"]))
         for index, seed in enumerate(record["seeds"]):
@@ -546,39 +484,6 @@ def _cross_checks(raw: dict, context: dict) -> list[tuple[tuple, str]]:
     return out
 
 
-def _input_checks(spec, size: int) -> list[tuple[tuple, str]]:
-    """The inputs' parameters against ``model.input_size``."""
-    what, out = "model.input_size", []
-    if spec.kind == "constant":
-        out += _length_problem(("inputs", "value"), spec.value, size, what)
-    elif spec.kind == "sequence":
-        for t, row in enumerate(spec.values):
-            out += _length_problem(
-                ("inputs", "values", t), row if isinstance(row, list) else [row], size, what
-            )
-        if len(out) > 3:
-            out = [
-                *out[:3],
-                (("inputs", "values"), f"{len(out) - 3} more rows of the wrong length"),
-            ]
-    elif spec.kind in ("gaussian", "sine"):
-        names = (
-            ("mean", "sd")
-            if spec.kind == "gaussian"
-            else ("amplitude", "period", "phase", "offset")
-        )
-        for name in names:
-            out += _length_problem(("inputs", name), getattr(spec, name), size, what)
-    elif spec.kind == "epidemic" and size != 1:
-        message = f"must be 1 for inputs of kind epidemic (one column of daily counts), got {size}"
-        out.append((("model", "input_size"), message))
-    elif spec.kind == "csv" and len(spec.columns) != size:
-        out.append(
-            (("inputs", "columns"), f"expected {size} columns ({what}), got {len(spec.columns)}")
-        )
-    return out
-
-
 # --------------------------------------------------------------------------- overrides
 
 
@@ -586,21 +491,11 @@ def _schema_default(parts: Sequence):
     """The default of the mapping at ``parts`` as plain data (``{}`` if none), so
     that setting ``model.weights.seed`` in a file without ``model.weights``
     starts from the default weights, not from an empty mapping."""
-    tp: Any = ExperimentConfig
-    for part in parts[:-1]:
-        try:
-            tp = _child(tp, part)
-        except KeyError:
-            return {}
-    tp = _unwrap(tp)
-    info = (
-        tp.model_fields.get(parts[-1])
-        if isinstance(tp, type) and issubclass(tp, BaseModel)
-        else None
-    )
-    default = (
-        None if info is None or info.is_required() else info.get_default(call_default_factory=True)
-    )
+    try:
+        parent = _unwrap(functools.reduce(_child, parts[:-1], ExperimentConfig))
+        default = parent.model_fields[parts[-1]].get_default(call_default_factory=True)
+    except (KeyError, AttributeError):
+        return {}
     if isinstance(default, BaseModel):
         return default.model_dump(mode="json", exclude_none=True)
     return copy.deepcopy(default) if isinstance(default, dict) else {}
@@ -759,16 +654,13 @@ def load_experiment(path, overrides: Sequence[str] = ()) -> ExperimentConfig:
     the schema. Raises :class:`ConfigError` listing every problem found.
     """
     path = Path(path)
-    file = str(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([Problem(file, None, "", "experiment file not found")]) from None
-    except IsADirectoryError:
-        raise ConfigError(
-            [Problem(file, None, "", "is a directory, not an experiment file")]
-        ) from None
     except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError([Problem(file, None, "", f"cannot read the file: {error}")]) from None
-    source = Source(file=file, base_dir=path.parent.resolve(), origin=path.resolve())
+        message = {
+            FileNotFoundError: "experiment file not found",
+            IsADirectoryError: "is a directory, not an experiment file",
+        }.get(type(error), f"cannot read the file: {error}")
+        raise ConfigError([Problem(str(path), None, "", message)]) from None
+    source = Source(file=str(path), base_dir=path.parent.resolve(), origin=path.resolve())
     return _parse(text, source, overrides)

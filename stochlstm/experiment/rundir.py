@@ -119,16 +119,8 @@ def package_versions() -> dict[str, str]:
     from importlib import metadata
 
     versions = {"python": sys.version.split()[0], "platform": platform.platform()}
-    for package in (
-        "stochlstm",
-        "numpy",
-        "pandas",
-        "seaborn",
-        "matplotlib",
-        "pydantic",
-        "pyyaml",
-        "pyarrow",
-    ):
+    packages = "stochlstm numpy pandas seaborn matplotlib pydantic pyyaml pyarrow"
+    for package in packages.split():
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

@@ -7,7 +7,8 @@ so pydantic chooses the form and reports that form's errors; values that can
 take several YAML shapes (a count or a list of seeds, ...) are unions chosen
 by shape, so an error speaks of the shape that was written. Conditions offer
 every gate rule with its parameters, read from the rules themselves
-(:mod:`stochlstm.core.gates`).
+(:mod:`stochlstm.core.gates`). Union members are tagged ``<name>``: a tag in
+an error's location is not a key.
 
 Reading files, line numbers, ``--set``, sweeps and the checks across sections
 are :mod:`stochlstm.experiment.load`; nothing here builds arrays or reads data.
@@ -16,6 +17,7 @@ are :mod:`stochlstm.experiment.load`; nothing here builds arrays or reads data.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
 
@@ -43,11 +45,6 @@ from ..core.names import CELL_QUANTITIES, DERIVED_QUANTITIES
 
 __all__ = ["ConditionSpec", "ExperimentConfig", "InputsSpec", "WeightsSpec", "fail"]
 
-# Words pandas reads back as missing values, numbers or booleans.
-_RESERVED_NAMES = frozenset({"na", "nan", "null", "none", "inf", "infinity", "true", "false"})
-_EXPERIMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-_CONDITION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
-
 
 def fail(message: str, key: str | None = None):
     """Raise a validation error whose message is exactly ``message``; ``key``
@@ -61,32 +58,41 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
-def _shape_of(value) -> str | None:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, (list, tuple)):
-        return "list"
-    if isinstance(value, (dict, BaseModel)):
-        return "mapping"
+def _union(members: dict[str, Any], choose: Callable, error: str, message: str = ""):
+    """The union of ``members`` whose member is the one ``choose(value)`` names."""
+
+    def tag(value):
+        name = choose(value)
+        return f"<{name}>" if name in members else None
+
+    return Annotated[
+        Union[tuple(Annotated[tp, Tag(f"<{name}>")] for name, tp in members.items())],  # noqa: UP007
+        Discriminator(tag, custom_error_type=error, custom_error_message=message),
+    ]
+
+
+def _key(name: str) -> Callable:
+    """The value of key ``name`` of a mapping, or of the field of a model."""
+    return lambda value: value.get(name) if isinstance(value, dict) else getattr(value, name, None)
+
+
+def _shape(value) -> str | None:
+    """The YAML shape of a value: number, string, list or mapping."""
+    for shape, types in (
+        ("boolean", bool),
+        ("number", (int, float)),
+        ("string", str),
+        ("list", (list, tuple)),
+        ("mapping", (dict, BaseModel)),
+    ):
+        if isinstance(value, types):
+            return shape
     return None
 
 
 def _one_of(expected: str, **members):
-    """A union whose member is chosen by the YAML shape of the value (number,
-    string, list, mapping), so an error speaks of that member only."""
-
-    def choose(value):
-        shape = _shape_of(value)
-        return f"<{shape}>" if shape in members else None
-
-    return Annotated[
-        Union[tuple(Annotated[tp, Tag(f"<{shape}>")] for shape, tp in members.items())],  # noqa: UP007
-        Discriminator(choose, custom_error_type="shape", custom_error_message=expected),
-    ]
+    """A union chosen by the YAML shape of the value, so an error speaks of that shape only."""
+    return _union(members, _shape, "shape", expected)
 
 
 def _unique(values):
@@ -97,9 +103,13 @@ def _unique(values):
     return values
 
 
-def _name(pattern: re.Pattern, message: str):
+def _name(pattern: str, message: str):
+    """A name matching ``pattern`` that pandas does not read back as a missing
+    value, a number or a boolean."""
+
     def check(name: str) -> str:
-        if not pattern.fullmatch(name) or name.lower() in _RESERVED_NAMES:
+        reserved = {"na", "nan", "null", "none", "inf", "infinity", "true", "false"}
+        if not re.fullmatch(pattern, name) or name.lower() in reserved:
             fail(message.format(name=name))
         return name
 
@@ -109,20 +119,18 @@ def _name(pattern: re.Pattern, message: str):
 def _resolve_file(value: str, info: ValidationInfo) -> str:
     """A path relative to the experiment file's folder, made absolute."""
     base_dir = (info.context or {}).get("base_dir")
-    if base_dir is None:
-        return value
-    return str((Path(base_dir) / Path(value).expanduser()).resolve())
+    return value if base_dir is None else str((Path(base_dir) / Path(value).expanduser()).resolve())
 
 
 PositiveInt = Annotated[int, Field(ge=1)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
-Probability = Annotated[float, Field(ge=0, le=1)]
-FilePath = Annotated[str, Field(min_length=1)]
+FilePath = Annotated[str, Field(min_length=1), AfterValidator(_resolve_file)]
 Matrix = list[list[float]]
 Vector = list[float]
+UniqueList = AfterValidator(_unique)
 
 
-def _float_or_list(**bounds):
+def _numbers(**bounds):
     number = Annotated[float, Field(**bounds)]
     return _one_of(
         "expected a number or a list of numbers, one per input column",
@@ -145,14 +153,6 @@ def seed_list(seeds: int | list[int] | SeedRange) -> list[int]:
     return list(seeds) if isinstance(seeds, list) else list(range(seeds))
 
 
-Seeds = _one_of(
-    "expected a count of seeds (0..N-1), a list of seeds, or {start, count}",
-    number=PositiveInt,
-    list=Annotated[list[NonNegativeInt], Field(min_length=1), AfterValidator(_unique)],
-    mapping=SeedRange,
-)
-
-
 # --------------------------------------------------------------------------- the model
 
 
@@ -169,11 +169,12 @@ class _WeightsForm(Strict):
 
     @model_validator(mode="after")
     def _one_readout(self):
-        if self.readout_weight is not None or self.readout_bias is not None:
-            for key in ("W_y", "b_y"):
-                if getattr(self, key) is not None:
-                    second = "readout_weight" if self.readout_weight is not None else "readout_bias"
-                    fail(f"a second readout beside {key}; give one", key=second)
+        answers = [key for key in ("W_y", "b_y") if getattr(self, key) is not None]
+        torchs = [
+            key for key in ("readout_weight", "readout_bias") if getattr(self, key) is not None
+        ]
+        if answers and torchs:
+            fail(f"a second readout beside {answers[0]}; give one", key=torchs[0])
         return self
 
     def readout(self) -> tuple[Matrix | None, Vector | None, dict[str, str]]:
@@ -222,21 +223,8 @@ class FileWeights(_WeightsForm):
     layout: Literal["torch", "keras"] = "torch"
     prefix: str | None = None
 
-    @field_validator("file")
-    @classmethod
-    def _relative_to_experiment(cls, file: str, info: ValidationInfo) -> str:
-        return _resolve_file(file, info)
 
-
-WEIGHT_FORMS: tuple[type[_WeightsForm], ...] = (
-    RandomWeights,
-    TorchWeights,
-    KerasWeights,
-    PerGateWeights,
-    FileWeights,
-)
-
-
+WEIGHT_FORMS = (RandomWeights, TorchWeights, KerasWeights, PerGateWeights, FileWeights)
 COMMON_WEIGHT_KEYS: tuple[str, ...] = tuple(_WeightsForm.model_fields)
 
 
@@ -246,19 +234,16 @@ def form_keys(form: type[_WeightsForm]) -> list[str]:
 
 
 def _weights_form(value) -> str | None:
+    """The one form whose keys ``value`` has (None for none, or several)."""
     if isinstance(value, _WeightsForm):
-        return f"<{value.form}>"
+        return value.form
     if not isinstance(value, dict):
         return None
     forms = {form.form for form in WEIGHT_FORMS for key in form_keys(form) if key in value}
-    return f"<{forms.pop()}>" if len(forms) == 1 else None
+    return forms.pop() if len(forms) == 1 else None
 
 
-# Union members are tagged "<...>": a tag in an error's location is not a key.
-WeightsSpec = Annotated[
-    Union[tuple(Annotated[form, Tag(f"<{form.form}>")] for form in WEIGHT_FORMS)],  # noqa: UP007
-    Discriminator(_weights_form, custom_error_type="weights_form", custom_error_message=""),
-]
+WeightsSpec = _union({form.form: form for form in WEIGHT_FORMS}, _weights_form, "weights_form")
 
 
 class ModelSpec(Strict):
@@ -271,9 +256,7 @@ class ModelSpec(Strict):
 
 
 StateVector = _one_of(
-    "expected zeros or a list of hidden_size numbers",
-    string=Literal["zeros"],
-    list=list[float],
+    "expected zeros or a list of hidden_size numbers", string=Literal["zeros"], list=Vector
 )
 
 
@@ -284,37 +267,34 @@ class InitialState(Strict):
 
 # --------------------------------------------------------------------------- inputs
 
-Numbers = _float_or_list()
-Steps = PositiveInt
-
 
 class ConstantInputs(Strict):
     kind: Literal["constant"]
-    value: Numbers
-    steps: Steps
+    value: _numbers()
+    steps: PositiveInt
 
 
 class SequenceInputs(Strict):
     kind: Literal["sequence"]
-    values: Annotated[list[Numbers], Field(min_length=1)]
+    values: Annotated[list[_numbers()], Field(min_length=1)]
 
 
 class GaussianInputs(Strict):
     kind: Literal["gaussian"]
-    mean: Numbers = 0.0
-    sd: _float_or_list(ge=0) = 1.0
-    steps: Steps
+    mean: _numbers() = 0.0
+    sd: _numbers(ge=0) = 1.0
+    steps: PositiveInt
     seed: NonNegativeInt = 0
     per_seed: bool = False
 
 
 class SineInputs(Strict):
     kind: Literal["sine"]
-    amplitude: Numbers = 1.0
-    period: _float_or_list(gt=0)
-    phase: Numbers = 0.0
-    offset: Numbers = 0.0
-    steps: Steps
+    amplitude: _numbers() = 1.0
+    period: _numbers(gt=0)
+    phase: _numbers() = 0.0
+    offset: _numbers() = 0.0
+    steps: PositiveInt
 
 
 class EpidemicInputs(Strict):
@@ -323,7 +303,7 @@ class EpidemicInputs(Strict):
     infected: NonNegativeInt = 1
     beta: Annotated[float, Field(ge=0)]
     gamma: Annotated[float, Field(ge=0)]
-    steps: Steps
+    steps: PositiveInt
     seed: NonNegativeInt = 0
     per_seed: bool = False
     observe: Literal["new_cases", "infected"] = "new_cases"
@@ -345,15 +325,10 @@ class EpidemicInputs(Strict):
 class CsvInputs(Strict):
     kind: Literal["csv"]
     file: FilePath
-    columns: Annotated[list[str], Field(min_length=1), AfterValidator(_unique)]
+    columns: Annotated[list[str], Field(min_length=1), UniqueList]
     start: NonNegativeInt | None = None
     stop: NonNegativeInt | None = None
     normalize: Literal["none", "zscore", "minmax"] = "none"
-
-    @field_validator("file")
-    @classmethod
-    def _relative_to_experiment(cls, file: str, info: ValidationInfo) -> str:
-        return _resolve_file(file, info)
 
     @field_validator("stop")
     @classmethod
@@ -372,17 +347,7 @@ INPUT_KINDS = {
     "epidemic": EpidemicInputs,
     "csv": CsvInputs,
 }
-
-
-def _input_kind(value):
-    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
-    return f"<{kind}>" if kind in INPUT_KINDS else None
-
-
-InputsSpec = Annotated[
-    Union[tuple(Annotated[model, Tag(f"<{kind}>")] for kind, model in INPUT_KINDS.items())],  # noqa: UP007
-    Discriminator(_input_kind, custom_error_type="input_kind", custom_error_message=""),
-]
+InputsSpec = _union(INPUT_KINDS, _key("kind"), "input_kind")
 
 
 # --------------------------------------------------------------------------- conditions
@@ -398,30 +363,26 @@ def _rule_spec(rule: type[GateRule]) -> type[BaseModel]:
     """``{rule: <name>, <parameter>: ...}`` for one rule, its parameters as fields
     (a parameter left out is the condition's, else the rule's default)."""
     parameters = {name: (annotation | None, None) for name, annotation in rule.parameters().items()}
-    return create_model(
-        f"{rule.__name__}Spec", __base__=Strict, rule=(Literal[rule.name], ...), **parameters
-    )
+    rule_field = (Literal[rule.name], ...)
+    return create_model(f"{rule.__name__}Spec", __base__=Strict, rule=rule_field, **parameters)
 
 
 GateChoice = _one_of(
     "expected a gate rule name or {rule: ..., <parameter>: ...}",
     string=Annotated[str, AfterValidator(_rule_name)],
-    mapping=Annotated[
-        Union[tuple(Annotated[_rule_spec(r), Tag(f"<{n}>")] for n, r in GATE_RULES.items())],  # noqa: UP007
-        Discriminator(
-            lambda value: f"<{value['rule']}>" if value.get("rule") in GATE_RULES else None,
-            custom_error_type="gate_rule",
-            custom_error_message="",
-        ),
-    ],
+    mapping=_union(
+        {name: _rule_spec(rule) for name, rule in GATE_RULES.items()},
+        _key("rule"),
+        "gate_rule",
+    ),
 )
 
 
 class Zoneout(Strict):
     """Probability of keeping the previous value of each unit of ``c`` / ``h``."""
 
-    c: Probability = 0.0
-    h: Probability = 0.0
+    c: Annotated[float, Field(ge=0, le=1)] = 0.0
+    h: Annotated[float, Field(ge=0, le=1)] = 0.0
 
 
 class _ConditionBase(Strict):
@@ -467,13 +428,6 @@ ConditionSpec = create_model(
 # --------------------------------------------------------------------------- recording, output
 
 
-Quantities = _one_of(
-    f"expected all or a list of quantities from: {', '.join(CELL_QUANTITIES)}",
-    string=Literal["all"],
-    list=Annotated[list[Literal[CELL_QUANTITIES]], Field(min_length=1), AfterValidator(_unique)],
-)
-
-
 def _derived_name(name: str) -> str:
     if name not in DERIVED_QUANTITIES:
         fail(f"unknown derived quantity {name!r}; expected one of: {', '.join(DERIVED_QUANTITIES)}")
@@ -481,39 +435,41 @@ def _derived_name(name: str) -> str:
 
 
 class RecordSpec(Strict):
-    """What trajectories keep (summaries always use every seed and step)."""
+    """What trajectories keep (summaries always use every seed and step), and
+    which derived quantities the summary has (each for the conditions it applies to)."""
 
-    quantities: Quantities = "all"
+    quantities: _one_of(
+        f"expected all or a list of quantities from: {', '.join(CELL_QUANTITIES)}",
+        string=Literal["all"],
+        list=Annotated[list[Literal[CELL_QUANTITIES]], Field(min_length=1), UniqueList],
+    ) = "all"
     seeds: _one_of(
         "expected a number of sample paths or a list of seeds",
         number=NonNegativeInt,
-        list=Annotated[list[NonNegativeInt], AfterValidator(_unique)],
+        list=Annotated[list[NonNegativeInt], UniqueList],
     ) = 20
     every: PositiveInt = 1
     units: _one_of(
         "expected all or a list of unit indices",
         string=Literal["all"],
-        list=Annotated[list[NonNegativeInt], Field(min_length=1), AfterValidator(_unique)],
+        list=Annotated[list[NonNegativeInt], Field(min_length=1), UniqueList],
     ) = "all"
     initial_state: bool = False
-    # derived quantities streamed into the summary (each for the conditions it applies to)
     derived: _one_of(
         f"expected all, none or a list of derived quantities from: {', '.join(DERIVED_QUANTITIES)}",
         string=Literal["all", "none"],
         list=Annotated[
-            list[Annotated[str, AfterValidator(_derived_name)]],
-            Field(min_length=1),
-            AfterValidator(_unique),
+            list[Annotated[str, AfterValidator(_derived_name)]], Field(min_length=1), UniqueList
         ],
     ) = "all"
 
 
 class OutputSpec(Strict):
-    dir: FilePath = "results"
+    dir: Annotated[str, Field(min_length=1)] = "results"
     format: Literal["csv", "parquet"] = "csv"
     figures: bool = True
     figure_formats: Annotated[
-        list[Literal["png", "pdf", "svg"]], Field(min_length=1), AfterValidator(_unique)
+        list[Literal["png", "pdf", "svg"]], Field(min_length=1), UniqueList
     ] = ["png", "pdf"]
 
 
@@ -531,6 +487,15 @@ class ExecutionSpec(Strict):
 
 # --------------------------------------------------------------------------- the experiment
 
+ConditionName = Annotated[
+    str,
+    _name(
+        r"[A-Za-z][A-Za-z0-9_-]{0,63}",
+        "condition name {name!r} cannot be a CSV value: use a letter, then letters, "
+        "digits, '_' or '-' (at most 64), and not na/nan/null/none/inf/true/false",
+    ),
+]
+
 
 class ExperimentConfig(Strict):
     """A validated experiment file: build one with
@@ -547,62 +512,52 @@ class ExperimentConfig(Strict):
     name: Annotated[
         str,
         _name(
-            _EXPERIMENT_NAME,
+            r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}",
             "{name!r} cannot name a folder: use letters, digits, '.', '_' and '-', "
             "starting with a letter or digit (at most 100)",
         ),
     ]
     description: str = ""
-    seeds: Seeds = 100
+    seeds: _one_of(
+        "expected a count of seeds (0..N-1), a list of seeds, or {start, count}",
+        number=PositiveInt,
+        list=Annotated[list[NonNegativeInt], Field(min_length=1), UniqueList],
+        mapping=SeedRange,
+    ) = 100
     root_seed: NonNegativeInt = 0
     dtype: Literal["float64", "float32"] = "float64"
     baseline: str | None = None
     model: ModelSpec
     initial_state: InitialState = InitialState()
     inputs: InputsSpec
-    conditions: Annotated[
-        dict[
-            Annotated[
-                str,
-                _name(
-                    _CONDITION_NAME,
-                    "condition name {name!r} cannot be a CSV value: use a letter, then letters, "
-                    "digits, '_' or '-' (at most 64), and not na/nan/null/none/inf/true/false",
-                ),
-            ],
-            ConditionSpec,
-        ],
-        Field(min_length=1),
-    ]
+    conditions: Annotated[dict[ConditionName, ConditionSpec], Field(min_length=1)]
     record: RecordSpec = RecordSpec()
     sweep: dict[str, Annotated[list[Any], Field(min_length=1)]] | None = None
     output: OutputSpec = OutputSpec()
     execution: ExecutionSpec = ExecutionSpec()
 
-    # where it came from (stochlstm.experiment.load): the file, its lines, overrides
+    # where it came from (a stochlstm.experiment.load.Source): the file, its lines, overrides
     _source: Any = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _fill_baseline(self):
+        conditions = self.build_conditions()
         if self.baseline is not None:
-            if self.baseline not in self.conditions:
+            if self.baseline not in conditions:
+                known = ", ".join(conditions)
                 fail(
-                    f"unknown condition {self.baseline!r}; "
-                    f"the conditions are: {', '.join(self.conditions)}",
-                    key="baseline",
+                    f"unknown condition {self.baseline!r}; the conditions are: {known}", "baseline"
                 )
             return self
-        built = self.build_conditions()
-        for test in (lambda c: c == Condition(), lambda c: c.is_deterministic):
-            name = next((name for name, c in built.items() if test(c)), None)
-            if name is not None:
-                object.__setattr__(self, "baseline", name)
-                return self
-        name = next(
-            n for n in ("deterministic", "baseline", "deterministic-baseline") if n not in built
-        )
-        object.__setattr__(self, "conditions", {**self.conditions, name: ConditionSpec()})
-        object.__setattr__(self, "baseline", name)
+        standard = [name for name, c in conditions.items() if c == Condition()]
+        deterministic = [name for name, c in conditions.items() if c.is_deterministic]
+        baseline = next(iter(standard + deterministic), None)
+        if baseline is None:
+            baseline = next(
+                n for n in ("deterministic", "baseline", "standard") if n not in conditions
+            )
+            object.__setattr__(self, "conditions", {**self.conditions, baseline: ConditionSpec()})
+        object.__setattr__(self, "baseline", baseline)
         return self
 
     @property
@@ -622,10 +577,6 @@ class ExperimentConfig(Strict):
 
     __hash__ = None  # type: ignore[assignment]
 
-    @property
-    def numpy_dtype(self) -> np.dtype:
-        return np.dtype(self.dtype)
-
     def seed_list(self) -> list[int]:
         """The run's seeds, in order."""
         return seed_list(self.seeds)
@@ -644,23 +595,22 @@ class ExperimentConfig(Strict):
         return list(self.record.quantities)
 
     def recorded_derived(self) -> list[str]:
-        """The derived quantities to stream (``record.derived``), in the
-        summary's order (:data:`~stochlstm.core.names.DERIVED_QUANTITIES`)."""
+        """The derived quantities the summary has, in its order."""
         chosen = self.record.derived
-        chosen = {"all": DERIVED_QUANTITIES, "none": ()}[chosen] if isinstance(chosen, str) else chosen
+        if isinstance(chosen, str):
+            chosen = DERIVED_QUANTITIES if chosen == "all" else ()
         return [name for name in DERIVED_QUANTITIES if name in chosen]
 
     def recorded_units(self) -> list[int]:
-        if self.record.units == "all":
-            return list(range(self.model.hidden_size))
-        return list(self.record.units)
+        units = self.record.units
+        return list(range(self.model.hidden_size)) if units == "all" else list(units)
 
     def build_conditions(self) -> dict[str, Condition]:
         """``{name: Condition}`` in file order."""
         return {name: spec.build() for name, spec in self.conditions.items()}
 
     def build_initial_state(self) -> dict[str, np.ndarray]:
-        """``{"h": (H,), "c": (H,)}`` float64, as :func:`~stochlstm.engine.simulate.simulate` takes it."""
+        """``{"h": (H,), "c": (H,)}`` float64, as the kernel takes it."""
         hidden = self.model.hidden_size
         return {
             name: np.zeros(hidden) if value == "zeros" else np.array(value, dtype=np.float64)

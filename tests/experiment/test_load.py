@@ -268,7 +268,7 @@ def test_readout(tmp_path):
 def test_float32_and_execution(tmp_path):
     text = MINIMAL + "dtype: float32\nexecution: {batch_size: 64, jobs: 4}\n"
     config = load_experiment(write(tmp_path, text))
-    assert config.numpy_dtype == np.float32
+    assert config.dtype == "float32"
     assert config.execution.batch_size == 64 and config.execution.memory_budget_mb == 512
 
 
