@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -17,20 +18,37 @@ from ..core.weights import LSTMWeights
 from .kernel import as_conditions, check_inputs, initial_columns, run_kernel
 from .threads import check, run_in_threads, seed_groups, usable_cores
 
-__all__ = ["Simulation", "readout_columns", "simulate"]
+__all__ = ["Simulation", "readout_columns", "simulate", "tidy_frame"]
 
 
 def readout_columns(values: np.ndarray, n_units: int) -> dict[str, np.ndarray]:
     """Table columns for the readout ``values (..., Y)`` in a table with one row
     per unit: each unit's row of a (seed, t) carries the readout, as ``y`` for
     one output and ``y_0, y_1, ...`` for more."""
+    n_outputs = values.shape[-1]
+    names = ["y"] if n_outputs == 1 else [f"y_{k}" for k in range(n_outputs)]
     shape = (*values.shape[:-1], n_units)
-    if values.shape[-1] == 1:
-        return {"y": np.broadcast_to(values, shape).ravel()}
     return {
-        f"y_{k}": np.broadcast_to(values[..., k : k + 1], shape).ravel()
-        for k in range(values.shape[-1])
+        name: np.broadcast_to(values[..., k : k + 1], shape).ravel() for k, name in enumerate(names)
     }
+
+
+def tidy_frame(
+    labels: Mapping[str, object], index: Mapping[str, np.ndarray], values: Mapping[str, np.ndarray]
+) -> pd.DataFrame:
+    """A table with one row per element of the ``index`` grids (arrays of one
+    shape, the last axis the unit): a column per label (the same on every row),
+    per grid and per array of ``values`` (of the grids' shape; the readout ``y``,
+    ``(..., Y)``, is spread over the units by :func:`readout_columns`)."""
+    shape = next(iter(index.values())).shape
+    columns = {name: np.full(math.prod(shape), value) for name, value in labels.items()}
+    columns.update({name: grid.ravel() for name, grid in index.items()})
+    for name, array in values.items():
+        if name == "y":
+            columns.update(readout_columns(array, shape[-1]))
+        else:
+            columns[name] = array.ravel()
+    return pd.DataFrame(columns)
 
 
 @dataclass(frozen=True)
@@ -48,32 +66,17 @@ class Simulation:
         return self.arrays[condition]
 
     def to_frame(self) -> pd.DataFrame:
-        """Tidy trajectories: one row per (condition, seed, t, unit).
-
-        Columns ``condition, seed, t, unit`` and one per quantity; the
-        readout is repeated on every unit's row (see :func:`readout_columns`).
-        """
-        frames = []
-        for condition in self.conditions:
-            arrays = self.arrays[condition]
-            n_steps, _, hidden = arrays["h"].shape
-            t, seed, unit = np.meshgrid(
-                np.arange(n_steps), np.asarray(self.seeds), np.arange(hidden), indexing="ij"
-            )
-            columns = {
-                "condition": np.full(t.size, condition),
-                "seed": seed.ravel(),
-                "t": t.ravel(),
-                "unit": unit.ravel(),
-            }
-            for quantity in self.quantities:
-                values = arrays[quantity]
-                if quantity != "y":
-                    columns[quantity] = values.ravel()
-                else:
-                    columns.update(readout_columns(values, hidden))
-            frames.append(pd.DataFrame(columns))
-        return pd.concat(frames, ignore_index=True)
+        """Tidy trajectories (:func:`tidy_frame`): one row per (condition, t, seed,
+        unit), columns ``condition, seed, t, unit`` and one per quantity."""
+        n_steps, _, hidden = self[self.conditions[0]]["h"].shape
+        condition, t, seed, unit = np.meshgrid(
+            self.conditions, np.arange(n_steps), self.seeds, np.arange(hidden), indexing="ij"
+        )
+        values = {
+            quantity: np.stack([self[name][quantity] for name in self.conditions])
+            for quantity in self.quantities
+        }
+        return tidy_frame({}, {"condition": condition, "seed": seed, "t": t, "unit": unit}, values)
 
 
 def simulate(
@@ -116,14 +119,12 @@ def simulate(
     initial_state = dict(initial_state or {})
     for name, value in initial_state.items():  # checked whole, before groups slice it
         initial_columns(value, name, weights.hidden_size, len(seeds), dtype)
-    n_steps = inputs.shape[0]
-    arrays: dict[str, dict[str, np.ndarray]] = {}
-    for name in conditions:
-        arrays[name] = {}
-        for quantity in quantities:
-            width = weights.output_size if quantity == "y" else weights.hidden_size
-            arrays[name][quantity] = np.empty((n_steps, len(seeds), width), dtype=dtype)
-    names = list(conditions)
+    names = tuple(conditions)
+    width = {q: weights.output_size if q == "y" else weights.hidden_size for q in quantities}
+    arrays = {
+        name: {q: np.empty((len(inputs), len(seeds), width[q]), dtype=dtype) for q in quantities}
+        for name in names
+    }
 
     def run_group(group: slice, cancelled) -> None:
         def keep(index: int, t: int, values: dict[str, np.ndarray]) -> None:
@@ -148,4 +149,4 @@ def simulate(
     threads = usable_cores() if threads is None else threads
     groups = seed_groups(len(seeds), threads, weights.hidden_size)
     run_in_threads([partial(run_group, group) for group in groups], threads)
-    return Simulation(tuple(names), tuple(seeds), quantities, arrays)
+    return Simulation(names, tuple(seeds), quantities, arrays)

@@ -57,6 +57,17 @@ def input_generator(seed: int, run_seed: int | None = None) -> np.random.Generat
     return generator(seed, () if run_seed is None else (run_seed,))
 
 
+def _seeded(draw, shape: tuple[int, int], seed: int, run_seeds: Sequence[int] | None) -> np.ndarray:
+    """``draw(generator)`` of ``shape`` ``(T, X)`` with the generator of a shared
+    input; with ``run_seeds``, one draw per run seed, ``(T, B, X)``."""
+    if run_seeds is None:
+        return draw(input_generator(seed))
+    values = np.empty((shape[0], len(run_seeds), shape[1]))
+    for b, run_seed in enumerate(run_seeds):
+        values[:, b] = draw(input_generator(seed, run_seed))
+    return values
+
+
 def _columns(value, input_size: int, name: str) -> np.ndarray:
     """A scalar or a list of ``input_size`` numbers as a float64 row ``(input_size,)``."""
     row = np.asarray(value, dtype=np.float64)
@@ -74,11 +85,8 @@ def _check_steps(steps: int) -> int:
 
 
 def constant(value, steps: int, input_size: int | None = None) -> np.ndarray:
-    """The same input at every step: ``x_t = value``, shape ``(steps, X)``.
-
-    ``value`` is a list of ``X`` numbers, or a number repeated over
-    ``input_size`` columns.
-    """
+    """The same input at every step, ``(steps, X)``: ``value`` is a list of ``X``
+    numbers, or a number repeated over ``input_size`` columns."""
     steps = _check_steps(steps)
     if input_size is None:
         input_size = np.size(value)
@@ -106,45 +114,28 @@ def gaussian(
     seed: int = 0,
     run_seeds: Sequence[int] | None = None,
 ) -> np.ndarray:
-    """Independent normal inputs ``x_t ~ N(mean, sd^2)`` per step and column.
-
-    ``mean`` and ``sd`` are numbers or one per column. Draws are
-    ``mean + sd * z`` with ``z = generator.standard_normal((steps, X))``.
-    With ``run_seeds`` (per-seed inputs) the result is ``(steps, B, X)``, one
-    sequence per run seed from ``input_generator(seed, run_seed)``; otherwise
-    ``(steps, X)`` from ``input_generator(seed)``.
-    """
+    """Independent normal inputs ``x_t ~ N(mean, sd^2)`` per step and column:
+    ``mean + sd * generator.standard_normal((steps, X))``, ``mean`` and ``sd``
+    numbers or one per column. With ``run_seeds``, ``(steps, B, X)``: one
+    sequence per run seed."""
     steps = _check_steps(steps)
     mean = _columns(mean, input_size, "mean")
     sd = _columns(sd, input_size, "sd")
     if np.any(sd < 0):
         raise InputError("sd", f"expected a standard deviation >= 0, got {sd.tolist()}")
 
-    def draw(generator: np.random.Generator) -> np.ndarray:
-        return mean + sd * generator.standard_normal((steps, input_size))
+    def draw(rng: np.random.Generator) -> np.ndarray:
+        return mean + sd * rng.standard_normal((steps, input_size))
 
-    if run_seeds is None:
-        return draw(input_generator(seed))
-    per_seed = np.empty((steps, len(run_seeds), input_size))
-    for b, run_seed in enumerate(run_seeds):
-        per_seed[:, b] = draw(input_generator(seed, run_seed))
-    return per_seed
+    return _seeded(draw, (steps, input_size), seed, run_seeds)
 
 
 def sine(
-    steps: int,
-    input_size: int,
-    *,
-    period,
-    amplitude=1.0,
-    phase=0.0,
-    offset=0.0,
+    steps: int, input_size: int, *, period, amplitude=1.0, phase=0.0, offset=0.0
 ) -> np.ndarray:
-    """``x_t = offset + amplitude * sin(2 pi t / period + phase)`` for ``t = 0..steps-1``.
-
-    ``phase`` is in radians. Each parameter is a number or one per column
-    (e.g. ``phase: [0, 1.5708]`` for a sine and a cosine).
-    """
+    """``x_t = offset + amplitude * sin(2 pi t / period + phase)`` for ``t = 0..steps-1``,
+    ``phase`` in radians. Each parameter is a number or one per column (e.g.
+    ``phase: [0, 1.5708]`` for a sine and a cosine)."""
     steps = _check_steps(steps)
     period = _columns(period, input_size, "period")
     if np.any(period <= 0):
@@ -172,19 +163,6 @@ class SIRPath:
     new_recoveries: np.ndarray
 
 
-def _check_sir(population, infected, beta, gamma) -> None:
-    if isinstance(population, bool) or int(population) != population or population < 1:
-        raise InputError("population", f"expected an integer >= 1, got {population!r}")
-    if isinstance(infected, bool) or int(infected) != infected or not 0 <= infected <= population:
-        raise InputError(
-            "infected",
-            f"expected an integer from 0 to population ({population}), got {infected!r}",
-        )
-    for name, value in (("beta", beta), ("gamma", gamma)):
-        if not (math.isfinite(value) and value >= 0):
-            raise InputError(name, f"expected a rate >= 0 per day, got {value!r}")
-
-
 def simulate_sir(
     steps: int,
     *,
@@ -210,7 +188,14 @@ def simulate_sir(
     binomials replaced by their means.
     """
     steps = _check_steps(steps)
-    _check_sir(population, infected, beta, gamma)
+    if isinstance(population, bool) or int(population) != population or population < 1:
+        raise InputError("population", f"expected an integer >= 1, got {population!r}")
+    if isinstance(infected, bool) or int(infected) != infected or not 0 <= infected <= population:
+        message = f"expected an integer from 0 to population ({population}), got {infected!r}"
+        raise InputError("infected", message)
+    for name, value in (("beta", beta), ("gamma", gamma)):
+        if not (math.isfinite(value) and value >= 0):
+            raise InputError(name, f"expected a rate >= 0 per day, got {value!r}")
     s, i, r = int(population) - int(infected), int(infected), 0
     recovery_prob = -math.expm1(-gamma)
     path = np.zeros((5, steps), dtype=np.int64)
@@ -253,39 +238,26 @@ def sir_epidemic(
 ) -> np.ndarray:
     """Daily counts of a stochastic SIR outbreak (:func:`simulate_sir`) as one
     input column: ``(steps, 1)``, or ``(steps, B, 1)`` with ``run_seeds``.
-
-    ``observe`` picks the series: ``new_cases`` (incidence, the default) or
-    ``infected`` (prevalence, ``I`` at the end of each day).
-
-    Normalisation (``scale``): ``population`` (default) divides the counts by
-    the population, so the input is the fraction of the population newly
-    infected (or infected) that day, in ``[0, 1]``; ``max`` divides each
-    outbreak by its own largest count, so its peak is 1 (an outbreak with no
-    cases stays 0); ``none`` keeps raw counts; a positive number divides by it.
+    ``observe`` is ``new_cases`` (incidence) or ``infected`` (prevalence, ``I``
+    at the end of each day). ``scale``: ``population`` divides by the
+    population (the fraction newly infected, or infected, that day, in
+    ``[0, 1]``); ``max`` divides each outbreak by its own largest count, so its
+    peak is 1 (an outbreak with no cases stays 0); ``none`` keeps raw counts; a
+    positive number divides by it.
     """
     steps = _check_steps(steps)
     if observe not in ("new_cases", "infected"):
         raise InputError("observe", f"expected new_cases or infected, got {observe!r}")
     _scale_counts(np.zeros(1), scale, 1)  # reject a bad scale before simulating
 
-    def one(generator: np.random.Generator) -> np.ndarray:
+    def draw(rng: np.random.Generator) -> np.ndarray:
         path = simulate_sir(
-            steps,
-            population=population,
-            infected=infected,
-            beta=beta,
-            gamma=gamma,
-            generator=generator,
+            steps, population=population, infected=infected, beta=beta, gamma=gamma, generator=rng
         )
         counts = path.new_cases if observe == "new_cases" else path.infected
         return _scale_counts(counts, scale, population)[:, None]
 
-    if run_seeds is None:
-        return one(input_generator(seed))
-    per_seed = np.empty((steps, len(run_seeds), 1))
-    for b, run_seed in enumerate(run_seeds):
-        per_seed[:, b] = one(input_generator(seed, run_seed))
-    return per_seed
+    return _seeded(draw, (steps, 1), seed, run_seeds)
 
 
 def _normalize(values: np.ndarray, how: str) -> np.ndarray:
@@ -354,23 +326,18 @@ def from_csv(
         )
     values = np.empty((len(rows), len(columns)))
     for k, column in enumerate(columns):
-        text = frame[column].to_numpy(dtype=object)[rows.start : rows.stop : rows.step]
+        text = frame[column].to_numpy(dtype=object)[rows.start : rows.stop]
         numbers = pd.to_numeric(pd.Series(text, dtype=object).str.strip(), errors="coerce")
-        numbers = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
-        bad = np.flatnonzero(~np.isfinite(numbers))
+        values[:, k] = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+        bad = np.flatnonzero(~np.isfinite(values[:, k]))
         if bad.size:
             shown = ", ".join(
-                f"row {rows[b]} (line {rows[b] + 2}): {text[b]!r}"
-                if text[b].strip()
-                else f"row {rows[b]} (line {rows[b] + 2}): empty"
+                f"row {rows[b]} (line {rows[b] + 2}): {repr(text[b]) if text[b].strip() else 'empty'}"
                 for b in bad[:3]
             )
             more = f" and {bad.size - 3} more" if bad.size > 3 else ""
-            raise InputError(
-                "columns",
-                f"{path.name}, column {column!r}: not a finite number at {shown}{more}",
-            )
-        values[:, k] = numbers
+            message = f"{path.name}, column {column!r}: not a finite number at {shown}{more}"
+            raise InputError("columns", message)
     return _normalize(values, normalize)
 
 
@@ -380,72 +347,39 @@ _INPUTS = TypeAdapter(InputsSpec)
 def make_inputs(
     spec, *, input_size: int, seeds: Sequence[int] | None = None, base_dir="."
 ) -> np.ndarray:
-    """The inputs described by an ``inputs`` block: ``(T, X)``, or ``(T, B, X)``
-    with one sequence per run seed in ``seeds`` when the block has
-    ``per_seed: true`` (gaussian, epidemic).
-
-    ``spec`` is a validated block (:data:`~stochlstm.experiment.schema.InputsSpec`)
-    or a plain mapping with the same keys; ``seeds`` is ignored for shared inputs.
-    """
+    """The inputs an ``inputs`` block describes (a validated
+    :data:`~stochlstm.experiment.schema.InputsSpec` or a plain mapping with its
+    keys): ``(T, X)``, or with ``per_seed: true`` ``(T, B, X)``, one sequence per
+    run seed in ``seeds``."""
     if isinstance(spec, Mapping):
         try:
             spec = _INPUTS.validate_python(dict(spec), context={"base_dir": base_dir})
         except ValidationError as error:
             parts, message = pydantic_problem(error.errors()[0])
             raise InputError(format_path(parts) or "kind", message) from None
-    kind = spec.kind
-    per_seed = bool(getattr(spec, "per_seed", False))
-    if per_seed and seeds is None:
-        raise InputError("per_seed", "the run seeds are needed for per-seed inputs")
-    run_seeds = [int(s) for s in seeds] if per_seed else None
-    if kind == "constant":
-        values = constant(spec.value, spec.steps, input_size)
-    elif kind == "sequence":
-        values = sequence(spec.values)
-    elif kind == "gaussian":
-        values = gaussian(
-            spec.steps, input_size, mean=spec.mean, sd=spec.sd, seed=spec.seed, run_seeds=run_seeds
-        )
-    elif kind == "sine":
-        values = sine(
-            spec.steps,
-            input_size,
-            period=spec.period,
-            amplitude=spec.amplitude,
-            phase=spec.phase,
-            offset=spec.offset,
-        )
-    elif kind == "epidemic":
+    # The keys of each kind of block are the keyword arguments of its generator.
+    arguments = spec.model_dump(exclude={"kind", "per_seed"})
+    if getattr(spec, "per_seed", False):
+        if seeds is None:
+            raise InputError("per_seed", "the run seeds are needed for per-seed inputs")
+        arguments["run_seeds"] = [int(s) for s in seeds]
+    if spec.kind == "constant":
+        values = constant(**arguments, input_size=input_size)
+    elif spec.kind == "sequence":
+        values = sequence(**arguments)
+    elif spec.kind == "gaussian":
+        values = gaussian(**arguments, input_size=input_size)
+    elif spec.kind == "sine":
+        values = sine(**arguments, input_size=input_size)
+    elif spec.kind == "epidemic":
         if input_size != 1:
-            raise InputError(
-                "kind",
-                f"an epidemic input has one column (daily counts); input_size is {input_size}",
-            )
-        values = sir_epidemic(
-            spec.steps,
-            population=spec.population,
-            infected=spec.infected,
-            beta=spec.beta,
-            gamma=spec.gamma,
-            seed=spec.seed,
-            observe=spec.observe,
-            scale=spec.scale,
-            run_seeds=run_seeds,
-        )
-    elif kind == "csv":
-        values = from_csv(
-            spec.file,
-            spec.columns,
-            start=spec.start,
-            stop=spec.stop,
-            normalize=spec.normalize,
-            base_dir=base_dir,
-        )
+            message = f"an epidemic input has one column (daily counts); input_size is {input_size}"
+            raise InputError("kind", message)
+        values = sir_epidemic(**arguments)
     else:
-        raise InputError("kind", f"unknown input kind {kind!r}")
+        values = from_csv(**arguments, base_dir=base_dir)
     if values.shape[-1] != input_size:
-        field = {"constant": "value", "sequence": "values", "csv": "columns"}.get(kind, "kind")
-        raise InputError(
-            field, f"gives {values.shape[-1]} input columns but input_size is {input_size}"
-        )
+        field = {"constant": "value", "sequence": "values", "csv": "columns"}.get(spec.kind, "kind")
+        message = f"gives {values.shape[-1]} input columns but input_size is {input_size}"
+        raise InputError(field, message)
     return values

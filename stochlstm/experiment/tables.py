@@ -6,13 +6,14 @@ paths folded in task order (:class:`Accumulator`), and ``summary.csv`` and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..engine.recorder import BatchRecord, derived_quantities
-from ..engine.simulate import readout_columns
+from ..engine.simulate import tidy_frame
 from ..engine.statistics import RunningStats
 from .csv_writer import write_csv
 from .plan import RunPlan, Task
@@ -35,9 +36,8 @@ class Accumulator:
             key = (task.point, condition, quantity)
             for k, n in enumerate(record.block_sizes):
                 block = RunningStats(n, mean[k], m2[k], low[k], high[k])
-                self.stats[key] = (
-                    self.stats[key].merge(block) if key in self.stats else block.copy()
-                )
+                previous = self.stats.get(key)
+                self.stats[key] = block.copy() if previous is None else previous.merge(block)
         for (condition, quantity), values in record.paths.items():
             self.paths.setdefault((task.point, condition, quantity), []).append(values)
         if record.path_seeds:
@@ -49,39 +49,23 @@ def summary_frame(plan: RunPlan, accumulator: Accumulator) -> pd.DataFrame:
     """summary.csv: one row per (point, condition, quantity, t, unit)."""
     frames = []
     for point in plan.points:
-        steps = np.asarray(point.record.steps)
         for condition in point.output_order:
-            quantities = list(point.record.quantities)
-            if point.record.derived:
-                quantities += list(
-                    derived_quantities(
-                        point.conditions[condition], is_baseline=condition == point.baseline
-                    )
-                )
-            for quantity in quantities:
+            is_baseline = condition == point.baseline
+            derived = derived_quantities(point.conditions[condition], is_baseline)
+            for quantity in (*point.record.quantities, *derived):
                 stats = accumulator.stats.get((point.index, condition, quantity))
-                if stats is None:
+                if stats is None:  # a derived quantity not recorded
                     continue
                 table = stats.table()
-                n_units = table["mean"].shape[1]
                 if quantity in ("div_c", "div_h"):
-                    units = np.array([-1])
+                    units = [-1]
                 elif quantity == "y":
-                    units = np.arange(n_units)
+                    units = np.arange(table["mean"].shape[1])
                 else:
-                    units = np.asarray(point.record.units)
-                columns = {
-                    name: np.full(steps.size * n_units, value)
-                    for name, value in point.columns.items()
-                }
-                columns.update(
-                    condition=np.full(steps.size * n_units, condition),
-                    quantity=np.full(steps.size * n_units, quantity),
-                    t=np.repeat(steps, n_units),
-                    unit=np.tile(units, steps.size),
-                )
-                columns.update({name: values.ravel() for name, values in table.items()})
-                frames.append(pd.DataFrame(columns))
+                    units = point.record.units
+                t, unit = np.meshgrid(point.record.steps, units, indexing="ij")
+                labels = {**point.columns, "condition": condition, "quantity": quantity}
+                frames.append(tidy_frame(labels, {"t": t, "unit": unit}, table))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -93,42 +77,26 @@ def trajectories_frame(plan: RunPlan, accumulator: Accumulator) -> pd.DataFrame:
     """
     frames = []
     for point in plan.points:
-        seeds = np.asarray(accumulator.path_seeds.get(point.index, []))
-        if seeds.size == 0:
+        seeds = accumulator.path_seeds.get(point.index, [])
+        if not seeds:
             continue
-        record = point.record
-        steps, units = np.asarray(record.steps), np.asarray(record.units)
-        if record.initial_state:
-            steps = np.concatenate([[-1], steps])
-        seed_grid, t_grid, unit_grid = np.meshgrid(seeds, steps, units, indexing="ij")
+        record, units = point.record, np.asarray(point.record.units)
+        steps = [-1, *record.steps] if record.initial_state else record.steps
+        seed, t, unit = np.meshgrid(seeds, steps, units, indexing="ij")
         for condition in point.output_order:
-            columns = {
-                name: np.full(seed_grid.size, value) for name, value in point.columns.items()
-            }
-            columns.update(
-                condition=np.full(seed_grid.size, condition),
-                seed=seed_grid.ravel(),
-                t=t_grid.ravel(),
-                unit=unit_grid.ravel(),
-            )
+            paths = {}
             for quantity in record.quantities:
-                values = np.concatenate(
-                    accumulator.paths[(point.index, condition, quantity)], axis=2
-                )
-                values = values.transpose(2, 0, 1)  # (seed, t, width)
-                if record.initial_state:
-                    initial = np.full((seeds.size, 1, values.shape[2]), np.nan)
+                key = (point.index, condition, quantity)
+                values = np.concatenate(accumulator.paths[key], axis=2).transpose(2, 0, 1)
+                if record.initial_state:  # values (seed, t, width) get the row t = -1
+                    initial = np.full((len(seeds), 1, values.shape[2]), np.nan)
                     if quantity in ("c", "h"):
                         initial[:] = point.initial_state[quantity][units]
                     values = np.concatenate([initial, values], axis=1)
-                if quantity != "y":
-                    columns[quantity] = values.ravel()
-                else:
-                    columns.update(readout_columns(values, units.size))
-            frames.append(pd.DataFrame(columns))
-    if not frames:
-        return pd.DataFrame()
-    return pd.concat(frames, ignore_index=True)
+                paths[quantity] = values
+            labels = {**point.columns, "condition": condition}
+            frames.append(tidy_frame(labels, {"seed": seed, "t": t, "unit": unit}, paths))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def write_tables(
@@ -136,17 +104,13 @@ def write_tables(
 ) -> dict[str, tuple[Path, int]]:
     """Write summary.csv and the trajectories (CSV, or Parquet with
     ``output.format: parquet``); ``{file name: (path, rows)}``."""
-    outputs: dict[str, tuple[Path, int]] = {}
     summary = summary_frame(plan, accumulator)
-    path = atomic_write(work_dir / "summary.csv", lambda tmp: write_csv(summary, tmp))
-    outputs["summary.csv"] = (path, len(summary))
+    path = atomic_write(work_dir / "summary.csv", partial(write_csv, summary))
+    outputs = {"summary.csv": (path, len(summary))}
     trajectories = trajectories_frame(plan, accumulator)
     if plan.config.output.format == "parquet":
-        name = "trajectories.parquet"
-        write = lambda tmp: trajectories.to_parquet(tmp, index=False)  # noqa: E731
+        name, write = "trajectories.parquet", partial(trajectories.to_parquet, index=False)
     else:
-        name = "trajectories.csv"
-        write = lambda tmp: write_csv(trajectories, tmp)  # noqa: E731
-    path = atomic_write(work_dir / name, write)
-    outputs[name] = (path, len(trajectories))
+        name, write = "trajectories.csv", partial(write_csv, trajectories)
+    outputs[name] = (atomic_write(work_dir / name, write), len(trajectories))
     return outputs
