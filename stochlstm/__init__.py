@@ -25,8 +25,9 @@ from .core.weights import (
 )
 from .engine.kernel import run_kernel
 from .engine.simulate import Simulation, simulate
-from .experiment.load import ConfigError, load_experiment, parse_experiment
+from .experiment.load import load_experiment, parse_experiment
 from .experiment.plan import plan_run
+from .experiment.problems import ConfigError
 from .experiment.run import RunInterrupted
 from .experiment.schema import ExperimentConfig
 from .experiment.weight_files import build_weights, load_weights, save_weights

@@ -28,7 +28,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ..core.errors import FieldError
 from ..core.randomness import generator
-from .load import format_path, pydantic_problem
+from .problems import format_path, pydantic_problem
 from .schema import InputsSpec
 
 __all__ = [

@@ -28,7 +28,8 @@ from ..engine.recorder import RecordPlan
 from ..engine.statistics import SEED_BLOCK
 from ..engine.threads import usable_cores
 from .inputs import InputError, make_inputs
-from .load import ConfigError, Problem, sweep_columns, sweep_points
+from .load import sweep_columns, sweep_points
+from .problems import ConfigError, Problem
 from .schema import ExperimentConfig
 from .weight_files import WeightsError, build_weights
 

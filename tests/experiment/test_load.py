@@ -13,14 +13,13 @@ from stochlstm.core.names import CELL_QUANTITIES, DERIVED_QUANTITIES
 from stochlstm.core.weights import init_uniform
 from stochlstm.experiment.inputs import gaussian, make_inputs
 from stochlstm.experiment.load import (
-    ConfigError,
-    Problem,
     load_experiment,
     parse_experiment,
     sweep_columns,
     sweep_points,
 )
 from stochlstm.experiment.plan import plan_run
+from stochlstm.experiment.problems import ConfigError, Problem
 from stochlstm.experiment.schema import ExperimentConfig, FileWeights
 from stochlstm.experiment.weight_files import build_weights, save_weights
 

@@ -18,8 +18,9 @@ from stochlstm.core.names import DERIVED_QUANTITIES
 from stochlstm.engine import recorder
 from stochlstm.engine.simulate import simulate
 from stochlstm.experiment import run as runner
-from stochlstm.experiment.load import ConfigError, load_experiment
+from stochlstm.experiment.load import load_experiment
 from stochlstm.experiment.plan import plan_run
+from stochlstm.experiment.problems import ConfigError
 from stochlstm.experiment.run import RunInterrupted
 from stochlstm.experiment.rundir import RunDirectoryError
 

@@ -18,8 +18,9 @@ from stochlstm.core.weights import (
     from_torch,
     init_uniform,
 )
-from stochlstm.experiment.load import ConfigError, parse_experiment
+from stochlstm.experiment.load import parse_experiment
 from stochlstm.experiment.plan import plan_run
+from stochlstm.experiment.problems import ConfigError
 from stochlstm.experiment.schema import WeightsSpec
 from stochlstm.experiment.weight_files import build_weights, load_weights, save_weights
 
