@@ -49,19 +49,12 @@ __all__ = [
     "init_uniform",
 ]
 
-# Per-gate names, in the order of the row blocks of the PyTorch layout.
-_GATES = ("i", "f", "C", "o")
-_LSTM_FIELDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+_GATES = ("i", "f", "C", "o")  # the per-gate names of the row blocks, in order
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class WeightsError(FieldError):
     """Invalid weights; ``field`` is the offending array or key as the user wrote it."""
-
-
-# --------------------------------------------------------------------------- #
-# The weights object
-# --------------------------------------------------------------------------- #
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -83,8 +76,7 @@ class LSTMWeights:
 
     def __post_init__(self):
         arrays = torch_layout(self._arrays(), names={})
-        given = [array for array in arrays.values() if array is not None]
-        all_float32 = all(array.dtype == np.float32 for array in given)
+        all_float32 = all(a is None or a.dtype == np.float32 for a in arrays.values())
         dtype = np.float32 if all_float32 else np.float64
         for name, array in arrays.items():
             if array is not None:
@@ -111,7 +103,7 @@ class LSTMWeights:
 
     def astype(self, dtype) -> LSTMWeights:
         """The same weights as float32 or float64."""
-        dtype = _float_dtype("dtype", dtype)
+        dtype = _float_dtype(dtype)
         if dtype == self.dtype:
             return self
         with np.errstate(over="ignore"):  # a value beyond float32's range becomes inf ...
@@ -125,66 +117,44 @@ class LSTMWeights:
         """These weights with the readout ``weight (Y, H)``, ``bias (Y,)`` (zeros if
         missing), in their dtype; ``names`` are the user's names for the two
         arrays, used in errors."""
-        readout = readout_layout(
-            {"readout_weight": weight, "readout_bias": bias},
-            labeller(names or {}),
-            self.hidden_size,
-        )
+        given = {"readout_weight": weight, "readout_bias": bias}
+        readout = readout_layout(given, labeller(names or {}), self.hidden_size)
         readout = {key: array.astype(self.dtype) for key, array in readout.items()}
         return dataclasses.replace(self, **readout)
 
     def to_per_gate(self) -> dict[str, np.ndarray]:
-        """The answer's form: ``W_i, W_f, W_C, W_o`` each ``(H, X + H)`` acting on
-        ``[x_t, h_{t-1}]`` (x first), ``b_* = bias_ih block + bias_hh block``,
-        and ``W_y, b_y`` when there is a readout. Inverse of :func:`from_per_gate`."""
-        form = {}
-        for block, gate in enumerate(_GATES):
-            rows = self._gate_rows(block)
-            form[f"W_{gate}"] = np.hstack([self.weight_ih[rows], self.weight_hh[rows]])
-        for block, gate in enumerate(_GATES):
-            rows = self._gate_rows(block)
-            form[f"b_{gate}"] = self.bias_ih[rows] + self.bias_hh[rows]
+        """The per-gate form, ``b_* = bias_ih block + bias_hh block``, and ``W_y, b_y``
+        when there is a readout. Inverse of :func:`from_per_gate`."""
+        blocks = zip(_GATES, np.split(self.weight_ih, 4), np.split(self.weight_hh, 4), strict=True)
+        form = {f"W_{gate}": np.hstack([ih, hh]) for gate, ih, hh in blocks}
+        biases = zip(_GATES, np.split(self.bias_ih, 4), np.split(self.bias_hh, 4), strict=True)
+        form |= {f"b_{gate}": ih + hh for gate, ih, hh in biases}
         if self.readout_weight is not None:
-            form["W_y"] = self.readout_weight.copy()
-            form["b_y"] = self.readout_bias.copy()
+            form.update(W_y=self.readout_weight.copy(), b_y=self.readout_bias.copy())
         return form
 
     def to_torch_state_dict(self) -> dict[str, np.ndarray]:
         """Writable copies under ``nn.LSTM``'s parameter names (``weight_ih_l0``, ...);
         the readout is not part of an ``nn.LSTM`` and is left out."""
-        return {f"{name}_l0": getattr(self, name).copy() for name in _LSTM_FIELDS}
+        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        return {f"{name}_l0": getattr(self, name).copy() for name in names}
 
     def __eq__(self, other):
         if not isinstance(other, LSTMWeights):
             return NotImplemented
         pairs = zip(self._arrays().values(), other._arrays().values(), strict=True)
-        return all(_same_array(mine, theirs) for mine, theirs in pairs)
+        # all arrays of an LSTMWeights have its dtype; a missing readout (None) equals only None
+        return self.dtype == other.dtype and all(np.array_equal(a, b) for a, b in pairs)
 
     def __reduce__(self):  # rebuilt through __init__, so unpickled arrays are read-only too
         return type(self), tuple(self._arrays().values())
 
     def __repr__(self):
-        return (
-            f"LSTMWeights(input_size={self.input_size}, hidden_size={self.hidden_size}, "
-            f"output_size={self.output_size}, dtype={self.dtype})"
-        )
+        sizes = f"input_size={self.input_size}, hidden_size={self.hidden_size}"
+        return f"LSTMWeights({sizes}, output_size={self.output_size}, dtype={self.dtype})"
 
     def _arrays(self) -> dict[str, Any]:
         return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
-
-    def _gate_rows(self, block: int) -> slice:
-        return slice(block * self.hidden_size, (block + 1) * self.hidden_size)
-
-
-def _same_array(a, b) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    return a.dtype == b.dtype and np.array_equal(a, b)
-
-
-# --------------------------------------------------------------------------- #
-# Random initialisation
-# --------------------------------------------------------------------------- #
 
 
 def init_uniform(
@@ -206,25 +176,15 @@ def init_uniform(
     input_size = _count("input_size", input_size, minimum=0)
     hidden_size = _count("hidden_size", hidden_size, minimum=1)
     output_size = _count("output_size", output_size, minimum=0)
-    dtype = _float_dtype("dtype", dtype)
+    dtype = _float_dtype(dtype)
     rng = generator(seed)
     bound = 1.0 / np.sqrt(hidden_size)
-    shapes = {
-        "weight_ih": (4 * hidden_size, input_size),
-        "weight_hh": (4 * hidden_size, hidden_size),
-        "bias_ih": (4 * hidden_size,),
-        "bias_hh": (4 * hidden_size,),
-    }
+    rows = 4 * hidden_size
+    shapes = [(rows, input_size), (rows, hidden_size), (rows,), (rows,)]
     if output_size:
-        shapes["readout_weight"] = (output_size, hidden_size)
-        shapes["readout_bias"] = (output_size,)
-    draws = {name: rng.uniform(-bound, bound, size=shape) for name, shape in shapes.items()}
-    return LSTMWeights(**{name: draw.astype(dtype) for name, draw in draws.items()})
-
-
-# --------------------------------------------------------------------------- #
-# The forms given as arrays
-# --------------------------------------------------------------------------- #
+        shapes += [(output_size, hidden_size), (output_size,)]
+    draws = [rng.uniform(-bound, bound, size=shape) for shape in shapes]
+    return LSTMWeights(*(draw.astype(dtype) for draw in draws))
 
 
 def from_torch(
@@ -241,16 +201,9 @@ def from_torch(
     """Weights in PyTorch's layout (arrays, nested lists or tensors); missing biases
     are zeros. ``input_size`` / ``hidden_size``, when given, are checked; otherwise
     they are read from ``weight_ih``."""
-    values = {
-        "weight_ih": weight_ih,
-        "weight_hh": weight_hh,
-        "bias_ih": bias_ih,
-        "bias_hh": bias_hh,
-        "readout_weight": readout_weight,
-        "readout_bias": readout_bias,
-    }
-    sizes = expected_sizes(input_size, hidden_size)
-    return LSTMWeights(**torch_layout(values, names={}, **sizes))
+    # weight_ih against the sizes given; LSTMWeights checks the rest against weight_ih
+    _first_matrix("weight_ih", weight_ih, axis=0, **expected_sizes(input_size, hidden_size))
+    return LSTMWeights(weight_ih, weight_hh, bias_ih, bias_hh, readout_weight, readout_bias)
 
 
 def from_keras(
@@ -263,14 +216,10 @@ def from_keras(
     input_size: int | None = None,
     hidden_size: int | None = None,
 ) -> LSTMWeights:
-    """Weights of a Keras ``LSTM`` layer (``layer.get_weights()``): ``kernel (X, 4H)``,
-    ``recurrent_kernel (H, 4H)``, ``bias (4H,)`` (zeros if missing). Keras' gate
-    order i, f, c, o is torch's, so ``weight_ih = kernel.T``, ``weight_hh =
-    recurrent_kernel.T`` and ``bias_ih = bias`` (``bias_hh`` zeros). Keras must use
-    ``recurrent_activation="sigmoid"`` (its default since TF 2).
-
-    The readout is in this package's orientation, ``readout_weight (Y, H)``
-    (the transpose of a Keras ``Dense`` kernel)."""
+    """Weights of a Keras ``LSTM`` layer (``layer.get_weights()``), which must use
+    ``recurrent_activation="sigmoid"`` (its default since TF 2); ``bias`` (zeros if
+    missing) goes to ``bias_ih``, and ``bias_hh`` is zeros. The readout is in this
+    package's orientation, ``readout_weight (Y, H)``, the transpose of a ``Dense`` kernel."""
     values = {
         "kernel": kernel,
         "recurrent_kernel": recurrent_kernel,
@@ -278,8 +227,7 @@ def from_keras(
         "readout_weight": readout_weight,
         "readout_bias": readout_bias,
     }
-    sizes = expected_sizes(input_size, hidden_size)
-    return LSTMWeights(**keras_layout(values, names={}, **sizes))
+    return LSTMWeights(**keras_layout(values, {}, **expected_sizes(input_size, hidden_size)))
 
 
 def from_per_gate(
@@ -297,69 +245,65 @@ def from_per_gate(
     W_y=None,
     b_y=None,
 ) -> LSTMWeights:
-    """The answer's form: ``W_i, W_f, W_C, W_o`` each ``(H, X + H)`` acting on
-    ``[x_t, h_{t-1}]`` with x FIRST (colah's blog puts h first: swap the column
-    blocks for that), biases ``b_* (H,)`` (zeros if missing), readout
-    ``W_y (Y, H)``, ``b_y (Y,)``. ``input_size`` says where ``x`` ends.
-
-    The first ``input_size`` columns go to ``weight_ih``, the rest to
-    ``weight_hh``; the biases go to ``bias_ih``, and ``bias_hh`` is zeros."""
-    values = {
-        "W_i": W_i,
-        "W_f": W_f,
-        "W_C": W_C,
-        "W_o": W_o,
-        "b_i": b_i,
-        "b_f": b_f,
-        "b_C": b_C,
-        "b_o": b_o,
-        "readout_weight": W_y,
-        "readout_bias": b_y,
-    }
-    names = {"readout_weight": "W_y", "readout_bias": "b_y"}
+    """The answer's per-gate form, with x FIRST in ``[x_t, h_{t-1}]`` (colah's blog
+    puts h first: swap the column blocks for that), readout ``W_y (Y, H)``, ``b_y (Y,)``.
+    The first ``input_size`` columns go to ``weight_ih``, the rest to ``weight_hh``;
+    the biases (zeros if missing) go to ``bias_ih``, and ``bias_hh`` is zeros."""
     sizes = expected_sizes(input_size, hidden_size)
-    if sizes["input_size"] is None:
+    input_size, hidden_size = sizes["input_size"], sizes["hidden_size"]
+    if input_size is None:
         raise WeightsError("input_size", "required: where x ends in [x_t, h_{t-1}]")
-    return LSTMWeights(**per_gate_layout(values, names, **sizes))
+    meaning = "(hidden_size, input_size + hidden_size)"
+    first = _matrix("W_i", W_i, meaning)
+    if hidden_size is None:
+        hidden_size = first.shape[0]
+        if hidden_size == 0:
+            raise WeightsError("W_i", f"has no rows; expected shape {meaning}")
+    shape = (hidden_size, input_size + hidden_size)
+    matrices = zip(_GATES, (W_i, W_f, W_C, W_o), strict=True)
+    weights = [_checked(f"W_{gate}", weight, shape, meaning) for gate, weight in matrices]
+    vectors = zip(_GATES, (b_i, b_f, b_C, b_o), strict=True)
+    biases = [
+        _bias(f"b_{gate}", bias, hidden_size, "(hidden_size,)", first.dtype)
+        for gate, bias in vectors
+    ]
+    bias = np.concatenate(biases)
+    given = {"readout_weight": W_y, "readout_bias": b_y}
+    label = labeller({"readout_weight": "W_y", "readout_bias": "b_y"})
+    readout = readout_layout(given, label, hidden_size)
+    return LSTMWeights(
+        np.concatenate([weight[:, :input_size] for weight in weights]),
+        np.concatenate([weight[:, input_size:] for weight in weights]),
+        bias,
+        np.zeros_like(bias),
+        **readout,
+    )
 
 
 def torch_layout(values, names, input_size=None, hidden_size=None) -> dict[str, np.ndarray]:
     """The PyTorch-layout arrays, checked; missing biases are zeros."""
     label = labeller(names)
-    meaning = "(4*hidden_size, input_size)"
-    weight_ih = _matrix(label("weight_ih"), values["weight_ih"], meaning)
-    if hidden_size is None:
-        hidden_size = _quarter(label("weight_ih"), weight_ih.shape, axis=0, meaning=meaning)
-    if input_size is None:
-        input_size = weight_ih.shape[1]
+    weight_ih, hidden_size = _first_matrix(
+        label("weight_ih"), values["weight_ih"], input_size, hidden_size, axis=0
+    )
     rows = 4 * hidden_size
-    arrays = {
-        "weight_ih": _checked(label("weight_ih"), weight_ih, (rows, input_size), meaning),
-        "weight_hh": _checked(
-            label("weight_hh"),
-            values["weight_hh"],
-            (rows, hidden_size),
-            "(4*hidden_size, hidden_size)",
-        ),
-    }
+    hh_meaning = "(4*hidden_size, hidden_size)"
+    weight_hh = _checked(label("weight_hh"), values["weight_hh"], (rows, hidden_size), hh_meaning)
+    arrays = {"weight_ih": weight_ih, "weight_hh": weight_hh}
     for name in ("bias_ih", "bias_hh"):
-        value = values.get(name)
-        arrays[name] = _bias(label(name), value, rows, "(4*hidden_size,)", weight_ih.dtype)
-    arrays.update(readout_layout(values, label, hidden_size))
-    return arrays
+        arrays[name] = _bias(
+            label(name), values.get(name), rows, "(4*hidden_size,)", weight_ih.dtype
+        )
+    return arrays | readout_layout(values, label, hidden_size)
 
 
 def keras_layout(values, names, input_size=None, hidden_size=None) -> dict[str, np.ndarray]:
     """A Keras LSTM's arrays, checked in Keras' terms, in the PyTorch layout."""
     label = labeller(names)
-    meaning = "(input_size, 4*hidden_size)"
-    kernel = _matrix(label("kernel"), values["kernel"], meaning)
-    if hidden_size is None:
-        hidden_size = _quarter(label("kernel"), kernel.shape, axis=1, meaning=meaning)
-    if input_size is None:
-        input_size = kernel.shape[0]
+    kernel, hidden_size = _first_matrix(
+        label("kernel"), values["kernel"], input_size, hidden_size, axis=1
+    )
     columns = 4 * hidden_size
-    kernel = _checked(label("kernel"), kernel, (input_size, columns), meaning)
     recurrent_kernel = _checked(
         label("recurrent_kernel"),
         values["recurrent_kernel"],
@@ -370,31 +314,6 @@ def keras_layout(values, names, input_size=None, hidden_size=None) -> dict[str, 
     return {
         "weight_ih": kernel.T,
         "weight_hh": recurrent_kernel.T,
-        "bias_ih": bias,
-        "bias_hh": np.zeros_like(bias),
-        **readout_layout(values, label, hidden_size),
-    }
-
-
-def per_gate_layout(values, names, input_size, hidden_size=None) -> dict[str, np.ndarray]:
-    """The answer's per-gate arrays, checked in its terms, in the PyTorch layout."""
-    label = labeller(names)
-    meaning = "(hidden_size, input_size + hidden_size)"
-    first = _matrix(label("W_i"), values["W_i"], meaning)
-    if hidden_size is None:
-        hidden_size = first.shape[0]
-        if hidden_size == 0:
-            raise WeightsError(label("W_i"), f"has no rows; expected shape {meaning}")
-    shape = (hidden_size, input_size + hidden_size)
-    matrices = [_checked(label(f"W_{g}"), values[f"W_{g}"], shape, meaning) for g in _GATES]
-    biases = [
-        _bias(label(f"b_{g}"), values.get(f"b_{g}"), hidden_size, "(hidden_size,)", first.dtype)
-        for g in _GATES
-    ]
-    bias = np.concatenate(biases)
-    return {
-        "weight_ih": np.concatenate([matrix[:, :input_size] for matrix in matrices]),
-        "weight_hh": np.concatenate([matrix[:, input_size:] for matrix in matrices]),
         "bias_ih": bias,
         "bias_hh": np.zeros_like(bias),
         **readout_layout(values, label, hidden_size),
@@ -418,11 +337,6 @@ def readout_layout(values, label, hidden_size: int) -> dict[str, np.ndarray | No
     weight = _checked(label("readout_weight"), weight, (output_size, hidden_size), meaning)
     bias = _bias(label("readout_bias"), bias, output_size, "(output_size,)", weight.dtype)
     return {"readout_weight": weight, "readout_bias": bias}
-
-
-# --------------------------------------------------------------------------- #
-# Checking one array
-# --------------------------------------------------------------------------- #
 
 
 def labeller(names: Mapping[str, str]):
@@ -450,57 +364,54 @@ def _matrix(name: str, value, meaning: str) -> np.ndarray:
     array = _as_numbers(name, value)
     if array.ndim != 2:
         raise WeightsError(
-            name, f"expected a 2-D array of shape {meaning}, got shape {_shape(array.shape)}"
+            name, f"expected a 2-D array of shape {meaning}, got shape {array.shape}"
         )
     return array
 
 
-def _quarter(name: str, shape: tuple[int, ...], *, axis: int, meaning: str) -> int:
-    """``hidden_size`` from the axis of ``shape`` that is ``4*hidden_size`` long."""
-    length = shape[axis]
-    if length == 0 or length % 4:
-        what = "rows" if axis == 0 else "columns"
-        raise WeightsError(
-            name,
-            f"expected shape {meaning}, got {_shape(shape)}: "
-            f"{length} {what} is not 4*hidden_size for a hidden_size >= 1",
-        )
-    return length // 4
+def _first_matrix(name: str, value, input_size=None, hidden_size=None, *, axis: int):
+    """The first matrix of a layout (``weight_ih``, ``kernel``), checked, and
+    ``hidden_size``: it is ``4*hidden_size`` long along ``axis`` and ``input_size``
+    along the other, each size as given or else as read from the matrix."""
+    meaning = "(4*hidden_size, input_size)" if axis == 0 else "(input_size, 4*hidden_size)"
+    matrix = _matrix(name, value, meaning)
+    if hidden_size is None:
+        length = matrix.shape[axis]
+        if length == 0 or length % 4:
+            what = "rows" if axis == 0 else "columns"
+            raise WeightsError(
+                name,
+                f"expected shape {meaning}, got {matrix.shape}: "
+                f"{length} {what} is not 4*hidden_size for a hidden_size >= 1",
+            )
+        hidden_size = length // 4
+    if input_size is None:
+        input_size = matrix.shape[1 - axis]
+    shape = (4 * hidden_size, input_size) if axis == 0 else (input_size, 4 * hidden_size)
+    return _checked(name, matrix, shape, meaning), hidden_size
 
 
 def _checked(name: str, value, shape: tuple[int, ...], meaning: str) -> np.ndarray:
-    """``value`` as an array of ``shape`` (described by ``meaning``) holding finite numbers."""
+    """``value`` as an array of ``shape`` (described by ``meaning``) of finite numbers."""
     array = _as_numbers(name, value)
-    if array.shape != tuple(shape):
-        raise WeightsError(
-            name, f"expected shape {_shape(shape)} = {meaning}, got {_shape(array.shape)}"
-        )
-    _check_finite(name, array)
+    if array.shape != shape:
+        raise WeightsError(name, f"expected shape {shape} = {meaning}, got {array.shape}")
+    not_finite = ~np.isfinite(array)
+    if not_finite.any():
+        index = np.argwhere(not_finite)[0].tolist()
+        value = array[tuple(index)]
+        what = "NaN" if np.isnan(value) else ("inf" if value > 0 else "-inf")
+        where = f"index {index[0]}" if array.ndim == 1 else str(index)
+        count = int(not_finite.sum())
+        more = f" ({count} non-finite values in all)" if count > 1 else ""
+        raise WeightsError(name, f"contains {what} at {where}{more}")
     return array
 
 
 def _bias(name: str, value, length: int, meaning: str, dtype) -> np.ndarray:
-    """A checked bias vector, or zeros when it is not given."""
     if value is None:
         return np.zeros(length, dtype=dtype)
     return _checked(name, value, (length,), meaning)
-
-
-def _check_finite(name: str, array: np.ndarray) -> None:
-    not_finite = ~np.isfinite(array)
-    if not not_finite.any():
-        return
-    index = tuple(int(i) for i in np.argwhere(not_finite)[0])
-    value = array[index]
-    what = "NaN" if np.isnan(value) else ("inf" if value > 0 else "-inf")
-    where = f"index {index[0]}" if array.ndim == 1 else f"[{', '.join(map(str, index))}]"
-    count = int(not_finite.sum())
-    more = f" ({count} non-finite values in all)" if count > 1 else ""
-    raise WeightsError(name, f"contains {what} at {where}{more}")
-
-
-def _shape(shape) -> str:
-    return str(tuple(int(n) for n in shape))
 
 
 def tensor_to_numpy(tensor) -> np.ndarray:
@@ -526,11 +437,11 @@ def expected_sizes(input_size, hidden_size) -> dict[str, int | None]:
     return {"input_size": input_size, "hidden_size": hidden_size}
 
 
-def _float_dtype(name: str, dtype) -> np.dtype:
+def _float_dtype(dtype) -> np.dtype:
     try:
         resolved = np.dtype(dtype)
     except TypeError:
         resolved = None
     if resolved not in _FLOAT_DTYPES:
-        raise WeightsError(name, f"expected float32 or float64, got {dtype!r}")
+        raise WeightsError("dtype", f"expected float32 or float64, got {dtype!r}")
     return resolved

@@ -1,12 +1,6 @@
-"""Weight files, and the experiment file's ``model.weights`` block as
-:class:`~stochlstm.core.weights.LSTMWeights`.
-
-:func:`load_weights` reads an ``.npz`` file or a PyTorch state dict (never
-running code from it); :func:`save_weights` writes one; :func:`build_weights`
-turns any form of the ``model.weights`` block
-(:data:`~stochlstm.experiment.schema.WeightsSpec`) into weights of the model's
-sizes. Errors are :class:`~stochlstm.core.weights.WeightsError`, naming the
-offending key or array.
+"""Weight files (``.npz``, PyTorch state dicts), and the experiment file's
+``model.weights`` block, as :class:`~stochlstm.core.weights.LSTMWeights`. Errors
+are :class:`~stochlstm.core.weights.WeightsError`, naming the offending key or array.
 """
 
 from __future__ import annotations
@@ -15,7 +9,6 @@ import re
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -32,7 +25,6 @@ from ..core.weights import (
     torch_layout,
 )
 from .schema import (
-    FileWeights,
     KerasWeights,
     PerGateWeights,
     RandomWeights,
@@ -42,8 +34,6 @@ from .schema import (
 )
 
 __all__ = ["build_weights", "load_weights", "save_weights"]
-
-_LSTM_FIELDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 # A parameter of any layer or direction of an nn.LSTM: 'lstm.weight_hh_l1_reverse'.
 _LSTM_PARAMETER_KEY = re.compile(
@@ -57,8 +47,6 @@ _FILE_READOUT_KEYS = (
     ("W_y", "b_y"),
     ("readout.weight", "readout.bias"),
 )
-_KERAS_KEYS = ("kernel", "recurrent_kernel", "bias")
-_SUFFIXES = (".npz", ".pt", ".pth")
 
 
 def load_weights(
@@ -94,7 +82,7 @@ def load_weights(
     if not path.is_file():
         raise WeightsError("file", f"not found: {path}")
     suffix = path.suffix.lower()
-    if suffix not in _SUFFIXES:
+    if suffix not in (".npz", ".pt", ".pth"):
         raise WeightsError("file", f"{path}: expected a .npz, .pt or .pth file")
     if layout == "keras" and suffix != ".npz":
         raise WeightsError("layout", f"{path.name} is a PyTorch state dict: use layout 'torch'")
@@ -102,8 +90,11 @@ def load_weights(
     sizes = expected_sizes(input_size, hidden_size)
     try:
         if layout == "keras":
-            return _keras_from_file(arrays, sizes)
-        return _torch_from_file(arrays, prefix, sizes)
+            names, to_torch_layout = _keras_names(arrays), keras_layout
+        else:
+            names, to_torch_layout = _lstm_names(arrays, prefix), torch_layout
+        values = {role: arrays.get(key) for role, key in names.items()}
+        return LSTMWeights(**to_torch_layout(values, names, **sizes))
     except WeightsError as error:
         raise WeightsError(error.field, f"{error.detail} (in {path})") from None
 
@@ -173,24 +164,8 @@ def _flatten_tensors(mapping: Mapping, prefix: str = "") -> dict[str, np.ndarray
     return flat
 
 
-def _torch_from_file(arrays: dict[str, np.ndarray], prefix: str | None, sizes) -> LSTMWeights:
-    prefix, suffix = _find_lstm(arrays, prefix)
-    _reject_unsupported(arrays, prefix)
-    names = {role: f"{prefix}{role}{suffix}" for role in _LSTM_FIELDS}
-    if names["weight_hh"] not in arrays:
-        raise WeightsError(names["weight_hh"], "missing beside " + names["weight_ih"])
-    values = {role: arrays.get(key) for role, key in names.items()}
-    parent = prefix.rstrip(".").rpartition(".")[0]  # "model." for "model.lstm."
-    spellings = [tuple(_join(parent, key) for key in pair) for pair in _FILE_READOUT_KEYS]
-    readout_values, readout_names = _readout_entries(arrays, spellings)
-    return LSTMWeights(
-        **torch_layout({**values, **readout_values}, {**names, **readout_names}, **sizes)
-    )
-
-
-def _find_lstm(arrays: Mapping[str, Any], prefix: str | None) -> tuple[str, str]:
-    """The key prefix and suffix of the one LSTM in a state dict:
-    ``("lstm.", "_l0")`` for ``lstm.weight_ih_l0``."""
+def _lstm_names(arrays: Mapping, prefix: str | None) -> dict[str, str]:
+    """The keys of the one LSTM in a state dict, and of a readout beside it, by role."""
     matches = [m for m in map(_INPUT_WEIGHT_KEY.match, arrays) if m]
     if prefix:
         prefix = prefix if prefix.endswith(".") else f"{prefix}."
@@ -205,10 +180,17 @@ def _find_lstm(arrays: Mapping[str, Any], prefix: str | None) -> tuple[str, str]
         raise WeightsError(
             matches[1].string, f"several LSTMs ({found}): choose one with prefix (e.g. 'lstm')"
         )
-    return matches[0]["prefix"], matches[0]["suffix"]
+    prefix, suffix = matches[0]["prefix"], matches[0]["suffix"]
+    _reject_unsupported(arrays, prefix)
+    roles = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    names = {role: f"{prefix}{role}{suffix}" for role in roles}
+    if names["weight_hh"] not in arrays:
+        raise WeightsError(names["weight_hh"], "missing beside " + names["weight_ih"])
+    parent = prefix.rstrip(".").rpartition(".")[0]  # "model" for "model.lstm."
+    return names | _readout_names(arrays, f"{parent}." if parent else "")
 
 
-def _reject_unsupported(arrays: Mapping[str, Any], prefix: str) -> None:
+def _reject_unsupported(arrays: Mapping, prefix: str) -> None:
     """Only single-layer, unidirectional LSTMs without projection."""
     for key in arrays:
         match = _LSTM_PARAMETER_KEY.match(key)
@@ -227,7 +209,7 @@ def _reject_unsupported(arrays: Mapping[str, Any], prefix: str) -> None:
         )
 
 
-def _keras_from_file(arrays: dict[str, np.ndarray], sizes) -> LSTMWeights:
+def _keras_names(arrays: Mapping) -> dict[str, str]:
     for key in ("kernel", "recurrent_kernel"):
         if key not in arrays:
             raise WeightsError(
@@ -236,28 +218,20 @@ def _keras_from_file(arrays: dict[str, np.ndarray], sizes) -> LSTMWeights:
                 f"(np.savez(path, kernel=..., recurrent_kernel=..., bias=...)); "
                 f"keys: {_key_list(arrays)}",
             )
-    values = {key: arrays.get(key) for key in _KERAS_KEYS}
-    readout_values, readout_names = _readout_entries(arrays, _FILE_READOUT_KEYS)
-    return LSTMWeights(**keras_layout({**values, **readout_values}, readout_names, **sizes))
+    keys = ("kernel", "recurrent_kernel", "bias")
+    return {key: key for key in keys} | _readout_names(arrays, parent="")
 
 
-def _readout_entries(container: Mapping, spellings) -> tuple[dict, dict]:
-    """The readout's values and the user's names for them, from the one spelling
-    (pair of weight and bias keys) that ``container`` uses."""
-    used = [pair for pair in spellings if any(key in container for key in pair)]
-    if not used:
-        return {}, {}
+def _readout_names(arrays: Mapping, parent: str) -> dict[str, str]:
+    """The keys of the readout beside ``parent`` (``"model."``), in the one
+    spelling of :data:`_FILE_READOUT_KEYS` the file uses; none without a readout."""
+    spellings = [[parent + key for key in pair] for pair in _FILE_READOUT_KEYS]
+    used = [pair for pair in spellings if any(key in arrays for key in pair)]
     if len(used) > 1:
-        key = next(key for key in used[1] if key in container)
-        first = next(key for key in used[0] if key in container)
+        key = next(key for key in used[1] if key in arrays)
+        first = next(key for key in used[0] if key in arrays)
         raise WeightsError(key, f"a second readout beside {first}; give one")
-    weight_key, bias_key = used[0]
-    values = {"readout_weight": container.get(weight_key), "readout_bias": container.get(bias_key)}
-    return values, {"readout_weight": weight_key, "readout_bias": bias_key}
-
-
-def _join(prefix: str, key: str) -> str:
-    return f"{prefix}.{key}" if prefix else key
+    return dict(zip(("readout_weight", "readout_bias"), used[0], strict=True)) if used else {}
 
 
 def _key_list(keys, limit: int = 8) -> str:
@@ -274,28 +248,19 @@ def _first_line(error: BaseException) -> str:
 def build_weights(
     spec: WeightsSpec, *, input_size: int, hidden_size: int, output_size: int = 0
 ) -> LSTMWeights:
-    """The ``model.weights`` block of an experiment file as weights of the model's sizes.
-
-    Each form gives the LSTM (:func:`~stochlstm.core.weights.init_uniform`,
-    :func:`~stochlstm.core.weights.from_torch`, ``from_keras``,
-    ``from_per_gate``, :func:`load_weights`), and any form a readout
-    (``W_y, b_y`` or ``readout_weight, readout_bias``). If ``output_size > 0``
-    and neither the block nor the file gives a readout, it is the one
-    ``init_uniform(input_size, hidden_size, seed=seed, output_size=output_size)``
-    draws, ``seed`` being the block's (default 0). Errors name the offending key.
+    """The ``model.weights`` block of an experiment file as weights of the model's
+    sizes; errors name the offending key. A readout comes from the block (``W_y, b_y``
+    or ``readout_weight, readout_bias``) or the file; if ``output_size > 0`` and neither
+    gives one, it is the one ``init_uniform(input_size, hidden_size, seed=seed,
+    output_size=output_size)`` draws, ``seed`` being the block's (default 0).
     """
     sizes = {"input_size": input_size, "hidden_size": hidden_size}
     arrays = {key: getattr(spec, key) for key in form_keys(type(spec))}
-    arrays = {key: value for key, value in arrays.items() if value is not None}
     readout_weight, readout_bias, names = spec.readout()
-    readout_key = next(
-        (
-            names.get(role, role)
-            for role, value in (("readout_weight", readout_weight), ("readout_bias", readout_bias))
-            if value is not None
-        ),
-        None,
-    )
+    readout_key = None  # the user's name for the readout the block gives, if any
+    if readout_weight is not None or readout_bias is not None:
+        role = "readout_weight" if readout_weight is not None else "readout_bias"
+        readout_key = names.get(role, role)
     if isinstance(spec, RandomWeights):
         weights = init_uniform(seed=spec.seed, **sizes)
     elif isinstance(spec, TorchWeights):
@@ -304,8 +269,7 @@ def build_weights(
         weights = from_keras(**arrays, **sizes)
     elif isinstance(spec, PerGateWeights):
         weights = from_per_gate(**arrays, **sizes)
-    else:
-        assert isinstance(spec, FileWeights)
+    else:  # FileWeights
         weights = load_weights(spec.file, layout=spec.layout, prefix=spec.prefix, **sizes)
         if weights.output_size and readout_key:
             raise WeightsError(readout_key, "the weights file already has a readout; give one")
