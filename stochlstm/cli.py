@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from .analysis import pipeline
+from .analysis.run import RunError, load_run
+from .analysis.table import comparison_text
+from .analysis.worked_example import worked_example
+from .experiment.load import ConfigError, load_experiment
+from .experiment.plan import describe_execution, plan_run
+from .experiment.run import RunInterrupted
+from .experiment.rundir import RunDirectoryError
 
 app = typer.Typer(
     help="Deterministic vs stochastic LSTM gating, side by side.",
@@ -38,16 +49,25 @@ RunDir = Annotated[
 ]
 
 
-def _fail(message: str, code: int) -> None:
-    err.print(f"error: {message}", soft_wrap=True, markup=False, style="red")
+def _fail(*lines: str, code: int) -> None:
+    for line in lines:
+        err.print(f"error: {line}", markup=False, style="red")
     raise typer.Exit(code)
 
 
-def _config_error(error) -> None:
-    """One line per problem: ``file:line: field.path: what is wrong``."""
-    for line in str(error).splitlines():
-        err.print(f"error: {line}", soft_wrap=True, markup=False, style="red")
-    raise typer.Exit(EXIT_BAD_INPUT)
+@contextmanager
+def _user_errors():
+    """A user's mistake: ``error: ...`` on stderr and the exit code that says which."""
+    try:
+        yield
+    except ConfigError as error:  # one line per problem: file:line: field.path: what is wrong
+        _fail(*str(error).splitlines(), code=EXIT_BAD_INPUT)
+    except RunError as error:
+        _fail(str(error), code=EXIT_BAD_INPUT)
+    except RunDirectoryError as error:
+        _fail(str(error), code=EXIT_RUN_DIRECTORY)
+    except RunInterrupted as error:
+        _fail(str(error), code=EXIT_INTERRUPTED)
 
 
 @app.command()
@@ -90,44 +110,29 @@ def run(
     plan: Annotated[bool, typer.Option("--plan", help="Show the planned tasks and stop.")] = False,
 ) -> None:
     """Run an experiment: simulate every condition over the seeds and write the run directory."""
-    from .analysis.pipeline import run_experiment
-    from .experiment.load import ConfigError, load_experiment
-    from .experiment.plan import describe_execution, plan_run
-    from .experiment.run import RunInterrupted
-    from .experiment.rundir import RunDirectoryError
-
     if resume and force:
-        _fail("--resume and --force cannot be used together", EXIT_BAD_INPUT)
+        _fail("--resume and --force cannot be used together", code=EXIT_BAD_INPUT)
     if plan:
-        try:
+        with _user_errors():
             config = load_experiment(experiment, overrides=set_ or [])
             out.print(plan_run(config).describe())
             out.print(describe_execution(config, jobs, threads, executor))
-        except ConfigError as error:
-            _config_error(error)
         return
     started = time.time()
-    with _progress() as report:
-        try:
-            outcome = run_experiment(
-                experiment,
-                overrides=set_ or [],
-                out=out_dir,
-                jobs=jobs,
-                threads=threads,
-                resume=resume,
-                force=force,
-                figures=figures,
-                executor=executor,
-                progress=report,
-                command=" ".join(["stochlstm", *sys.argv[1:]]),
-            )
-        except ConfigError as error:
-            _config_error(error)
-        except RunDirectoryError as error:
-            _fail(str(error), EXIT_RUN_DIRECTORY)
-        except RunInterrupted as error:
-            _fail(str(error), EXIT_INTERRUPTED)
+    with _progress() as report, _user_errors():
+        outcome = pipeline.run_experiment(
+            experiment,
+            overrides=set_ or [],
+            out=out_dir,
+            jobs=jobs,
+            threads=threads,
+            resume=resume,
+            force=force,
+            figures=figures,
+            executor=executor,
+            progress=report,
+            command=" ".join(["stochlstm", *sys.argv[1:]]),
+        )
     _print_outcome(outcome, time.time() - started)
 
 
@@ -143,56 +148,37 @@ def _print_outcome(outcome, seconds: float) -> None:
     )
     for name, rows in (manifest.get("rows") or {}).items():
         out.print(f"  {name:<22} {rows:>10,} rows")
-    figures = (
-        sorted((outcome.path / "figures").glob("*.png"))
-        if (outcome.path / "figures").exists()
-        else []
-    )
+    figures = list((outcome.path / "figures").glob("*.png"))
     if figures:
         out.print(f"  figures/               {len(figures):>10} PNG")
     if (outcome.path / "report.html").exists():
         out.print(f"  open {outcome.path / 'report.html'}")
 
 
-class _progress:
-    """A rich progress bar on a terminal; silent otherwise."""
+@contextmanager
+def _progress():
+    """A rich progress bar on a terminal, yielding its callback; None otherwise."""
+    if not err.is_terminal:
+        yield None
+        return
+    columns = (
+        TextColumn("simulating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("tasks"),
+        TextColumn("{task.fields[seeds]:,} seeds"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = None
 
-    def __enter__(self):
-        self.bar = None
-        if err.is_terminal:
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-            )
+        def report(done: int, total: int, seeds: int) -> None:
+            nonlocal task
+            if task is None:
+                task = bar.add_task("run", total=total, seeds=seeds)
+            bar.update(task, completed=done, seeds=seeds)
 
-            self.bar = Progress(
-                TextColumn("simulating"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("tasks"),
-                TextColumn("{task.fields[seeds]:,} seeds"),
-                TimeRemainingColumn(),
-                console=err,
-                transient=True,
-            )
-            self.bar.__enter__()
-            self.task = None
-        return self.report
-
-    def report(self, done: int, total: int, seeds: int) -> None:
-        if self.bar is None:
-            return
-        if self.task is None:
-            self.task = self.bar.add_task("run", total=total, seeds=seeds)
-        self.bar.update(self.task, completed=done, seeds=seeds)
-
-    def __exit__(self, *exc_info):
-        if self.bar is not None:
-            self.bar.__exit__(*exc_info)
-        return False
+        yield report
 
 
 @app.command()
@@ -202,14 +188,9 @@ def validate(
     plan: Annotated[bool, typer.Option("--plan", help="Also show the planned tasks.")] = False,
 ) -> None:
     """Check an experiment file, its weights and its inputs, without running it."""
-    from .experiment.load import ConfigError, load_experiment
-    from .experiment.plan import plan_run
-
-    try:
+    with _user_errors():
         config = load_experiment(experiment, overrides=set_ or [])
         planned = plan_run(config)
-    except ConfigError as error:
-        _config_error(error)
     if plan:
         out.print(planned.describe())
     seeds = config.seed_list()
@@ -222,15 +203,9 @@ def validate(
 @app.command()
 def analyze(run_dir: RunDir) -> None:
     """Compute the comparison metrics of a run, print the table and write metrics.csv."""
-    from .analysis.pipeline import analyze as analyze_run
-    from .analysis.run import RunError, load_run
-    from .analysis.table import comparison_text
-
-    try:
+    with _user_errors():
         run = load_run(run_dir)
-        metrics = analyze_run(run)
-    except RunError as error:
-        _fail(str(error), EXIT_BAD_INPUT)
+        metrics = pipeline.analyze(run)
     out.print(comparison_text(metrics, run.baseline, sweep=run.sweep_columns), markup=False)
     out.print(f"wrote {run_dir / 'metrics.csv'} ({len(metrics):,} rows)")
 
@@ -243,25 +218,16 @@ def plot(
     ] = None,
 ) -> None:
     """Draw the comparison figures of a run into RUN_DIR/figures/."""
-    from .analysis.pipeline import draw_run_figures
-    from .analysis.run import RunError
-
-    try:
-        paths = draw_run_figures(run_dir, formats=tuple(formats or ("png", "pdf")))
-    except RunError as error:
-        _fail(str(error), EXIT_BAD_INPUT)
+    with _user_errors():
+        paths = pipeline.draw_run_figures(run_dir, formats=tuple(formats or ("png", "pdf")))
     for path in paths:
         out.print(f"wrote {path}")
 
 
 @app.command()
-def example(
-    seed: Annotated[int, typer.Option(help="Seed of the gate noise.")] = 0,
-) -> None:
+def example(seed: Annotated[int, typer.Option(help="Seed of the gate noise.")] = 0) -> None:
     """The answer's worked example, step by step, deterministic vs bernoulli."""
-    from .analysis.worked_example import worked_example
-
-    out.print(worked_example(seed), markup=False, highlight=False, soft_wrap=True)
+    out.print(worked_example(seed), markup=False)
 
 
 def main() -> None:

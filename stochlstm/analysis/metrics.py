@@ -91,6 +91,11 @@ METRIC_ORDER = (
     "flip_rate",
 )
 
+# Differences smaller than this are rounding, not effects: where every seed has
+# the same value a CI has no width, and a gap of 1e-18 (say 0.5**60 against a
+# memory that has died at every seed) would otherwise count as significant.
+NEGLIGIBLE = 1e-12
+
 
 # --------------------------------------------------------------------------- helpers
 
@@ -108,66 +113,66 @@ def check_columns(frame: pd.DataFrame, contract: Sequence[str], sweep: Sequence[
         )
 
 
-def _rows(summary: pd.DataFrame, quantities) -> pd.DataFrame:
-    return summary[summary["quantity"].isin(list(quantities))]
+def _rows(summary: pd.DataFrame, *quantities: str) -> pd.DataFrame:
+    return summary[summary["quantity"].isin(quantities)]
+
+
+def _prefixed(summary: pd.DataFrame, prefix: str, names) -> pd.DataFrame:
+    """The rows of the ``<prefix>_<name>`` quantities, ``quantity`` cut to the name
+    (``div_c`` -> ``c``)."""
+    rows = _rows(summary, *(f"{prefix}_{name}" for name in names))
+    return rows.assign(quantity=rows["quantity"].str.split("_", n=1).str[1])
 
 
 def _tidy(
-    frame: pd.DataFrame,
-    keys: list[str],
-    metric: str,
-    quantity: str = "",
-    *,
-    quantity_column: str | None = None,
-    t: str | None = None,
-    unit: str | None = None,
-    value: str = "mean",
-    ci_low: str | None = "ci_low",
-    ci_high: str | None = "ci_high",
+    frame: pd.DataFrame, keys: list[str], metric: str, at: Sequence[str] = ()
 ) -> pd.DataFrame:
-    """A metrics frame from columns of ``frame`` (``None``: missing).
-
-    ``quantity`` is a constant, or taken from ``quantity_column`` when given.
-    """
-    n = len(frame)
-    frame = frame.reset_index(drop=True)
-
-    def integers(name):
-        if name is None:
-            return pd.Series(pd.array([pd.NA] * n, dtype="Int64"))
-        return frame[name].astype("Int64")
-
-    def floats(name):
-        if name is None:
-            return pd.Series(np.full(n, np.nan))
-        return pd.Series(frame[name].to_numpy(dtype=float, na_value=np.nan))
-
-    out = {k: frame[k] for k in keys}
-    out["metric"] = pd.Series([metric] * n, dtype="str")
-    if quantity_column is None:
-        out["quantity"] = pd.Series([quantity] * n, dtype="str")
-    else:
-        out["quantity"] = frame[quantity_column].astype("str")
-    out["t"], out["unit"] = integers(t), integers(unit)
-    out["value"], out["ci_low"], out["ci_high"] = floats(value), floats(ci_low), floats(ci_high)
-    result = pd.DataFrame(out)
-    result["condition"] = result["condition"].astype("str")
-    return result
+    """A metrics frame from the keys, ``quantity``, ``mean`` (the value) and CI
+    bounds (NaN if missing) of ``frame``, at the ``t`` and ``unit`` named in
+    ``at`` (NA for the others: over all of them)."""
+    frame = frame.reset_index(drop=True).rename(columns={"mean": "value"})
+    tidy = frame[keys].assign(
+        condition=frame["condition"].astype("str"),
+        metric=pd.Series(metric, index=frame.index, dtype="str"),
+        quantity=frame["quantity"].astype("str"),
+    )
+    for name in ("t", "unit"):
+        column = frame[name] if name in at else pd.Series(pd.NA, index=frame.index)
+        tidy[name] = column.astype("Int64")
+    for name in ("value", "ci_low", "ci_high"):
+        column = frame[name] if name in frame else pd.Series(np.nan, index=frame.index)
+        tidy[name] = column.to_numpy(dtype=float, na_value=np.nan)
+    return tidy
 
 
 def _empty(keys: list[str]) -> pd.DataFrame:
-    frame = pd.DataFrame(
-        {k: pd.Series([], dtype="str" if k == "condition" else object) for k in keys}
-    )
-    empty = pd.Series([], dtype=float)
-    return _tidy(frame.assign(mean=empty, ci_low=empty, ci_high=empty), keys, "", "")
+    return _tidy(pd.DataFrame(columns=[*keys, "quantity"]), keys, "")
 
 
-def _average(
-    frame: pd.DataFrame, by: list[str], columns=("mean", "ci_low", "ci_high")
-) -> pd.DataFrame:
+def _concat(parts: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else _empty(keys)
+
+
+def _average(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Average of cell means and of CI bounds over the rows of each group."""
-    return frame.groupby(by, sort=False, dropna=False)[list(columns)].mean().reset_index()
+    columns = ["mean", "ci_low", "ci_high"]
+    return frame.groupby(by, sort=False, dropna=False)[columns].mean().reset_index()
+
+
+def _per_step_and_overall(rows: pd.DataFrame, keys: list[str], metric: str) -> list[pd.DataFrame]:
+    """``metric`` per t (averaged over units) and overall (over steps and units)."""
+    by = [*keys, "quantity"]
+    per_t = _tidy(_average(rows, [*by, "t"]), keys, metric, at=["t"])
+    return [per_t, _tidy(_average(rows, by), keys, metric)]
+
+
+def _share_clear_of_zero(frame: pd.DataFrame, by: list[str], low: str, high: str) -> pd.DataFrame:
+    """Per group, the share of rows whose CI (columns ``low``, ``high``) lies clear
+    of 0 by more than :data:`NEGLIGIBLE`."""
+    clear = (frame[low] > NEGLIGIBLE) | (frame[high] < -NEGLIGIBLE)
+    shares = frame.assign(mean=clear.astype(float)).groupby(by, sort=False, dropna=False)["mean"]
+    return shares.mean().reset_index()
 
 
 def _first_below(frame: pd.DataFrame, by: list[str], column: str, level: float = 0.5) -> pd.Series:
@@ -177,18 +182,6 @@ def _first_below(frame: pd.DataFrame, by: list[str], column: str, level: float =
     return below.reindex(groups.index).astype("Float64")
 
 
-def _short(quantity: pd.Series) -> pd.Series:
-    """``div_c`` -> ``c``, ``sat_i`` -> ``i``."""
-    return quantity.str.split("_", n=1).str[1]
-
-
-def _concat(parts: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return _empty(keys)
-    return pd.concat(parts, ignore_index=True)
-
-
 # --------------------------------------------------------------------------- metrics
 
 
@@ -196,27 +189,15 @@ def divergence(summary: pd.DataFrame, sweep: Sequence[str] = ()) -> pd.DataFrame
     """Divergence from the deterministic path (``div_c``, ``div_h``): per t, at the
     final step and averaged over steps."""
     keys = [*sweep, "condition"]
-    rows = _rows(summary, ["div_c", "div_h"]).sort_values("t", kind="stable")
+    rows = _prefixed(summary, "div", STATES).sort_values("t", kind="stable")
     if rows.empty:
         return _empty(keys)
-    rows = rows.assign(state=_short(rows["quantity"]))
-    per_t = _tidy(rows, keys, "divergence", quantity_column="state", t="t")
-    by = [*keys, "state"]
-    final = rows.loc[rows.groupby(by, sort=False, dropna=False)["t"].idxmax()]
-    final = _tidy(final, keys, "divergence_final", quantity_column="state")
-    mean = _tidy(_average(rows, by), keys, "divergence_mean", quantity_column="state")
+    by = [*keys, "quantity"]
+    per_t = _tidy(rows, keys, "divergence", at=["t"])
+    last = rows.loc[rows.groupby(by, sort=False, dropna=False)["t"].idxmax()]
+    final = _tidy(last, keys, "divergence_final")
+    mean = _tidy(_average(rows, by), keys, "divergence_mean")
     return _concat([per_t, final, mean], keys)
-
-
-# Differences smaller than this are rounding, not effects: where every seed has
-# the same value a CI has no width, and a gap of 1e-18 (say 0.5**60 against a
-# memory that has died at every seed) would otherwise count as significant.
-NEGLIGIBLE = 1e-12
-
-
-def _excludes_zero(ci_low: pd.Series, ci_high: pd.Series) -> pd.Series:
-    """1.0 where the interval lies clear of 0 by more than :data:`NEGLIGIBLE`."""
-    return ((ci_low > NEGLIGIBLE) | (ci_high < -NEGLIGIBLE)).astype(float)
 
 
 def mean_field_gap(summary: pd.DataFrame, sweep: Sequence[str] = ()) -> pd.DataFrame:
@@ -224,13 +205,10 @@ def mean_field_gap(summary: pd.DataFrame, sweep: Sequence[str] = ()) -> pd.DataF
     value at the same seed (``dev_c``, ``dev_h``), per (t, unit), with its largest
     absolute value and the share of cells whose CI excludes 0."""
     keys = [*sweep, "condition"]
-    rows = _rows(summary, ["dev_c", "dev_h"])
+    rows = _prefixed(summary, "dev", STATES)
     if rows.empty:
         return _empty(keys)
-    rows = rows.assign(state=_short(rows["quantity"]))
-    per_cell = _tidy(rows, keys, "mean_field_gap", quantity_column="state", t="t", unit="unit")
-    by = [*keys, "state"]
-
+    by = [*keys, "quantity"]
     worst = rows.loc[
         rows["mean"].abs().groupby([rows[k] for k in by], sort=False, dropna=False).idxmax()
     ]
@@ -238,34 +216,14 @@ def mean_field_gap(summary: pd.DataFrame, sweep: Sequence[str] = ()) -> pd.DataF
     low = np.where(positive, worst["ci_low"], -worst["ci_high"])
     high = np.where(positive, worst["ci_high"], -worst["ci_low"])
     straddles = (worst["ci_low"] <= 0) & (worst["ci_high"] >= 0)
-    worst = worst.assign(
-        abs_mean=worst["mean"].abs(),
-        abs_low=np.where(straddles, 0.0, low),
-        abs_high=np.where(straddles, np.maximum(worst["ci_high"], -worst["ci_low"]), high),
+    absolute = worst.assign(  # |gap|, with the CI of |gap|
+        mean=worst["mean"].abs(),
+        ci_low=np.where(straddles, 0.0, low),
+        ci_high=np.where(straddles, np.maximum(worst["ci_high"], -worst["ci_low"]), high),
     )
-    largest = _tidy(
-        worst,
-        keys,
-        "mean_field_gap_max",
-        quantity_column="state",
-        t="t",
-        unit="unit",
-        value="abs_mean",
-        ci_low="abs_low",
-        ci_high="abs_high",
-    )
-
-    excludes = rows.assign(excludes=_excludes_zero(rows["ci_low"], rows["ci_high"]))
-    share = excludes.groupby(by, sort=False, dropna=False)["excludes"].mean().reset_index()
-    share = _tidy(
-        share,
-        keys,
-        "mean_field_gap_share",
-        quantity_column="state",
-        value="excludes",
-        ci_low=None,
-        ci_high=None,
-    )
+    per_cell = _tidy(rows, keys, "mean_field_gap", at=["t", "unit"])
+    largest = _tidy(absolute, keys, "mean_field_gap_max", at=["t", "unit"])
+    share = _tidy(_share_clear_of_zero(rows, by, "ci_low", "ci_high"), keys, "mean_field_gap_share")
     return _concat([per_cell, largest, share], keys)
 
 
@@ -275,12 +233,12 @@ def gate_calibration(summary: pd.DataFrame, sweep: Sequence[str] = ()) -> pd.Dat
     keys = [*sweep, "condition"]
     parts = []
     for gate in GATES:
-        realised, prob = _rows(summary, [gate]), _rows(summary, [f"p_{gate}"])
+        realised, prob = _rows(summary, gate), _rows(summary, f"p_{gate}")
         if realised.empty or prob.empty:
             continue
         cells = realised.merge(
             prob, on=[*keys, "t", "unit"], suffixes=("_gate", "_prob"), validate="one_to_one"
-        )
+        ).assign(quantity=gate)
         half_gate = cells["ci_high_gate"] - cells["mean_gate"]
         half_prob = cells["ci_high_prob"] - cells["mean_prob"]
         difference = cells["mean_gate"] - cells["mean_prob"]
@@ -293,21 +251,10 @@ def gate_calibration(summary: pd.DataFrame, sweep: Sequence[str] = ()) -> pd.Dat
             ("gate_prob", "_prob"),
             ("calibration", "_diff"),
         ):
-            columns = [f"mean{suffix}", f"ci_low{suffix}", f"ci_high{suffix}"]
-            per_t = _average(cells, [*keys, "t"], columns)
-            overall = _average(cells, keys, columns)
-            spec = dict(value=columns[0], ci_low=columns[1], ci_high=columns[2])
-            parts.append(_tidy(per_t, keys, metric, gate, t="t", **spec))
-            parts.append(_tidy(overall, keys, metric, gate, **spec))
-        excludes = cells.assign(
-            excludes=_excludes_zero(cells["ci_low_diff"], cells["ci_high_diff"])
-        )
-        share = excludes.groupby(keys, sort=False, dropna=False)["excludes"].mean().reset_index()
-        parts.append(
-            _tidy(
-                share, keys, "calibration_share", gate, value="excludes", ci_low=None, ci_high=None
-            )
-        )
+            columns = {f"{c}{suffix}": c for c in ("mean", "ci_low", "ci_high")}
+            parts += _per_step_and_overall(cells.rename(columns=columns), keys, metric)
+        share = _share_clear_of_zero(cells, [*keys, "quantity"], "ci_low_diff", "ci_high_diff")
+        parts.append(_tidy(share, keys, "calibration_share"))
     return _concat(parts, keys)
 
 
@@ -316,21 +263,16 @@ def memory_survival(summary: pd.DataFrame, sweep: Sequence[str] = ()) -> pd.Data
     per unit and of the mean curve."""
     keys = [*sweep, "condition"]
     parts = []
-    for quantity, half_metric in (
-        ("retention", "half_life"),
-        ("retention_theory", "half_life_theory"),
-    ):
-        rows = _rows(summary, [quantity]).sort_values("t", kind="stable")
+    for metric, half_life in (("retention", "half_life"), ("retention_theory", "half_life_theory")):
+        rows = _rows(summary, metric).assign(quantity="c").sort_values("t", kind="stable")
         if rows.empty:
             continue
-        curve = _average(rows, [*keys, "t"])
-        parts.append(_tidy(curve, keys, quantity, "c", t="t"))
-        for frame, by, unit in ((rows, [*keys, "unit"], "unit"), (curve, keys, None)):
-            first = {col: _first_below(frame, by, col) for col in ("mean", "ci_low", "ci_high")}
-            half = pd.DataFrame(
-                {"mean": first["mean"], "ci_low": first["ci_low"], "ci_high": first["ci_high"]}
-            ).reset_index()
-            parts.append(_tidy(half, keys, half_metric, "c", unit=unit))
+        curve = _average(rows, [*keys, "quantity", "t"])
+        parts.append(_tidy(curve, keys, metric, at=["t"]))
+        for frame, at in ((rows, ["unit"]), (curve, [])):
+            by = [*keys, "quantity", *at]
+            half = {c: _first_below(frame, by, c) for c in ("mean", "ci_low", "ci_high")}
+            parts.append(_tidy(pd.DataFrame(half).reset_index(), keys, half_life, at=at))
     return _concat(parts, keys)
 
 
@@ -340,28 +282,25 @@ def gate_saturation(summary: pd.DataFrame, sweep: Sequence[str] = ()) -> pd.Data
     keys = [*sweep, "condition"]
     parts = []
     for prefix, metric in (("sat", "saturation"), ("flip", "flip_rate")):
-        rows = _rows(summary, [f"{prefix}_{g}" for g in GATES])
-        if rows.empty:
-            continue
-        rows = rows.assign(gate=_short(rows["quantity"]))
-        parts.append(
-            _tidy(
-                _average(rows, [*keys, "gate", "t"]),
-                keys,
-                metric,
-                quantity_column="gate",
-                t="t",
-            )
-        )
-        parts.append(_tidy(_average(rows, [*keys, "gate"]), keys, metric, quantity_column="gate"))
+        rows = _prefixed(summary, prefix, GATES)
+        if not rows.empty:
+            parts += _per_step_and_overall(rows, keys, metric)
     return _concat(parts, keys)
 
 
-def _order(metrics: pd.DataFrame, conditions: Sequence[str], sweep: Sequence[str]) -> pd.DataFrame:
-    """Sort by sweep point and condition (first appearance), metric (table order),
-    quantity, t and unit (overall rows after per-t rows)."""
+def compute_metrics(summary: pd.DataFrame, *, sweep: Sequence[str] = ()) -> pd.DataFrame:
+    """Every metric of every condition (and sweep point) of a summary, tidy, sorted
+    by sweep point and condition (first appearance), metric (table order),
+    quantity, t and unit (overall rows after per-t rows).
+
+    ``sweep`` names the summary's sweep columns (a run's ``sweep_columns``);
+    any other column than the contract's is an error.
+    """
+    check_columns(summary, SUMMARY_COLUMNS, sweep)
+    functions = (divergence, mean_field_gap, gate_calibration, memory_survival, gate_saturation)
+    metrics = _concat([f(summary, sweep) for f in functions], [*sweep, "condition"])
     ranks = {
-        "condition": {c: k for k, c in enumerate(conditions)},
+        "condition": {c: k for k, c in enumerate(pd.unique(summary["condition"]))},
         "metric": {m: k for k, m in enumerate(METRIC_ORDER)},
         "quantity": {q: k for k, q in enumerate([*STATES, *GATES])},
     }
@@ -377,21 +316,3 @@ def _order(metrics: pd.DataFrame, conditions: Sequence[str], sweep: Sequence[str
         kind="stable",
         na_position="last",
     ).reset_index(drop=True)
-
-
-def compute_metrics(summary: pd.DataFrame, *, sweep: Sequence[str] = ()) -> pd.DataFrame:
-    """Every metric of every condition (and sweep point) of a summary, tidy.
-
-    ``sweep`` names the summary's sweep columns (a run's ``sweep_columns``);
-    any other column than the contract's is an error.
-    """
-    check_columns(summary, SUMMARY_COLUMNS, sweep)
-    parts = [
-        divergence(summary, sweep),
-        mean_field_gap(summary, sweep),
-        gate_calibration(summary, sweep),
-        memory_survival(summary, sweep),
-        gate_saturation(summary, sweep),
-    ]
-    conditions = list(pd.unique(summary["condition"]))
-    return _order(_concat(parts, [*sweep, "condition"]), conditions, sweep)

@@ -13,7 +13,6 @@ import pandas as pd
 
 from ..experiment import rundir
 from ..experiment.run import ProgressCallback, RunOutcome, finish, run_simulation
-from ..experiment.rundir import atomic_path
 from .figures import draw_figures
 from .metrics import compute_metrics
 from .report import write_report
@@ -74,13 +73,12 @@ def run_experiment(
 
 def analyze(run: Run | str | os.PathLike, *, allow_incomplete: bool = False) -> pd.DataFrame:
     """Compute the metrics of a run, write ``metrics.csv`` into it and return them."""
-    if not isinstance(run, Run):
-        run = load_run(run, allow_incomplete=allow_incomplete)
+    run = run if isinstance(run, Run) else load_run(run, allow_incomplete=allow_incomplete)
     try:
         metrics = compute_metrics(run.summary, sweep=run.sweep_columns)
     except ValueError as error:
         raise RunError(f"{run.path}: {error}") from None
-    with atomic_path(run.path / "metrics.csv") as tmp:
+    with rundir.atomic_path(run.path / "metrics.csv") as tmp:
         metrics.to_csv(tmp, index=False)
     run.__dict__["metrics"] = metrics
     return metrics
@@ -105,8 +103,6 @@ def analyze_and_draw(path: str | os.PathLike, formats=("png", "pdf")) -> dict[st
     Returns ``{path relative to the run directory: path}`` of the files written.
     """
     run = load_run(path, allow_incomplete=True)
-    written = [run.path / "metrics.csv"]
     analyze(run)
-    written += draw_run_figures(run, formats=formats)
-    written.append(write_report(run))
+    written = [run.path / "metrics.csv", *draw_run_figures(run, formats=formats), write_report(run)]
     return {str(p.relative_to(run.path)): p for p in written}

@@ -29,21 +29,10 @@ from .metrics import compute_metrics
 
 __all__ = ["Run", "RunError", "load_run"]
 
-_SUMMARY_DTYPES = {
-    "condition": "str",
-    "quantity": "str",
-    "t": "int64",
-    "unit": "int64",
-    "n": "int64",
-}
-_TRAJECTORY_DTYPES = {"condition": "str", "seed": "int64", "t": "int64", "unit": "int64"}
-_METRICS_DTYPES = {
-    "condition": "str",
-    "metric": "str",
-    "quantity": "str",
-    "t": "Int64",
-    "unit": "Int64",
-}
+_KEY_DTYPES = {"condition": "str", "t": "int64", "unit": "int64"}
+_SUMMARY_DTYPES = {**_KEY_DTYPES, "quantity": "str", "n": "int64"}
+_TRAJECTORY_DTYPES = {**_KEY_DTYPES, "seed": "int64"}
+_METRICS_DTYPES = {**_KEY_DTYPES, "metric": "str", "quantity": "str", "t": "Int64", "unit": "Int64"}
 
 
 class RunError(Exception):
@@ -52,9 +41,7 @@ class RunError(Exception):
 
 @dataclass(eq=False)
 class Run:
-    """A run directory: its ``config`` (resolved.yaml) and ``manifest``
-    (manifest.json); ``summary``, ``trajectories`` and ``metrics`` are read
-    when first used."""
+    """A run directory: its ``config`` (resolved.yaml) and ``manifest`` (manifest.json)."""
 
     path: Path
     config: ExperimentConfig = field(repr=False)
@@ -100,7 +87,7 @@ class Run:
     def trajectories(self) -> pd.DataFrame | None:
         """The recorded sample paths (``trajectories.parquet`` if present, else
         ``trajectories.csv``); None if the run kept none."""
-        parquet, csv = self.path / "trajectories.parquet", self.path / "trajectories.csv"
+        parquet = self.path / "trajectories.parquet"
         if parquet.exists():
             try:
                 frame = pd.read_parquet(parquet)
@@ -109,13 +96,8 @@ class Run:
             if "condition" in frame.columns:
                 frame["condition"] = frame["condition"].astype("str")
             return frame
-        if csv.exists():
-            try:
-                frame = _read_csv(csv, _TRAJECTORY_DTYPES)
-            except _EmptyFile:
-                return None
-            return frame if len(frame) else None
-        return None
+        frame = _read_csv(self.path / "trajectories.csv", _TRAJECTORY_DTYPES, optional=True)
+        return frame if len(frame) else None
 
     @cached_property
     def metrics(self) -> pd.DataFrame:
@@ -127,17 +109,18 @@ class Run:
         return compute_metrics(self.summary, sweep=self.sweep_columns)
 
 
-class _EmptyFile(RunError):
-    pass
-
-
-def _read_csv(path: Path, dtypes: dict[str, str]) -> pd.DataFrame:
+def _read_csv(path: Path, dtypes: dict[str, str], *, optional: bool = False) -> pd.DataFrame:
+    """The table at ``path``, with ``dtypes`` for those columns it has;
+    ``optional``: an empty frame if the file is missing or empty."""
+    if optional and not path.exists():
+        return pd.DataFrame()
     try:
-        header = pd.read_csv(path, nrows=0).columns
-        return pd.read_csv(path, dtype={k: v for k, v in dtypes.items() if k in header})
+        return pd.read_csv(path, dtype=dtypes)
     except pd.errors.EmptyDataError:
-        raise _EmptyFile(f"{path}: the file is empty") from None
-    except (OSError, ValueError, pd.errors.ParserError) as error:
+        if optional:
+            return pd.DataFrame()
+        raise RunError(f"{path}: the file is empty") from None
+    except (OSError, ValueError) as error:  # a ParserError is a ValueError
         message = " ".join(str(error).split())
         raise RunError(f"{path}: cannot read ({message})") from None
 

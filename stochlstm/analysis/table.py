@@ -43,8 +43,7 @@ def comparison_table(
 
     Columns (those with no value for any row are left out): the ``sweep``
     columns, ``condition``, ``baseline`` (bool) and the headline numbers
-    described in :func:`comparison_columns`, each named after the metric it
-    reads (and the state it is about).
+    described in :data:`TABLE_COLUMNS`.
     """
     check_columns(metrics, METRICS_COLUMNS, sweep)
     keys = [*sweep, "condition"]
@@ -52,22 +51,15 @@ def comparison_table(
     table["baseline"] = table["condition"] == baseline
     overall = metrics[metrics["t"].isna() & metrics["unit"].isna()]
 
-    def pick(metric: str, quantity: str | None = None, how: str | None = None) -> pd.Series:
+    def pick(metric: str, quantity: str | None = None, how: str = "mean"):
         rows = metrics if metric == "mean_field_gap_max" else overall
         rows = rows[rows["metric"] == metric]
         if quantity is not None:
             rows = rows[rows["quantity"] == quantity]
-        if how == "max_abs":
-            values = (
-                rows.assign(value=rows["value"].abs())
-                .groupby(keys, sort=False, dropna=False)["value"]
-                .max()
-            )
-        else:
-            values = rows.groupby(keys, sort=False, dropna=False)["value"].mean()
-        return table.merge(values.rename("value").reset_index(), on=keys, how="left")[
-            "value"
-        ].to_numpy()
+        if how == "max":  # of the absolute values
+            rows = rows.assign(value=rows["value"].abs())
+        values = rows.groupby(keys, sort=False, dropna=False)["value"].agg(how)
+        return table.merge(values.reset_index(), on=keys, how="left")["value"].to_numpy()
 
     for state in STATES:
         for metric in ("divergence_final", "divergence_mean"):
@@ -75,12 +67,11 @@ def comparison_table(
     for state in STATES:
         for metric in ("mean_field_gap_max", "mean_field_gap_share"):
             table[f"{metric}_{state}"] = pick(metric, state)
-    table["calibration_max"] = pick("calibration", how="max_abs")
-    table["calibration_share"] = pick("calibration_share")
-    table["half_life"] = pick("half_life", "c")
-    table["half_life_theory"] = pick("half_life_theory", "c")
-    table["saturation"] = pick("saturation")
-    table["flip_rate"] = pick("flip_rate")
+    table["calibration_max"] = pick("calibration", how="max")
+    for metric in ("calibration_share", "saturation", "flip_rate"):
+        table[metric] = pick(metric)
+    for metric in ("half_life", "half_life_theory"):
+        table[metric] = pick(metric, "c")
     numbers = [c for c in TABLE_COLUMNS if table[c].notna().any()]
     return table[[*keys, "baseline", *numbers]]
 
@@ -91,14 +82,11 @@ def comparison_text(
     """The comparison table as plain text for a terminal: one column per
     condition (and sweep point) when there are at most six, else one row each."""
     table = comparison_table(metrics, baseline, sweep=sweep)
-    numbers = table.drop(columns=[*sweep, "condition", "baseline"])
     labels = [
         f"{row['condition']}{' (baseline)' if row['baseline'] else ''}"
         + "".join(f" {k}={row[k]}" for k in sweep)
         for _, row in table.iterrows()
     ]
+    numbers = table.drop(columns=[*sweep, "condition", "baseline"]).set_axis(labels)
     formatted = numbers.map(lambda v: "–" if pd.isna(v) else f"{v:.4g}")
-    formatted.index = labels
-    if len(table) <= 6:
-        formatted = formatted.T
-    return formatted.to_string()
+    return (formatted.T if len(table) <= 6 else formatted).to_string()

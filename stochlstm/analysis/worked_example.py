@@ -42,13 +42,8 @@ def answer_weights() -> LSTMWeights:
 
 
 def _vector(values, digits: int = 4) -> str:
-    return (
-        "["
-        + ", ".join(
-            f"{v:.{digits}f}".rstrip("0").rstrip(".") if abs(v) < 1e6 else f"{v:g}" for v in values
-        )
-        + "]"
-    )
+    text = [f"{v:.{digits}f}".rstrip("0").rstrip(".") if abs(v) < 1e6 else f"{v:g}" for v in values]
+    return "[" + ", ".join(text) + "]"
 
 
 def worked_example(seed: int = 0, n_seeds: int = 10_000) -> str:
@@ -58,28 +53,17 @@ def worked_example(seed: int = 0, n_seeds: int = 10_000) -> str:
     x, h, c = ANSWER_X[None], ANSWER_H[None], ANSWER_C[None]
     preact = preactivation(weights, x, h)[0]
     det = cell_step(weights, x, h, c)
-    sample = simulate(
-        weights,
-        ANSWER_X[None],
-        {"bernoulli": Condition("bernoulli")},
-        [seed],
-        initial_state={"h": ANSWER_H, "c": ANSWER_C},
-    )["bernoulli"]
-    many = simulate(
-        weights,
-        ANSWER_X[None],
-        {"bernoulli": Condition("bernoulli")},
-        n_seeds,
-        initial_state={"h": ANSWER_H, "c": ANSWER_C},
-    )["bernoulli"]
+    conditions = {"bernoulli": Condition("bernoulli")}
+    state = {"h": ANSWER_H, "c": ANSWER_C}
+    sample = simulate(weights, x, conditions, [seed], initial_state=state)["bernoulli"]
+    many = simulate(weights, x, conditions, n_seeds, initial_state=state)["bernoulli"]
     expected_c = det["p_f"][0] * ANSWER_C + det["p_i"][0] * det["g"][0]
     mean_c = many["c"][0].mean(axis=0)
     se_c = many["c"][0].std(axis=0, ddof=1) / np.sqrt(n_seeds)
-    v = np.concatenate([ANSWER_X, ANSWER_H])
     lines = [
         "The answer's worked example: one step of the LSTM cell.",
         f"  x_t = {_vector(ANSWER_X)}   h_(t-1) = {_vector(ANSWER_H)}   c_(t-1) = {_vector(ANSWER_C)} (our choice)",
-        f"  [x_t, h_(t-1)] = {_vector(v)}",
+        f"  [x_t, h_(t-1)] = {_vector(np.concatenate([ANSWER_X, ANSWER_H]))}",
         "",
         "Input gate",
         f"  W_i . [x_t, h_(t-1)]       = {_vector(preact[:3] - 1)}   (rows of ones, twos, threes)",
@@ -100,8 +84,7 @@ def worked_example(seed: int = 0, n_seeds: int = 10_000) -> str:
         f"  c_t = f * c_(t-1) + i * g  = {_vector(sample['c'][0, 0])}",
         f"  h_t = o * tanh(c_t)        = {_vector(sample['h'][0, 0])}",
         "",
-        "The Hadamard product is element-wise: [1, 2, 3] * [3, 2, 1] = "
-        f"{_vector(np.array([1.0, 2.0, 3.0]) * np.array([3.0, 2.0, 1.0]))}",
+        f"The Hadamard product is element-wise: [1, 2, 3] * [3, 2, 1] = {_vector(np.array([1.0, 2.0, 3.0]) * [3.0, 2.0, 1.0])}",
         "",
         f"Mean over {n_seeds:,} seeds of the stochastic c_t (one step, so E[c_t] = p_f * c + p_i * g exactly):",
         f"  mean c_t = {_vector(mean_c)} +/- {_vector(1.96 * se_c)} (95%)",
