@@ -16,8 +16,9 @@ from .analysis import pipeline
 from .analysis.run import RunError, load_run
 from .analysis.table import comparison_text
 from .analysis.worked_example import worked_example
-from .experiment.load import ConfigError, load_experiment
+from .experiment.load import load_experiment
 from .experiment.plan import describe_execution, plan_run
+from .experiment.problems import ConfigError
 from .experiment.run import RunInterrupted
 from .experiment.rundir import RunDirectoryError
 

@@ -23,7 +23,8 @@ from typing import Any
 
 import pandas as pd
 
-from ..experiment.load import ConfigError, load_experiment, sweep_columns, sweep_points
+from ..experiment.load import load_experiment, sweep_columns, sweep_points
+from ..experiment.problems import ConfigError
 from ..experiment.schema import ExperimentConfig
 from .metrics import compute_metrics
 

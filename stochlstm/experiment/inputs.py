@@ -28,8 +28,8 @@ from pydantic import TypeAdapter, ValidationError
 
 from ..core.errors import FieldError
 from ..core.randomness import generator
+from .forms import InputsSpec
 from .problems import format_path, pydantic_problem
-from .schema import InputsSpec
 
 __all__ = [
     "InputError",

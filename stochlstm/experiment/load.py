@@ -28,7 +28,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from ..core.names import RESERVED_COLUMNS
-from . import schema
+from .fields import seed_list
 from .problems import (
     ConfigError,
     Problem,
@@ -41,7 +41,7 @@ from .problems import (
     split_path,
     unwrap,
 )
-from .schema import ExperimentConfig, seed_list
+from .schema import ExperimentConfig, InitialState, ModelSpec, RecordSpec
 
 __all__ = ["ConfigError", "load_experiment", "parse_experiment", "sweep_columns", "sweep_points"]
 
@@ -138,9 +138,9 @@ def _validate(raw, source: Source) -> tuple[ExperimentConfig | None, list[Proble
 def _cross_checks(raw: dict, context: dict) -> list[tuple[tuple, str]]:
     """Checks that need several sections; each runs when the keys it reads are valid."""
     top = _valid_fields(ExperimentConfig, raw, context)
-    model = _valid_fields(schema.ModelSpec, raw.get("model"), context)
-    record = _valid_fields(schema.RecordSpec, raw.get("record", {}), context)
-    state = _valid_fields(schema.InitialState, raw.get("initial_state", {}), context)
+    model = _valid_fields(ModelSpec, raw.get("model"), context)
+    record = _valid_fields(RecordSpec, raw.get("record", {}), context)
+    state = _valid_fields(InitialState, raw.get("initial_state", {}), context)
     out = []
 
     def lengths(parts, value, size, what):

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, Tag
 
 from ..core.gates import GATE_RULES
-from . import schema
+from . import forms
 from .schema import ExperimentConfig
 
 __all__ = [
@@ -230,17 +230,18 @@ def _weights_form_problem(value) -> tuple[list, str]:
     """What keeps a ``model.weights`` block from being exactly one form."""
     if not isinstance(value, dict):
         return [], f"expected a mapping naming one weight form, got {describe(value)}"
-    forms = " | ".join(
-        "{"
-        + ", ".join(
-            k if form.model_fields[k].is_required() else f"{k}?" for k in schema.form_keys(form)
-        )
-        + "}"
-        for form in schema.WEIGHT_FORMS
+
+    def keys(form) -> str:
+        given = forms.form_keys(form)
+        return ", ".join(k if form.model_fields[k].is_required() else f"{k}?" for k in given)
+
+    expected = (
+        "expected one form: "
+        + " | ".join(f"{{{keys(form)}}}" for form in forms.WEIGHT_FORMS)
+        + "; with any form: seed?, W_y?, b_y? (or readout_weight?, readout_bias?)"
     )
-    expected = f"expected one form: {forms}; with any form: seed?, W_y?, b_y? (or readout_weight?, readout_bias?)"
-    form_of = {key: form for form in schema.WEIGHT_FORMS for key in schema.form_keys(form)}
-    known = [*form_of, *schema.COMMON_WEIGHT_KEYS]
+    form_of = {key: form for form in forms.WEIGHT_FORMS for key in forms.form_keys(form)}
+    known = [*form_of, *forms.COMMON_WEIGHT_KEYS]
     for key in value:
         if key not in known:
             return [key], f"unknown key in the weights{_did_you_mean(key, known)}; {expected}"
@@ -274,7 +275,7 @@ def pydantic_problem(error: Mapping) -> tuple[list, str]:
     if kind == "stochlstm":
         more, message = [ctx["key"]] if ctx.get("key") else [], ctx["msg"]
     elif kind == "input_kind":
-        more, message = _choice_problem(value, "input kind", "kind", schema.INPUT_KINDS)
+        more, message = _choice_problem(value, "input kind", "kind", forms.INPUT_KINDS)
     elif kind == "gate_rule":
         more, message = _choice_problem(value, "gate rule", "rule", GATE_RULES)
     elif kind == "weights_form":

@@ -1,14 +1,13 @@
 """The experiment file's schema, as pydantic models (see "The experiment file"
 in the README).
 
-Strict: unknown keys, strings for numbers, NaN and infinities are errors. Each
-form of ``model.weights`` and ``inputs`` is a member of a discriminated union,
-so pydantic chooses the form and reports that form's errors; values that can
-take several YAML shapes (a count or a list of seeds, ...) are unions chosen
-by shape, so an error speaks of the shape that was written. Conditions offer
-every gate rule with its parameters, read from the rules themselves
-(:mod:`stochlstm.core.gates`). Union members are tagged ``<name>``: a tag in
-an error's location is not a key.
+Strict: unknown keys, strings for numbers, NaN and infinities are errors
+(:mod:`stochlstm.experiment.fields`). The forms of ``model.weights`` and
+``inputs`` are discriminated unions (:mod:`stochlstm.experiment.forms`); values
+that can take several YAML shapes (a count or a list of seeds, ...) are unions
+chosen by shape, so an error speaks of the shape that was written. Conditions
+offer every gate rule with its parameters, read from the rules themselves
+(:mod:`stochlstm.core.gates`).
 
 Reading files, line numbers, ``--set``, sweeps and the checks across sections
 are :mod:`stochlstm.experiment.load`; nothing here builds arrays or reads data.
@@ -16,234 +15,34 @@ are :mod:`stochlstm.experiment.load`; nothing here builds arrays or reads data.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Discriminator,
-    Field,
-    PrivateAttr,
-    Tag,
-    ValidationInfo,
-    create_model,
-    field_validator,
-    model_validator,
-)
-from pydantic_core import PydanticCustomError
+from pydantic import AfterValidator, BaseModel, Field, PrivateAttr, create_model, model_validator
 
 from ..core.conditions import Condition
 from ..core.errors import FieldError
 from ..core.gates import GATE_RULES, GateRule
 from ..core.names import CELL_QUANTITIES, DERIVED_QUANTITIES
+from .fields import (
+    NonNegativeInt,
+    PositiveInt,
+    SeedRange,
+    Strict,
+    UniqueList,
+    Vector,
+    fail,
+    key_of,
+    named,
+    one_of,
+    seed_list,
+    union,
+)
+from .forms import InputsSpec, RandomWeights, WeightsSpec
 
-__all__ = ["ConditionSpec", "ExperimentConfig", "InputsSpec", "WeightsSpec", "fail"]
-
-
-def fail(message: str, key: str | None = None):
-    """Raise a validation error whose message is exactly ``message``; ``key``
-    names the field it is about, below the one being validated."""
-    raise PydanticCustomError("stochlstm", "{msg}", {"msg": message, "key": key})
-
-
-class Strict(BaseModel):
-    """No unknown keys, no strings for numbers, no NaN; immutable."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
-
-
-def _union(members: dict[str, Any], choose: Callable, error: str, message: str = ""):
-    """The union of ``members`` whose member is the one ``choose(value)`` names."""
-
-    def tag(value):
-        name = choose(value)
-        return f"<{name}>" if name in members else None
-
-    return Annotated[
-        Union[tuple(Annotated[tp, Tag(f"<{name}>")] for name, tp in members.items())],  # noqa: UP007
-        Discriminator(tag, custom_error_type=error, custom_error_message=message),
-    ]
-
-
-def _key(name: str) -> Callable:
-    """The value of key ``name`` of a mapping, or of the field of a model."""
-    return lambda value: value.get(name) if isinstance(value, dict) else getattr(value, name, None)
-
-
-def _shape(value) -> str | None:
-    """The YAML shape of a value: number, string, list or mapping."""
-    for shape, types in (
-        ("boolean", bool),
-        ("number", (int, float)),
-        ("string", str),
-        ("list", (list, tuple)),
-        ("mapping", (dict, BaseModel)),
-    ):
-        if isinstance(value, types):
-            return shape
-    return None
-
-
-def _one_of(expected: str, **members):
-    """A union chosen by the YAML shape of the value, so an error speaks of that shape only."""
-    return _union(members, _shape, "shape", expected)
-
-
-def _unique(values):
-    if isinstance(values, list):
-        repeated = sorted({str(v) for v in values if values.count(v) > 1})
-        if repeated:
-            fail(f"listed more than once: {', '.join(repeated)}")
-    return values
-
-
-def _name(pattern: str, message: str):
-    """A name matching ``pattern`` that pandas does not read back as a missing
-    value, a number or a boolean."""
-
-    def check(name: str) -> str:
-        reserved = {"na", "nan", "null", "none", "inf", "infinity", "true", "false"}
-        if not re.fullmatch(pattern, name) or name.lower() in reserved:
-            fail(message.format(name=name))
-        return name
-
-    return AfterValidator(check)
-
-
-def _resolve_file(value: str, info: ValidationInfo) -> str:
-    """A path relative to the experiment file's folder, made absolute."""
-    base_dir = (info.context or {}).get("base_dir")
-    return value if base_dir is None else str((Path(base_dir) / Path(value).expanduser()).resolve())
-
-
-PositiveInt = Annotated[int, Field(ge=1)]
-NonNegativeInt = Annotated[int, Field(ge=0)]
-FilePath = Annotated[str, Field(min_length=1), AfterValidator(_resolve_file)]
-Matrix = list[list[float]]
-Vector = list[float]
-UniqueList = AfterValidator(_unique)
-
-
-def _numbers(**bounds):
-    number = Annotated[float, Field(**bounds)]
-    return _one_of(
-        "expected a number or a list of numbers, one per input column",
-        number=number,
-        list=Annotated[list[number], Field(min_length=1)],
-    )
-
-
-class SeedRange(Strict):
-    """``count`` consecutive seeds from ``start``."""
-
-    start: NonNegativeInt = 0
-    count: PositiveInt
-
-
-def seed_list(seeds: int | list[int] | SeedRange) -> list[int]:
-    """The seeds a ``seeds`` entry names, in order."""
-    if isinstance(seeds, SeedRange):
-        return list(range(seeds.start, seeds.start + seeds.count))
-    return list(seeds) if isinstance(seeds, list) else list(range(seeds))
-
-
-# --------------------------------------------------------------------------- the model
-
-
-class _WeightsForm(Strict):
-    """Keys every form of ``model.weights`` takes: a readout (``W_y, b_y`` or
-    ``readout_weight, readout_bias``) and the ``seed`` a missing readout is drawn from."""
-
-    form: ClassVar[str]
-    seed: NonNegativeInt | None = None
-    W_y: Matrix | None = None
-    b_y: Vector | None = None
-    readout_weight: Matrix | None = None
-    readout_bias: Vector | None = None
-
-    @model_validator(mode="after")
-    def _one_readout(self):
-        answers = [key for key in ("W_y", "b_y") if getattr(self, key) is not None]
-        torchs = [
-            key for key in ("readout_weight", "readout_bias") if getattr(self, key) is not None
-        ]
-        if answers and torchs:
-            fail(f"a second readout beside {answers[0]}; give one", key=torchs[0])
-        return self
-
-    def readout(self) -> tuple[Matrix | None, Vector | None, dict[str, str]]:
-        """The readout given, if any, with the user's names for its arrays."""
-        if self.readout_weight is not None or self.readout_bias is not None:
-            return self.readout_weight, self.readout_bias, {}
-        return self.W_y, self.b_y, {"readout_weight": "W_y", "readout_bias": "b_y"}
-
-
-class RandomWeights(_WeightsForm):
-    form: ClassVar[str] = "random initialisation"
-    init: Literal["uniform"]
-    seed: NonNegativeInt = 0
-
-
-class TorchWeights(_WeightsForm):
-    form: ClassVar[str] = "PyTorch layout"
-    weight_ih: Matrix
-    weight_hh: Matrix
-    bias_ih: Vector | None = None
-    bias_hh: Vector | None = None
-
-
-class KerasWeights(_WeightsForm):
-    form: ClassVar[str] = "Keras layout"
-    kernel: Matrix
-    recurrent_kernel: Matrix
-    bias: Vector | None = None
-
-
-class PerGateWeights(_WeightsForm):
-    form: ClassVar[str] = "per-gate form"
-    W_i: Matrix
-    W_f: Matrix
-    W_C: Matrix
-    W_o: Matrix
-    b_i: Vector | None = None
-    b_f: Vector | None = None
-    b_C: Vector | None = None
-    b_o: Vector | None = None
-
-
-class FileWeights(_WeightsForm):
-    form: ClassVar[str] = "file"
-    file: FilePath
-    layout: Literal["torch", "keras"] = "torch"
-    prefix: str | None = None
-
-
-WEIGHT_FORMS = (RandomWeights, TorchWeights, KerasWeights, PerGateWeights, FileWeights)
-COMMON_WEIGHT_KEYS: tuple[str, ...] = tuple(_WeightsForm.model_fields)
-
-
-def form_keys(form: type[_WeightsForm]) -> list[str]:
-    """The keys that make a mapping this form of weights."""
-    return [key for key in form.model_fields if key not in COMMON_WEIGHT_KEYS]
-
-
-def _weights_form(value) -> str | None:
-    """The one form whose keys ``value`` has (None for none, or several)."""
-    if isinstance(value, _WeightsForm):
-        return value.form
-    if not isinstance(value, dict):
-        return None
-    forms = {form.form for form in WEIGHT_FORMS for key in form_keys(form) if key in value}
-    return forms.pop() if len(forms) == 1 else None
-
-
-WeightsSpec = _union({form.form: form for form in WEIGHT_FORMS}, _weights_form, "weights_form")
+__all__ = ["ConditionSpec", "ExperimentConfig", "ModelSpec"]
 
 
 class ModelSpec(Strict):
@@ -255,7 +54,7 @@ class ModelSpec(Strict):
     weights: WeightsSpec = RandomWeights(init="uniform")
 
 
-StateVector = _one_of(
+StateVector = one_of(
     "expected zeros or a list of hidden_size numbers", string=Literal["zeros"], list=Vector
 )
 
@@ -263,91 +62,6 @@ StateVector = _one_of(
 class InitialState(Strict):
     h: StateVector = "zeros"
     c: StateVector = "zeros"
-
-
-# --------------------------------------------------------------------------- inputs
-
-
-class ConstantInputs(Strict):
-    kind: Literal["constant"]
-    value: _numbers()
-    steps: PositiveInt
-
-
-class SequenceInputs(Strict):
-    kind: Literal["sequence"]
-    values: Annotated[list[_numbers()], Field(min_length=1)]
-
-
-class GaussianInputs(Strict):
-    kind: Literal["gaussian"]
-    mean: _numbers() = 0.0
-    sd: _numbers(ge=0) = 1.0
-    steps: PositiveInt
-    seed: NonNegativeInt = 0
-    per_seed: bool = False
-
-
-class SineInputs(Strict):
-    kind: Literal["sine"]
-    amplitude: _numbers() = 1.0
-    period: _numbers(gt=0)
-    phase: _numbers() = 0.0
-    offset: _numbers() = 0.0
-    steps: PositiveInt
-
-
-class EpidemicInputs(Strict):
-    kind: Literal["epidemic"]
-    population: PositiveInt
-    infected: NonNegativeInt = 1
-    beta: Annotated[float, Field(ge=0)]
-    gamma: Annotated[float, Field(ge=0)]
-    steps: PositiveInt
-    seed: NonNegativeInt = 0
-    per_seed: bool = False
-    observe: Literal["new_cases", "infected"] = "new_cases"
-    scale: _one_of(
-        "expected population, max, none or a positive number",
-        string=Literal["population", "max", "none"],
-        number=Annotated[float, Field(gt=0)],
-    ) = "population"
-
-    @field_validator("infected")
-    @classmethod
-    def _at_most_population(cls, infected: int, info: ValidationInfo) -> int:
-        population = info.data.get("population")
-        if population is not None and infected > population:
-            fail(f"must be at most the population ({population}), got {infected}")
-        return infected
-
-
-class CsvInputs(Strict):
-    kind: Literal["csv"]
-    file: FilePath
-    columns: Annotated[list[str], Field(min_length=1), UniqueList]
-    start: NonNegativeInt | None = None
-    stop: NonNegativeInt | None = None
-    normalize: Literal["none", "zscore", "minmax"] = "none"
-
-    @field_validator("stop")
-    @classmethod
-    def _after_start(cls, stop, info: ValidationInfo):
-        start = info.data.get("start")
-        if stop is not None and start is not None and stop <= start:
-            fail(f"must be greater than start ({start}), got {stop}")
-        return stop
-
-
-INPUT_KINDS = {
-    "constant": ConstantInputs,
-    "sequence": SequenceInputs,
-    "gaussian": GaussianInputs,
-    "sine": SineInputs,
-    "epidemic": EpidemicInputs,
-    "csv": CsvInputs,
-}
-InputsSpec = _union(INPUT_KINDS, _key("kind"), "input_kind")
 
 
 # --------------------------------------------------------------------------- conditions
@@ -367,12 +81,12 @@ def _rule_spec(rule: type[GateRule]) -> type[BaseModel]:
     return create_model(f"{rule.__name__}Spec", __base__=Strict, rule=rule_field, **parameters)
 
 
-GateChoice = _one_of(
+GateChoice = one_of(
     "expected a gate rule name or {rule: ..., <parameter>: ...}",
     string=Annotated[str, AfterValidator(_rule_name)],
-    mapping=_union(
+    mapping=union(
         {name: _rule_spec(rule) for name, rule in GATE_RULES.items()},
-        _key("rule"),
+        key_of("rule"),
         "gate_rule",
     ),
 )
@@ -438,24 +152,24 @@ class RecordSpec(Strict):
     """What trajectories keep (summaries always use every seed and step), and
     which derived quantities the summary has (each for the conditions it applies to)."""
 
-    quantities: _one_of(
+    quantities: one_of(
         f"expected all or a list of quantities from: {', '.join(CELL_QUANTITIES)}",
         string=Literal["all"],
         list=Annotated[list[Literal[CELL_QUANTITIES]], Field(min_length=1), UniqueList],
     ) = "all"
-    seeds: _one_of(
+    seeds: one_of(
         "expected a number of sample paths or a list of seeds",
         number=NonNegativeInt,
         list=Annotated[list[NonNegativeInt], UniqueList],
     ) = 20
     every: PositiveInt = 1
-    units: _one_of(
+    units: one_of(
         "expected all or a list of unit indices",
         string=Literal["all"],
         list=Annotated[list[NonNegativeInt], Field(min_length=1), UniqueList],
     ) = "all"
     initial_state: bool = False
-    derived: _one_of(
+    derived: one_of(
         f"expected all, none or a list of derived quantities from: {', '.join(DERIVED_QUANTITIES)}",
         string=Literal["all", "none"],
         list=Annotated[
@@ -473,9 +187,7 @@ class OutputSpec(Strict):
     ] = ["png", "pdf"]
 
 
-AutoOrCount = _one_of(
-    "expected auto or an integer >= 1", string=Literal["auto"], number=PositiveInt
-)
+AutoOrCount = one_of("expected auto or an integer >= 1", string=Literal["auto"], number=PositiveInt)
 
 
 class ExecutionSpec(Strict):
@@ -489,7 +201,7 @@ class ExecutionSpec(Strict):
 
 ConditionName = Annotated[
     str,
-    _name(
+    named(
         r"[A-Za-z][A-Za-z0-9_-]{0,63}",
         "condition name {name!r} cannot be a CSV value: use a letter, then letters, "
         "digits, '_' or '-' (at most 64), and not na/nan/null/none/inf/true/false",
@@ -511,14 +223,14 @@ class ExperimentConfig(Strict):
 
     name: Annotated[
         str,
-        _name(
+        named(
             r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}",
             "{name!r} cannot name a folder: use letters, digits, '.', '_' and '-', "
             "starting with a letter or digit (at most 100)",
         ),
     ]
     description: str = ""
-    seeds: _one_of(
+    seeds: one_of(
         "expected a count of seeds (0..N-1), a list of seeds, or {start, count}",
         number=PositiveInt,
         list=Annotated[list[NonNegativeInt], Field(min_length=1), UniqueList],

@@ -24,7 +24,7 @@ from ..core.weights import (
     tensor_to_numpy,
     torch_layout,
 )
-from .schema import (
+from .forms import (
     KerasWeights,
     PerGateWeights,
     RandomWeights,

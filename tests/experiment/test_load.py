@@ -11,6 +11,7 @@ from stochlstm.core.conditions import Condition
 from stochlstm.core.gates import Bernoulli, Concrete, Deterministic
 from stochlstm.core.names import CELL_QUANTITIES, DERIVED_QUANTITIES
 from stochlstm.core.weights import init_uniform
+from stochlstm.experiment.forms import FileWeights
 from stochlstm.experiment.inputs import gaussian, make_inputs
 from stochlstm.experiment.load import (
     load_experiment,
@@ -20,7 +21,7 @@ from stochlstm.experiment.load import (
 )
 from stochlstm.experiment.plan import plan_run
 from stochlstm.experiment.problems import ConfigError, Problem
-from stochlstm.experiment.schema import ExperimentConfig, FileWeights
+from stochlstm.experiment.schema import ExperimentConfig
 from stochlstm.experiment.weight_files import build_weights, save_weights
 
 EXAMPLE = """\

@@ -18,10 +18,10 @@ from stochlstm.core.weights import (
     from_torch,
     init_uniform,
 )
+from stochlstm.experiment.forms import WeightsSpec
 from stochlstm.experiment.load import parse_experiment
 from stochlstm.experiment.plan import plan_run
 from stochlstm.experiment.problems import ConfigError
-from stochlstm.experiment.schema import WeightsSpec
 from stochlstm.experiment.weight_files import build_weights, load_weights, save_weights
 
 GATES = ("i", "f", "C", "o")

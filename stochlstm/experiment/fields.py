@@ -1,0 +1,132 @@
+"""The building blocks of the experiment file's schema: strict models, unions
+chosen by the value (its YAML shape, or a key naming the member), bounded
+numbers, unique lists, names, and file paths relative to the experiment file.
+
+Union members are tagged ``<name>``: a tag in an error's location is not a
+key (:func:`stochlstm.experiment.problems.pydantic_problem` drops them).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Union
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+)
+from pydantic_core import PydanticCustomError
+
+
+def fail(message: str, key: str | None = None):
+    """Raise a validation error whose message is exactly ``message``; ``key``
+    names the field it is about, below the one being validated."""
+    raise PydanticCustomError("stochlstm", "{msg}", {"msg": message, "key": key})
+
+
+class Strict(BaseModel):
+    """No unknown keys, no strings for numbers, no NaN; immutable."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
+
+
+def union(members: dict[str, Any], choose: Callable, error: str, message: str = ""):
+    """The union of ``members`` whose member is the one ``choose(value)`` names."""
+
+    def tag(value):
+        name = choose(value)
+        return f"<{name}>" if name in members else None
+
+    return Annotated[
+        Union[tuple(Annotated[tp, Tag(f"<{name}>")] for name, tp in members.items())],  # noqa: UP007
+        Discriminator(tag, custom_error_type=error, custom_error_message=message),
+    ]
+
+
+def key_of(name: str) -> Callable:
+    """The value of key ``name`` of a mapping, or of the field of a model."""
+    return lambda value: value.get(name) if isinstance(value, dict) else getattr(value, name, None)
+
+
+def _shape(value) -> str | None:
+    """The YAML shape of a value: number, string, list or mapping."""
+    for shape, types in (
+        ("boolean", bool),
+        ("number", (int, float)),
+        ("string", str),
+        ("list", (list, tuple)),
+        ("mapping", (dict, BaseModel)),
+    ):
+        if isinstance(value, types):
+            return shape
+    return None
+
+
+def one_of(expected: str, **members):
+    """A union chosen by the YAML shape of the value, so an error speaks of that shape only."""
+    return union(members, _shape, "shape", expected)
+
+
+def _unique(values):
+    if isinstance(values, list):
+        repeated = sorted({str(v) for v in values if values.count(v) > 1})
+        if repeated:
+            fail(f"listed more than once: {', '.join(repeated)}")
+    return values
+
+
+def named(pattern: str, message: str):
+    """A name matching ``pattern`` that pandas does not read back as a missing
+    value, a number or a boolean."""
+
+    def check(name: str) -> str:
+        reserved = {"na", "nan", "null", "none", "inf", "infinity", "true", "false"}
+        if not re.fullmatch(pattern, name) or name.lower() in reserved:
+            fail(message.format(name=name))
+        return name
+
+    return AfterValidator(check)
+
+
+def _resolve_file(value: str, info: ValidationInfo) -> str:
+    """A path relative to the experiment file's folder, made absolute."""
+    base_dir = (info.context or {}).get("base_dir")
+    return value if base_dir is None else str((Path(base_dir) / Path(value).expanduser()).resolve())
+
+
+PositiveInt = Annotated[int, Field(ge=1)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+FilePath = Annotated[str, Field(min_length=1), AfterValidator(_resolve_file)]
+Matrix = list[list[float]]
+Vector = list[float]
+UniqueList = AfterValidator(_unique)
+
+
+def numbers(**bounds):
+    number = Annotated[float, Field(**bounds)]
+    return one_of(
+        "expected a number or a list of numbers, one per input column",
+        number=number,
+        list=Annotated[list[number], Field(min_length=1)],
+    )
+
+
+class SeedRange(Strict):
+    """``count`` consecutive seeds from ``start``."""
+
+    start: NonNegativeInt = 0
+    count: PositiveInt
+
+
+def seed_list(seeds: int | list[int] | SeedRange) -> list[int]:
+    """The seeds a ``seeds`` entry names, in order."""
+    if isinstance(seeds, SeedRange):
+        return list(range(seeds.start, seeds.start + seeds.count))
+    return list(seeds) if isinstance(seeds, list) else list(range(seeds))
