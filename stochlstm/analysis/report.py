@@ -10,8 +10,6 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-import pandas as pd
-
 from ..experiment.rundir import atomic_path
 from .figures import draw_figures
 from .run import Run, load_run
@@ -19,8 +17,7 @@ from .table import TABLE_COLUMNS, comparison_table
 
 __all__ = ["write_report"]
 
-_FIGURE_ORDER = ("trajectories", "divergence", "final_states", "gates", "survival")
-_CAPTIONS = {
+_CAPTIONS = {  # by figure name prefix, in the order the report shows them
     "trajectories": "State trajectories per unit: the deterministic path (dashed black), the mean "
     "of each stochastic condition with its 95% confidence band, and a few sample paths.",
     "divergence": "Divergence from the deterministic path: RMS over units of the deviation from "
@@ -50,78 +47,46 @@ figcaption{font-size:.9em;color:#444}code{font-size:.9em}
 
 
 def _text(value) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _compact(value) -> str:
-    if isinstance(value, Mapping) and not value:
-        return "all gates deterministic"
-    try:
-        return json.dumps(value, sort_keys=False, default=str)
-    except TypeError:
-        return str(value)
+    return html.escape(str(value))
 
 
 def _figure_key(path: Path) -> tuple[int, str]:
-    stem = path.stem
-    for rank, prefix in enumerate(_FIGURE_ORDER):
-        if stem.startswith(prefix):
-            return rank, stem
-    return len(_FIGURE_ORDER), stem
+    ranks = (k for k, prefix in enumerate(_CAPTIONS) if path.stem.startswith(prefix))
+    return next(ranks, len(_CAPTIONS)), path.stem
 
 
 def _caption(path: Path) -> str:
-    stem = path.stem
     for prefix, caption in _CAPTIONS.items():
-        if stem.startswith(prefix):
-            rest = stem[len(prefix) :].lstrip("_")
-            return f"{caption}{f' ({rest})' if rest else ''}"
-    return stem
+        if path.stem.startswith(prefix):
+            rest = path.stem[len(prefix) :].lstrip("_")
+            return f"{caption} ({rest})" if rest else caption
+    return path.stem
 
 
 def _facts(run: Run) -> list[tuple[str, str]]:
-    config, manifest = run.config, run.manifest
+    config, manifest, model = run.config, run.manifest, run.config.model
+    sizes = ("input_size", "hidden_size", "output_size")
     seeds = config.seed_list()
-    shown = ", ".join(map(str, seeds[:8])) + (", …" if len(seeds) > 8 else "")
     if seeds == list(range(seeds[0], seeds[0] + len(seeds))):
         shown = f"{seeds[0]} … {seeds[-1]}"
-    model = config.model
+    else:
+        shown = ", ".join(map(str, seeds[:8])) + (", …" if len(seeds) > 8 else "")
     inputs = config.inputs.model_dump(mode="json", exclude_none=True)
     facts = [
         ("status", run.status),
         ("seeds", f"{len(seeds)} ({shown})"),
         ("root_seed", str(config.root_seed)),
         ("dtype", config.dtype),
-        (
-            "model",
-            f"input_size = {model.input_size}, hidden_size = {model.hidden_size}, "
-            f"output_size = {model.output_size}",
-        ),
-        ("inputs", _compact({k: v for k, v in inputs.items() if not isinstance(v, list)})),
+        ("model", ", ".join(f"{size} = {getattr(model, size)}" for size in sizes)),
+        ("inputs", json.dumps({k: v for k, v in inputs.items() if not isinstance(v, list)})),
         ("baseline", run.baseline),
     ]
-    for key in ("started", "finished"):
-        if key in manifest:
-            facts.append((key, str(manifest[key])))
+    facts += [(key, str(manifest[key])) for key in ("started", "finished") if key in manifest]
     if manifest.get("command"):
         facts.append(("command", str(manifest["command"])))
-    versions = manifest.get("versions")
-    if isinstance(versions, Mapping):
-        facts.append(("versions", ", ".join(f"{k} {v}" for k, v in versions.items())))
+    if isinstance(manifest.get("versions"), Mapping):
+        facts.append(("versions", ", ".join(f"{k} {v}" for k, v in manifest["versions"].items())))
     return facts
-
-
-def _table_html(table: pd.DataFrame) -> str:
-    shown = table.copy()
-    shown["baseline"] = shown["baseline"].map({True: "yes", False: ""})
-    return shown.to_html(
-        index=False,
-        escape=True,
-        border=0,
-        classes="comparison",
-        na_rep="–",
-        float_format=lambda v: f"{v:.4g}",
-    )
 
 
 def write_report(
@@ -132,21 +97,16 @@ def write_report(
 ) -> Path:
     """Write ``report.html`` into the run directory (or to ``out``) and return its path.
 
-    The figures are the PNGs in ``figures/``; when there are none they are drawn
-    first (PNG only). The page is self-contained: figures are embedded.
+    The figures are the PNGs in ``figures/`` (else the SVGs; when there are neither,
+    PNGs are drawn first), embedded, so the page is self-contained.
     """
     if not isinstance(run, Run):
         run = load_run(run, allow_incomplete=allow_incomplete)
-    figures = []
-    for suffix in ("png", "svg"):  # PNG when there are any, else SVG, else draw PNGs
-        if not figures and run.figures_dir.exists():
-            figures = sorted(run.figures_dir.glob(f"*.{suffix}"), key=_figure_key)
-    if not figures:
-        figures = sorted(draw_figures(run, formats=("png",)), key=_figure_key)
-
+    figures = [*run.figures_dir.glob("*.png")] or [*run.figures_dir.glob("*.svg")]
+    figures = sorted(figures or draw_figures(run, formats=("png",)), key=_figure_key)
     table = comparison_table(run.metrics, run.baseline, sweep=run.sweep_columns)
-    glossary = TABLE_COLUMNS
-    status_class = "status-complete" if run.status == "complete" else "status-other"
+    table["baseline"] = table["baseline"].map({True: "yes", False: ""})
+    status = "status-complete" if run.status == "complete" else "status-other"
 
     parts = [
         "<!DOCTYPE html>",
@@ -159,22 +119,21 @@ def write_report(
         parts.append(f'<p class="description">{_text(run.description)}</p>')
     parts.append('<dl class="facts">')
     for key, value in _facts(run):
-        css = f' class="{status_class}"' if key == "status" else ""
+        css = f' class="{status}"' if key == "status" else ""
         parts.append(f"<dt>{_text(key)}</dt><dd{css}>{_text(value)}</dd>")
-    parts.append("</dl>")
-
-    parts.append("<h2>Conditions</h2><ul>")
+    parts += ["</dl>", "<h2>Conditions</h2><ul>"]
     for name, condition in run.config.build_conditions().items():
         mark = " <em>(baseline)</em>" if name == run.baseline else ""
         parts.append(f"<li><code>{_text(name)}</code>{mark}: {_text(condition.describe())}</li>")
-    parts.append("</ul>")
 
-    parts.append("<h2>How different are the conditions?</h2>")
-    parts.append(_table_html(table))
+    table_html = table.to_html(
+        index=False, border=0, classes="comparison", na_rep="–", float_format=lambda v: f"{v:.4g}"
+    )
+    parts += ["</ul>", "<h2>How different are the conditions?</h2>", table_html]
     parts.append('<dl class="glossary">')
     for column in table.columns:
-        if column in glossary:
-            parts.append(f"<dt>{_text(column)}</dt><dd>{_text(glossary[column])}</dd>")
+        if column in TABLE_COLUMNS:
+            parts.append(f"<dt>{_text(column)}</dt><dd>{_text(TABLE_COLUMNS[column])}</dd>")
     parts.append("</dl>")
 
     if figures:
@@ -182,10 +141,10 @@ def write_report(
     for path in figures:
         data = base64.b64encode(path.read_bytes()).decode("ascii")
         mime = "image/svg+xml" if path.suffix == ".svg" else "image/png"
-        caption = _caption(path)
+        caption = _text(_caption(path))
         parts.append(
-            f'<figure><img src="data:{mime};base64,{data}" alt="{_text(caption)}">'
-            f"<figcaption>{_text(caption)}</figcaption></figure>"
+            f'<figure><img src="data:{mime};base64,{data}" alt="{caption}">'
+            f"<figcaption>{caption}</figcaption></figure>"
         )
     parts.append(
         "<footer><small>Written by stochlstm from summary.csv and metrics of this run."

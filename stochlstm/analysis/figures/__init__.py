@@ -66,34 +66,26 @@ def draw_figures(
         run = load_run(run, allow_incomplete=allow_incomplete)
     folder = Path(out_dir) if out_dir is not None else run.figures_dir
     folder.mkdir(parents=True, exist_ok=True)
-    summary, trajectories, baseline, sweep = (
-        run.summary,
-        run.trajectories,
-        run.baseline,
-        run.sweep_columns,
-    )
+    summary, trajectories, baseline = run.summary, run.trajectories, run.baseline
+    sweep = run.sweep_columns
     rows = summary[sweep].drop_duplicates().itertuples(index=False)
     points = [dict(zip(sweep, row, strict=True)) for row in rows][:max_sweep_points] or [{}]
     written: list[Path] = []
     for point, (_, config) in zip(points, run.points, strict=False):
         suffix = "__" + "_".join(f"{k}={v}" for k, v in point.items()) if point else ""
-        hidden = config.model.hidden_size
+        shared = dict(baseline=baseline, sweep=point, hidden_size=config.model.hidden_size)
         part = select(summary, point, SUMMARY_KEYS, "draw_figures")
         if set(part["quantity"]) & {"c", "h"}:
-            fig = plot_trajectories(
-                part, trajectories, baseline=baseline, sweep=point, hidden_size=hidden
-            )
+            fig = plot_trajectories(part, trajectories, **shared)
             written += save(fig, folder, f"trajectories{suffix}", formats)
         if trajectories is not None and {"c", "h"} & set(trajectories.columns):
             sample = select(trajectories, point, TRAJECTORY_KEYS, "draw_figures")
             if not sample.empty:
-                fig = plot_final_states(sample, baseline=baseline, sweep=point, hidden_size=hidden)
+                fig = plot_final_states(sample, **shared)
                 written += save(fig, folder, f"final_states{suffix}", formats)
         for condition in pd.unique(part["condition"]):
             if condition != baseline and gate_pairs(part, condition, GATES):
-                fig = plot_gate_heatmaps(
-                    part, condition, baseline=baseline, sweep=point, hidden_size=hidden
-                )
+                fig = plot_gate_heatmaps(part, condition, **shared)
                 written += save(fig, folder, f"gates_{condition}{suffix}", formats)
 
     metrics = run.metrics

@@ -1,11 +1,11 @@
-"""What the figures share: style, layout, colours, legends, and choosing the
-rows of one sweep point. Figures are made without pyplot (no global figure
-state, no display backend needed)."""
+"""What the figures share: style, layout, colours, lines, legends, and choosing
+the rows of one sweep point."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib
@@ -26,18 +26,18 @@ MAX_SWEEP_POINTS = 12  # sweep points given their own figures by draw_figures
 STATE_NAMES = {"c": "cell state c", "h": "hidden state h"}
 GATE_NAMES = {short: f"{gate} gate" for short, gate in GATES.items()}
 BASELINE_COLOR = "black"
+MEAN_LINE = dict(linewidth=1.8)  # a mean (or metric) over seeds
+DASHED_LINE = dict(linewidth=1.4, linestyle="--")  # the baseline, or theory
+BAND = dict(alpha=0.22, linewidth=0)  # a 95% CI
 
 
-def style():
-    return matplotlib.rc_context(
-        {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook", font_scale=0.8)}
-    )
-
-
-def figure(nrows: int, ncols: int, figsize, **subplots) -> tuple[Figure, np.ndarray]:
-    fig = Figure(figsize=figsize, layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False, **subplots)
-    return fig, axes
+@contextmanager
+def figure(nrows: int, ncols: int, figsize, **subplots) -> Iterator[tuple[Figure, np.ndarray]]:
+    """A figure made without pyplot and its axes, for drawing in the figures' style."""
+    style = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook", font_scale=0.8)}
+    with matplotlib.rc_context(style):
+        fig = Figure(figsize=figsize, layout="constrained")
+        yield fig, fig.subplots(nrows, ncols, squeeze=False, **subplots)
 
 
 def select(
@@ -49,10 +49,8 @@ def select(
         unknown = [k for k in point if k not in frame.columns]
         if unknown:
             raise ValueError(f"{what}: no sweep column {', '.join(unknown)}")
-        mask = np.ones(len(frame), dtype=bool)
         for key, value in point.items():
-            mask &= (frame[key] == value).to_numpy()
-        frame = frame[mask]
+            frame = frame[frame[key] == value]
     elif frame.duplicated(list(keys)).any():
         raise ValueError(
             f"{what}: the data hold several sweep points; choose one with sweep={{...}}"
@@ -61,7 +59,10 @@ def select(
 
 
 def point_text(point: Mapping | None) -> str:
-    return ", ".join(f"{k} = {v}" for k, v in (point or {}).items())
+    """`` (key = value, ...)``: a sweep point named after a title or label."""
+    if not point:
+        return ""
+    return " (" + ", ".join(f"{k} = {v}" for k, v in point.items()) + ")"
 
 
 def condition_colors(names: Sequence[str], baseline: str | None) -> dict[str, tuple]:
@@ -73,65 +74,57 @@ def condition_colors(names: Sequence[str], baseline: str | None) -> dict[str, tu
     return colors
 
 
-def arms(frame: pd.DataFrame, sweep: Sequence[str]) -> list[tuple[dict, str, str]]:
-    """The (sweep point, condition) pairs of a metrics frame, in order, with labels."""
-    keys = list(sweep)
+def arms(frame: pd.DataFrame, sweep: Sequence[str], most: int) -> tuple[list, str]:
+    """The first ``most`` (sweep point, condition, label) of the lines of a metrics
+    frame, in order, and a note for the title when some are left out."""
     found = []
-    for row in frame[[*keys, "condition"]].drop_duplicates().itertuples(index=False):
-        values = dict(zip([*keys, "condition"], row, strict=True))
-        condition = values.pop("condition")
-        label = condition if not keys else f"{condition} ({point_text(values)})"
-        found.append((values, condition, label))
-    return found
+    rows = frame[[*sweep, "condition"]].drop_duplicates()
+    for *values, condition in rows.itertuples(index=False):
+        point = dict(zip(sweep, values, strict=True))
+        found.append((point, condition, f"{condition}{point_text(point)}"))
+    shown = found[:most]
+    return shown, f" ({len(shown)} of {len(found)} shown)" if len(shown) < len(found) else ""
 
 
 def arm_rows(frame: pd.DataFrame, point: dict, condition: str) -> pd.DataFrame:
-    mask = (frame["condition"] == condition).to_numpy(copy=True)
+    frame = frame[frame["condition"] == condition]
     for key, value in point.items():
-        mask &= (
-            (frame[key] == value).to_numpy() if pd.notna(value) else frame[key].isna().to_numpy()
-        )
-    return frame[mask]
+        frame = frame[frame[key].isna() if pd.isna(value) else frame[key] == value]
+    return frame
 
 
 def integer_steps(ax) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def ci_band(ax, t, low, high, color, label):
-    return ax.fill_between(t, low, high, color=color, alpha=0.22, linewidth=0, label=label)
+def curve(ax, rows: pd.DataFrame, y: str, band: str | None = None, **line) -> None:
+    """``rows[y]`` over t; with ``band`` (its label), over the rows' 95% CI band."""
+    t = rows["t"].to_numpy(dtype=float)
+    if band is not None:
+        low, high = rows["ci_low"], rows["ci_high"]
+        ax.fill_between(t, low, high, color=line["color"], label=band, **BAND)
+    ax.plot(t, rows[y], **line)
 
 
 def units_note(shown: Sequence[int], total: int) -> str:
     if len(shown) >= total:
         return ""
-    return (
-        f"; units {shown[0]}–{shown[-1]} of {total} shown"
-        if list(shown) == list(range(shown[0], shown[-1] + 1))
-        else f"; {len(shown)} of {total} units shown"
-    )
+    if list(shown) == list(range(shown[0], shown[-1] + 1)):
+        return f"; units {shown[0]}–{shown[-1]} of {total} shown"
+    return f"; {len(shown)} of {total} units shown"
 
 
 def legend(fig: Figure, handles, ncol: int | None = None) -> None:
-    """One legend below the panels; ``handles`` are artists, or (artist(s), label) pairs."""
+    """One legend below the panels, read row by row; ``handles`` are artists, or
+    (artist(s), label) pairs."""
     if not handles:
         return
-    pairs = [
-        h if isinstance(h, tuple) and isinstance(h[-1], str) else (h, h.get_label())
-        for h in handles
-    ]
+    pairs = [h if isinstance(h, tuple) else (h, h.get_label()) for h in handles]
     ncol = ncol or min(3, len(pairs))
-    # matplotlib fills a legend column by column; reorder so it reads row by row
-    nrows, filled = -(-len(pairs) // ncol), len(pairs) % ncol or ncol
-    order = [r * ncol + c for c in range(ncol) for r in range(nrows if c < filled else nrows - 1)]
-    pairs = [pairs[k] for k in order]
-    fig.legend(
-        [a for a, _ in pairs],
-        [label for _, label in pairs],
-        loc="outside lower center",
-        ncol=ncol,
-        frameon=False,
-    )
+    # matplotlib fills a legend column by column: column k takes every ncol-th entry from k
+    pairs = [pair for k in range(ncol) for pair in pairs[k::ncol]]
+    artists, labels = zip(*pairs, strict=True)
+    fig.legend(list(artists), list(labels), loc="outside lower center", ncol=ncol, frameon=False)
 
 
 def save(fig: Figure, folder: Path, stem: str, formats: Sequence[str]) -> list[Path]:

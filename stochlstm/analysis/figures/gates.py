@@ -11,7 +11,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from ...core.names import GATES, SUMMARY_KEYS
-from ._style import GATE_NAMES, MAX_HEATMAP_UNITS, figure, point_text, select, style, units_note
+from ._style import GATE_NAMES, MAX_HEATMAP_UNITS, figure, point_text, select, units_note
 
 __all__ = ["gate_pairs", "plot_gate_heatmaps"]
 
@@ -35,8 +35,8 @@ def plot_gate_heatmaps(
     (t, unit), one row per gate, for one condition (default: the first
     condition other than ``baseline`` with gates recorded)."""
     summary = select(summary, sweep, SUMMARY_KEYS, "plot_gate_heatmaps")
-    names = list(pd.unique(summary["condition"]))
     if condition is None:
+        names = pd.unique(summary["condition"])
         candidates = [c for c in names if c != baseline and gate_pairs(summary, c, gates)]
         if not candidates:
             raise ValueError(
@@ -63,41 +63,25 @@ def plot_gate_heatmaps(
     limit = max(0.01, max(float(np.nanmax(np.abs(d.to_numpy()))) for d in differences.values()))
     n_seeds = int(rows["n"].max())
 
-    with style():
-        height = max(1.6, 0.16 * len(shown) + 1.1)
-        fig, axes = figure(
-            len(gates), 3, (13.5, height * len(gates) + 1.2), sharex=True, sharey=True
-        )
+    height = max(1.6, 0.16 * len(shown) + 1.1)
+    size = (13.5, height * len(gates) + 1.2)
+    with figure(len(gates), 3, size, sharex=True, sharey=True) as (fig, axes):
+        rates = dict(cmap="viridis", vmin=0, vmax=1)
+        gaps = dict(cmap="vlag", vmin=-limit, vmax=limit)
         tick_units = True if len(shown) <= 16 else "auto"
         for row, gate in enumerate(gates):
             panels = (
-                (probs[gate], f"mean probability p_{gate}", dict(cmap="viridis", vmin=0, vmax=1)),
-                (
-                    realised[gate],
-                    f"mean realised gate {gate}",
-                    dict(cmap="viridis", vmin=0, vmax=1),
-                ),
-                (
-                    differences[gate],
-                    f"{gate} − p_{gate}",
-                    dict(cmap="vlag", vmin=-limit, vmax=limit),
-                ),
+                (probs[gate], f"mean probability p_{gate}", rates),
+                (realised[gate], f"mean realised gate {gate}", rates),
+                (differences[gate], f"{gate} − p_{gate}", gaps),
             )
             for col, (values, title, colormap) in enumerate(panels):
                 ax = axes[row, col]
-                sns.heatmap(
-                    values,
-                    ax=ax,
-                    cbar=False,
-                    xticklabels="auto",
-                    yticklabels=tick_units,
-                    **colormap,
-                )
+                sns.heatmap(values, ax=ax, cbar=False, yticklabels=tick_units, **colormap)
                 ax.set_title(f"{GATE_NAMES[gate]}: {title}")
                 ax.set_xlabel("step t" if row == len(gates) - 1 else "")
                 ax.set_ylabel("unit" if col == 0 else "")
-                ax.tick_params(axis="y", rotation=0)
-                ax.tick_params(axis="x", rotation=0)
+                ax.tick_params(axis="both", rotation=0)
         fig.colorbar(
             axes[0, 0].collections[0],
             ax=list(axes[:, :2].ravel()),
@@ -110,10 +94,8 @@ def plot_gate_heatmaps(
             shrink=0.9,
             label="firing rate − probability",
         )
-        point = point_text(sweep)
         fig.suptitle(
-            f"Gate probability vs realised gate, condition '{condition}'"
-            f"{f' ({point})' if point else ''}: means over {n_seeds} seeds"
-            f"{units_note(shown, hidden_size or len(all_units))}"
+            f"Gate probability vs realised gate, condition '{condition}'{point_text(sweep)}: "
+            f"means over {n_seeds} seeds{units_note(shown, hidden_size or len(all_units))}"
         )
     return fig

@@ -1,14 +1,10 @@
 """Figures of the states: c and h over time (:func:`plot_trajectories`) and
-their final distribution over the sample paths (:func:`plot_final_states`).
-
-Every band is the summary's 95% CI (``ci_low``/``ci_high``), never a seaborn
-bootstrap over raw rows; each function returns a
-:class:`matplotlib.figure.Figure`.
-"""
+their final distribution over the sample paths (:func:`plot_final_states`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import product
 
 import matplotlib.cbook
 import numpy as np
@@ -20,17 +16,19 @@ from matplotlib.patches import Patch
 
 from ...core.names import SUMMARY_KEYS, TRAJECTORY_KEYS
 from ._style import (
+    BAND,
     BASELINE_COLOR,
+    DASHED_LINE,
     MAX_UNITS,
+    MEAN_LINE,
     STATE_NAMES,
-    ci_band,
     condition_colors,
+    curve,
     figure,
     integer_steps,
     legend,
     point_text,
     select,
-    style,
     units_note,
 )
 
@@ -61,6 +59,7 @@ def plot_trajectories(
         raise ValueError("plot_trajectories: the summary has none of the quantities asked for")
     names = list(pd.unique(summary["condition"]))
     conditions = list(conditions) if conditions is not None else names
+    stochastic = [c for c in conditions if c != baseline]
     colors = condition_colors(names, baseline)
     rows = summary[summary["quantity"].isin(quantities) & summary["condition"].isin(conditions)]
     all_units = sorted(int(u) for u in pd.unique(rows["unit"]))
@@ -75,94 +74,45 @@ def plot_trajectories(
         if sample.empty:
             sample = None
 
-    with style():
-        fig, axes = figure(
-            len(shown),
-            len(quantities),
-            (4.6 * len(quantities) + 0.6, 1.9 * len(shown) + 1.6),
-            sharex=True,
-        )
-        for row, unit in enumerate(shown):
-            for col, quantity in enumerate(quantities):
-                ax = axes[row, col]
-                cells = rows[(rows["quantity"] == quantity) & (rows["unit"] == unit)].sort_values(
-                    "t"
-                )
-                stochastic = [c for c in conditions if c != baseline]
-                if sample is not None and quantity in sample.columns:
-                    for condition in stochastic:
-                        mine = sample[(sample["condition"] == condition) & (sample["unit"] == unit)]
-                        for seed, path in mine.groupby("seed", sort=True):
-                            ax.plot(
-                                path["t"],
-                                path[quantity],
-                                color=colors[condition],
-                                linewidth=0.7,
-                                alpha=0.45,
-                                label=f"_path {condition} seed {seed}",
-                            )
+    thin = dict(linewidth=0.7, alpha=0.45)  # a sample path
+    size = (4.6 * len(quantities) + 0.6, 1.9 * len(shown) + 1.6)
+    with figure(len(shown), len(quantities), size, sharex=True) as (fig, axes):
+        for ax, (unit, quantity) in zip(axes.flat, product(shown, quantities), strict=True):
+            cells = rows[(rows["quantity"] == quantity) & (rows["unit"] == unit)].sort_values("t")
+            if sample is not None and quantity in sample.columns:
                 for condition in stochastic:
-                    mine = cells[cells["condition"] == condition]
-                    if mine.empty:
-                        continue
-                    ci_band(
-                        ax,
-                        mine["t"],
-                        mine["ci_low"],
-                        mine["ci_high"],
-                        colors[condition],
-                        f"{condition}: 95% CI of the mean",
-                    )
-                    ax.plot(
-                        mine["t"],
-                        mine["mean"],
-                        color=colors[condition],
-                        linewidth=1.8,
-                        label=f"{condition}: mean",
-                    )
-                if baseline in conditions:
-                    mine = cells[cells["condition"] == baseline]
-                    ax.plot(
-                        mine["t"],
-                        mine["mean"],
-                        color=BASELINE_COLOR,
-                        linewidth=1.4,
-                        linestyle="--",
-                        label=baseline,
-                        zorder=4,
-                    )
-                ax.set_ylabel(f"{quantity}, unit {unit}")
-                if row == 0:
-                    ax.set_title(STATE_NAMES.get(quantity, quantity))
-                if row == len(shown) - 1:
-                    ax.set_xlabel("step t")
-                integer_steps(ax)
+                    mine = sample[(sample["condition"] == condition) & (sample["unit"] == unit)]
+                    for seed, path in mine.groupby("seed", sort=True):
+                        label = f"_path {condition} seed {seed}"
+                        curve(ax, path, quantity, color=colors[condition], label=label, **thin)
+            for condition in stochastic:
+                mine = cells[cells["condition"] == condition]
+                if not mine.empty:
+                    line = dict(color=colors[condition], label=f"{condition}: mean", **MEAN_LINE)
+                    curve(ax, mine, "mean", f"{condition}: 95% CI of the mean", **line)
+            if baseline in conditions:
+                line = dict(color=BASELINE_COLOR, label=baseline, zorder=4, **DASHED_LINE)
+                curve(ax, cells[cells["condition"] == baseline], "mean", **line)
+            ax.set_ylabel(f"{quantity}, unit {unit}")
+            integer_steps(ax)
+        for ax, quantity in zip(axes[0], quantities, strict=True):
+            ax.set_title(STATE_NAMES.get(quantity, quantity))
+        for ax in axes[-1]:
+            ax.set_xlabel("step t")
         handles = []
         if baseline in conditions:
-            handles.append(
-                Line2D([], [], color=BASELINE_COLOR, linewidth=1.4, linestyle="--", label=baseline)
-            )
-        for condition in conditions:
-            if condition != baseline:
-                band = Patch(color=colors[condition], alpha=0.22, linewidth=0)
-                line = Line2D([], [], color=colors[condition], linewidth=1.8)
-                handles.append(((band, line), f"{condition}: mean ± 95% CI"))
+            handles.append(Line2D([], [], color=BASELINE_COLOR, label=baseline, **DASHED_LINE))
+        for condition in stochastic:
+            band = Patch(color=colors[condition], **BAND)
+            line = Line2D([], [], color=colors[condition], **MEAN_LINE)
+            handles.append(((band, line), f"{condition}: mean ± 95% CI"))
         if sample is not None:
-            handles.append(
-                Line2D(
-                    [],
-                    [],
-                    color="grey",
-                    linewidth=0.7,
-                    alpha=0.6,
-                    label=f"sample paths ({sample['seed'].nunique()} seeds, thin)",
-                )
-            )
+            label = f"sample paths ({sample['seed'].nunique()} seeds, thin)"
+            handles.append(Line2D([], [], color="grey", linewidth=0.7, alpha=0.6, label=label))
         legend(fig, handles)
-        point = point_text(sweep)
         fig.suptitle(
             f"{' and '.join(STATE_NAMES.get(q, q) for q in quantities).capitalize()}: "
-            f"deterministic vs stochastic gating{f' ({point})' if point else ''}\n"
+            f"deterministic vs stochastic gating{point_text(sweep)}\n"
             f"mean ± 95% CI over {n_seeds} seeds{units_note(shown, hidden_size or len(all_units))}"
         )
     return fig
@@ -179,18 +129,17 @@ def _boxes(ax, data, quantity, units, conditions, colors, width=0.8) -> None:
             continue
         stats = matplotlib.cbook.boxplot_stats([groups[k] for k in present])
         positions = [k + (j - (len(conditions) - 1) / 2) * step for k in present]
-        color = colors[condition]
+        lines = dict(color=colors[condition], linewidth=1.0)
         ax.bxp(
             stats,
             positions=positions,
             widths=0.8 * step,
             showfliers=False,
             manage_ticks=False,
-            boxprops=dict(color=color, linewidth=1.0),
-            whiskerprops=dict(color=color, linewidth=1.0),
-            capprops=dict(color=color, linewidth=1.0),
-            medianprops=dict(color=color, linewidth=1.6),
-            orientation="vertical",
+            boxprops=lines,
+            whiskerprops=lines,
+            capprops=lines,
+            medianprops=dict(lines, linewidth=1.6),
         )
 
 
@@ -227,46 +176,21 @@ def plot_final_states(
     data = frame[frame["condition"].isin(stochastic)]
     reference = frame[frame["condition"] == baseline] if baseline is not None else frame.iloc[:0]
     n_paths = int(frame.groupby("condition")["seed"].nunique().max())
+    dodged = dict(x="unit", hue="condition", order=shown, hue_order=stochastic, dodge=True)
+    points = dict(palette=colors, size=3, alpha=0.55, jitter=0.25, zorder=3, legend=False)
+    bars = dict(colors=BASELINE_COLOR, linestyles="--", linewidth=1.6, zorder=5, label=baseline)
+    positions = np.arange(len(shown))
 
-    with style():
-        width = max(6.0, 0.5 * len(shown) * max(1, len(stochastic)) + 2.5)
-        fig, axes = figure(len(quantities), 1, (width, 2.9 * len(quantities) + 1.3))
-        for row, quantity in enumerate(quantities):
-            ax = axes[row, 0]
+    width = max(6.0, 0.5 * len(shown) * max(1, len(stochastic)) + 2.5)
+    with figure(len(quantities), 1, (width, 2.9 * len(quantities) + 1.3)) as (fig, axes):
+        for ax, quantity in zip(axes[:, 0], quantities, strict=True):
             if not data.empty:
                 _boxes(ax, data, quantity, shown, stochastic, colors)
-                sns.stripplot(
-                    data=data,
-                    x="unit",
-                    y=quantity,
-                    hue="condition",
-                    order=shown,
-                    hue_order=stochastic,
-                    palette=colors,
-                    ax=ax,
-                    legend=False,
-                    dodge=True,
-                    size=3,
-                    alpha=0.55,
-                    jitter=0.25,
-                    zorder=3,
-                )
+                sns.stripplot(data, y=quantity, ax=ax, **dodged, **points)
             if not reference.empty:
-                values = reference.groupby("unit")[quantity].mean().reindex(shown)
-                positions = np.arange(len(shown))
-                ax.hlines(
-                    values.to_numpy(),
-                    positions - 0.45,
-                    positions + 0.45,
-                    colors=BASELINE_COLOR,
-                    linestyles="--",
-                    linewidth=1.6,
-                    zorder=5,
-                    label=baseline,
-                )
-            ax.set_xlim(-0.6, len(shown) - 0.4)
-            ax.set_xlabel("unit")
-            ax.set_ylabel(f"{quantity} at t = {t}")
+                values = reference.groupby("unit")[quantity].mean().reindex(shown).to_numpy()
+                ax.hlines(values, positions - 0.45, positions + 0.45, **bars)
+            ax.set(xlim=(-0.6, len(shown) - 0.4), xlabel="unit", ylabel=f"{quantity} at t = {t}")
             ax.set_title(STATE_NAMES.get(quantity, quantity))
         handles = [
             Line2D([], [], color=colors[c], marker="o", linestyle="", label=c) for c in stochastic
@@ -276,9 +200,8 @@ def plot_final_states(
             label = f"{baseline}{' (mean over seeds)' if varies else ''}"
             handles.append(Line2D([], [], color=BASELINE_COLOR, linestyle="--", label=label))
         legend(fig, handles, ncol=min(4, len(handles)))
-        point = point_text(sweep)
         fig.suptitle(
-            f"Final state at t = {t}{f' ({point})' if point else ''}: "
+            f"Final state at t = {t}{point_text(sweep)}: "
             f"distribution over {n_paths} sample paths per condition"
             f"{units_note(shown, hidden_size or len(all_units))}"
         )
