@@ -9,20 +9,15 @@ preallocated buffers. Two identities keep the step cheap:
   negated on the gate rows, so one product gives ``-a`` for the three gates
   in one block, and ``sigmoid(a) = 1 / (1 + exp(-a))`` is one ``exp`` and two
   cheap passes over it (``exp`` costs less than ``tanh``, in float64 by far);
-- inputs shared by all seeds are projected once, before the loop; inputs that
-  differ per seed take one matrix product per step over ``[h; x_t; 1]``.
+- inputs shared by all seeds are projected once, before the loop, and added
+  to ``W_hh h_{t-1}``; inputs that differ per seed take one product per step,
+  ``[W_hh | W_ih | b]`` on ``[h_{t-1}; x_t; 1]`` (measured faster than two
+  products and an add; the precomputed projection is faster still).
 
-BLAS runs single-threaded inside the kernel: its threads only pay for the
-largest products. The cores are used by running groups of seeds in threads
-(:mod:`stochlstm.engine.threads`), each group a kernel of its own.
-
-The uniforms come from :mod:`stochlstm.core.randomness` (the randomness
-contract) and are drawn once per block of steps for all conditions (common
-random numbers).
-
-:func:`run_kernel` streams each step's values to a consumer: the recorder's
-summaries do not grow with the number of seeds; :func:`stochlstm.engine.simulate.simulate`
-keeps them all.
+BLAS runs single-threaded inside the kernel (its threads only pay for the
+largest products): the cores run groups of seeds, each a kernel of its own
+(:mod:`stochlstm.engine.threads`). The uniforms (:mod:`stochlstm.core.randomness`)
+are drawn once per block of steps for all conditions (common random numbers).
 """
 
 from __future__ import annotations
@@ -45,8 +40,6 @@ __all__ = [
     "initial_columns",
     "run_kernel",
 ]
-
-Consumer = Callable[[int, int, dict[str, np.ndarray]], None]
 
 # Uniforms drawn at once, all streams and seeds: at most this many values,
 # but at least NOISE_BLOCK_MIN_STEPS steps (fewer, larger calls per generator).
@@ -86,19 +79,11 @@ def initial_columns(value, name: str, hidden: int, batch: int, dtype) -> np.ndar
     )
 
 
-def _column_blocks(batch: int) -> list[slice]:
-    return [slice(start, min(batch, start + SEED_BLOCK)) for start in range(0, batch, SEED_BLOCK)]
-
-
 def _matmul(
     matrix: np.ndarray, columns: np.ndarray, out: np.ndarray, blocks: list[slice]
 ) -> np.ndarray:
-    """``matrix @ columns`` computed per block of :data:`SEED_BLOCK` columns.
-
-    BLAS rounds a product differently for different numbers of columns (float32
-    in particular); fixed column blocks make each seed's result the same bits
-    whatever the batch it runs in.
-    """
+    """``matrix @ columns`` per block of :data:`SEED_BLOCK` columns: BLAS rounds by the
+    number of columns (float32 in particular), so each seed gets the same bits in any batch."""
     if len(blocks) == 1:
         return np.matmul(matrix, columns, out=out)
     for block in blocks:
@@ -107,53 +92,32 @@ def _matmul(
 
 
 class _Kernel:
-    """The weights of one run, prepared for the feature-major step.
-
-    Inputs shared by all seeds are projected once for every step,
-    ``W_ih x_t + b``, and added to ``W_hh h_{t-1}``. Inputs that differ per seed
-    go through one matrix product per step: the weights stacked as
-    ``[W_hh | W_ih | b]`` act on the stacked column ``[h_{t-1}; x_t; 1]``
-    (measured faster than two products and an add; for shared inputs the
-    precomputed projection is faster still).
-    """
+    """The weights of one run, prepared for the feature-major step."""
 
     def __init__(self, weights: LSTMWeights, inputs: np.ndarray, batch: int, dtype):
-        hidden, input_size = weights.hidden_size, weights.input_size
+        hidden = weights.hidden_size
         self.hidden, self.batch, self.dtype = hidden, batch, np.dtype(dtype)
-        self.blocks = _column_blocks(batch)
-        # Rows reordered to input, forget, output, candidate so that the three
-        # sigmoid gates are one block, and negated on those rows: the product
-        # then gives -a for the gates, whose sigmoid is 1 / (1 + exp(-a)).
-        order = np.concatenate(
-            [
-                np.arange(0, 2 * hidden),
-                np.arange(3 * hidden, 4 * hidden),
-                np.arange(2 * hidden, 3 * hidden),
-            ]
-        )
-        row_scale = np.full(4 * hidden, -1.0)
-        row_scale[3 * hidden :] = 1.0
+        self.blocks = [slice(start, start + SEED_BLOCK) for start in range(0, batch, SEED_BLOCK)]
+        # the gate blocks i, f, g, o taken as i, f, o, g; -1 on the gate rows
+        order = np.arange(4 * hidden).reshape(4, hidden)[[0, 1, 3, 2]].ravel()
+        row_scale = np.repeat([-1.0, -1.0, -1.0, 1.0], hidden)
         weight_hh, weight_ih = weights.weight_hh[order], weights.weight_ih[order]
         bias = (weights.bias_ih + weights.bias_hh)[order, None]
         if inputs.ndim == 2:  # (T, X) shared by all seeds
             self.stack_rows = hidden
             self.stacked = np.ascontiguousarray(weight_hh * row_scale[:, None], dtype=dtype)
-            projection = (inputs @ weight_ih.T + bias.T) * row_scale
-            self.projection = np.ascontiguousarray(
-                projection[:, :, None], dtype=dtype
-            )  # (T, 4H, 1)
+            projection = (inputs @ weight_ih.T + bias.T) * row_scale  # (T, 4H)
+            self.projection = np.ascontiguousarray(projection[:, :, None], dtype=dtype)
         else:  # (T, B, X): one sequence per seed
-            self.stack_rows = hidden + input_size + 1
+            self.stack_rows = hidden + weights.input_size + 1
             stacked = np.hstack([weight_hh, weight_ih, bias]) * row_scale[:, None]
             self.stacked = np.ascontiguousarray(stacked, dtype=dtype)
             self.projection = None
             self.inputs = np.ascontiguousarray(inputs.transpose(0, 2, 1), dtype=dtype)  # (T, X, B)
         self.readout = None
         if weights.output_size:
-            self.readout = (
-                np.ascontiguousarray(weights.readout_weight, dtype=dtype),
-                np.asarray(weights.readout_bias, dtype=dtype)[:, None],
-            )
+            weight = np.ascontiguousarray(weights.readout_weight, dtype=dtype)
+            self.readout = (weight, np.asarray(weights.readout_bias, dtype=dtype)[:, None])
 
     def new_stack(self, h0: np.ndarray) -> np.ndarray:
         """The column buffer ``(rows, B)``: ``h`` in the first H rows (then
@@ -165,8 +129,7 @@ class _Kernel:
         return stack
 
     def preactivation(self, t: int, stack: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """The scaled preactivation ``(4H, B)`` (halved on the sigmoid rows);
-        ``stack`` holds ``h_{t-1}`` in its first H rows."""
+        """The preactivation ``(4H, B)``, negated on the gate rows, from the stack."""
         if self.projection is None:
             stack[self.hidden : -1] = self.inputs[t]
         _matmul(self.stacked, stack, out, self.blocks)
@@ -192,14 +155,10 @@ class _ConditionState:
         self.gate_out = {g: buffer() for g in ("input", "forget", "output")}
         self.keep = buffer() if condition.forget_semantics == "erase" else None
         self.candidate = buffer() if condition.candidate == "binary" else None
-        self.preact = buffer() if self._needs_preact() else None
+        needs_preact = any(getattr(condition, g).needs_preact for g in self.gate_out)
+        self.preact = buffer() if needs_preact else None
         self.mask = np.empty((hidden, batch), dtype=bool)
-        self.readout = None
-        if kernel.readout is not None:
-            self.readout = np.empty((kernel.readout[0].shape[0], batch), dtype=dtype)
-
-    def _needs_preact(self) -> bool:
-        return any(getattr(self.condition, g).needs_preact for g in ("input", "forget", "output"))
+        self.readout = None if kernel.readout is None else buffer(kernel.readout[0].shape[0])
 
     def _gate(self, name: str, rule: GateRule, block: int, prob, uniform):
         preact = None
@@ -282,9 +241,7 @@ def _stochastic_sign(mean, uniform, out):
 def check_inputs(inputs, weights: LSTMWeights, batch: int) -> np.ndarray:
     inputs = np.asarray(inputs, dtype=np.float64)
     x_size = weights.input_size
-    if inputs.ndim == 2 and inputs.shape[1] == x_size:
-        return inputs
-    if inputs.ndim == 3 and inputs.shape[1:] == (batch, x_size):
+    if inputs.shape[1:] in ((x_size,), (batch, x_size)):
         return inputs
     raise ValueError(
         f"inputs: expected shape (steps, {x_size}) or (steps, {batch}, {x_size}), got {inputs.shape}"
@@ -296,7 +253,7 @@ def run_kernel(
     inputs: np.ndarray,
     conditions: Mapping[str, Condition] | Condition,
     seeds: Sequence[int],
-    consumer: Consumer,
+    consumer: Callable[[int, int, dict[str, np.ndarray]], None],
     *,
     root_seed: int = 0,
     initial_state: Mapping[str, np.ndarray] | None = None,
@@ -324,16 +281,11 @@ def run_kernel(
             name: (np.repeat(value, 2, axis=0) if np.ndim(value) == 2 else value)
             for name, value in (initial_state or {}).items()
         }
-        return run_kernel(
-            weights,
-            inputs,
-            conditions,
-            seeds * 2,
-            lambda index, t, values: consumer(index, t, {q: v[:, :1] for q, v in values.items()}),
-            root_seed=root_seed,
-            initial_state=initial_state,
-            dtype=dtype,
-        )
+        seeds, consume_both = seeds * 2, consumer
+
+        def consumer(index: int, t: int, values: dict[str, np.ndarray]) -> None:
+            consume_both(index, t, {q: v[:, :1] for q, v in values.items()})
+
     # exp(-a) overflows to inf for a < -709 (float64): the gate is then exactly 0.
     with threadpool_limits(limits=1, user_api="blas"), np.errstate(over="ignore"):
         _run(weights, inputs, conditions, seeds, consumer, root_seed, initial_state, dtype)
@@ -350,7 +302,6 @@ def _run(weights, inputs, conditions, seeds, consumer, root_seed, initial_state,
     states = [_ConditionState(condition, kernel, h0, c0) for condition in conditions.values()]
 
     streams = [s for s in NOISE_STREAMS if any(s in c.noise_streams for c in conditions.values())]
-    fixed_noise = any(c.noise == "fixed" for c in conditions.values())
     noise = SeedBatchNoise(root_seed, seeds, streams, hidden, kernel.dtype) if streams else None
     block_steps = noise_block_steps(len(streams), hidden, batch, n_steps)
     first_step_noise: dict[str, np.ndarray] = {}
@@ -358,14 +309,12 @@ def _run(weights, inputs, conditions, seeds, consumer, root_seed, initial_state,
     for block_start in range(0, n_steps, block_steps):
         steps = range(block_start, min(n_steps, block_start + block_steps))
         block = noise.next_block(len(steps)) if noise else {}
-        if block_start == 0 and fixed_noise:
+        if block_start == 0 and any(c.noise == "fixed" for c in conditions.values()):
             first_step_noise = {stream: draws[0].copy() for stream, draws in block.items()}
+        per_step = [
+            {stream: draws[k] for stream, draws in block.items()} for k in range(len(steps))
+        ]
         for index, state in enumerate(states):
             fixed = state.condition.noise == "fixed"
-            for offset, t in enumerate(steps):
-                step_noise = (
-                    first_step_noise
-                    if fixed
-                    else {stream: draws[offset] for stream, draws in block.items()}
-                )
-                consumer(index, t, state.step(t, step_noise))
+            for t, step_noise in zip(steps, per_step, strict=True):
+                consumer(index, t, state.step(t, first_step_noise if fixed else step_noise))

@@ -1,10 +1,8 @@
 """What a run keeps of a batch of seeds: block statistics and a few sample paths.
 
-A :class:`BatchRecorder` is the consumer handed to
-:func:`stochlstm.engine.kernel.run_kernel`. At each recorded step it forms, per
-block of seeds (:data:`stochlstm.engine.statistics.SEED_BLOCK`), the moments of every
-recorded quantity and of the derived comparisons against the baseline
-(deterministic) condition:
+A :class:`BatchRecorder`, the consumer handed to :func:`~stochlstm.engine.kernel.run_kernel`,
+forms at each recorded step, per block of seeds, the moments of every recorded quantity
+and of the derived comparisons against the baseline (deterministic) condition:
 
 =====================  ======================================================
 ``dev_c``, ``dev_h``   value minus the baseline's at the same seed, per unit
@@ -17,14 +15,11 @@ recorded quantity and of the derived comparisons against the baseline
 ``flip_i/f/o``         ``1[gate != 1[p > 0.5]]``, for binary gates only
 =====================  ======================================================
 
-Per-seed derived values of one-per-seed quantities (``div_*``) use unit ``-1``.
-:attr:`RecordPlan.derived` chooses which derived quantities are streamed (each
-only for the conditions it applies to).
-
-Quantities whose every value is 0 or 1 (the realised gates of binary rules,
-``retention`` under a binary forget gate, ``sat_*``, ``flip_*``) take the
-one-pass path of :meth:`stochlstm.engine.statistics.BlockMoments.indicator`; the others
-the two-pass one. Work buffers are allocated once per batch.
+One-per-seed quantities (``div_*``) use unit ``-1``. Quantities whose every
+value is 0 or 1 (the realised gates of binary rules, ``retention`` under a
+binary forget gate, ``sat_*``, ``flip_*``) take the one-pass statistics of
+:meth:`stochlstm.engine.statistics.BlockMoments.indicator`; the others the
+two-pass ones.
 """
 
 from __future__ import annotations
@@ -43,12 +38,9 @@ __all__ = ["BatchRecord", "BatchRecorder", "RecordPlan", "derived_quantities"]
 
 @dataclass(frozen=True)
 class RecordPlan:
-    """Which steps, units, quantities and sample paths are kept.
-
-    ``derived`` names the derived quantities to stream (in the order of
-    :data:`DERIVED_QUANTITIES`; ``True`` for all, ``False`` for none); each is
-    kept for the conditions it applies to (see :func:`derived_quantities`).
-    """
+    """Which steps, units, quantities and sample paths are kept. ``derived`` names the
+    derived quantities to stream, in the order of :data:`DERIVED_QUANTITIES` (``True``
+    for all, ``False`` for none), each kept for the conditions it applies to."""
 
     quantities: tuple[str, ...]
     steps: tuple[int, ...]
@@ -87,13 +79,12 @@ class BatchRecord:
         """The record of consecutive groups of seeds, as if one batch ran them all."""
         if len(records) == 1:
             return records[0]
-        first = records[0]
         return cls(
             seeds=tuple(s for r in records for s in r.seeds),
             block_sizes=[n for r in records for n in r.block_sizes],
             moments={
                 key: [np.concatenate([r.moments[key][k] for r in records]) for k in range(4)]
-                for key in first.moments
+                for key in records[0].moments
             },
             path_seeds=tuple(s for r in records for s in r.path_seeds),
             paths={  # a group without recorded seeds has no paths
@@ -125,27 +116,18 @@ def _is_indicator(condition: Condition, quantity: str) -> bool:
 
 @dataclass
 class _Job:
-    """One quantity of one condition: its rows in the condition's stack of
-    two-pass (``real``) or one-pass (indicator) quantities."""
-
     quantity: str
     rows: slice
 
 
 @dataclass
 class _ConditionRecord:
-    """What is kept of one condition at each recorded step.
-
-    ``real`` and ``indicators`` are ``(4, n_blocks, n_steps, rows)`` moments,
-    the quantities side by side on the last axis (``BatchRecord.moments``
-    holds views of them). ``groups`` are runs of two-pass quantities whose
-    statistics are computed in one call (stacked when small, see
-    :data:`STACK_BYTES`).
-    """
+    """What is kept of one condition: ``real`` (two-pass) and ``indicators``
+    moments ``(4, n_blocks, n_steps, rows)``, the quantities side by side on the
+    last axis; ``groups``, runs of two-pass quantities computed in one call."""
 
     name: str
     condition: Condition
-    quantities: tuple[str, ...]
     groups: list[tuple[slice, list[_Job]]]
     indicator_jobs: list[_Job]
     real: np.ndarray
@@ -178,17 +160,17 @@ class BatchRecorder:
         baseline: str | None = None,
     ):
         self.plan = plan
-        self.names = list(conditions)
-        self.conditions = list(conditions.values())
-        if baseline is not None and self.names[0] != baseline:
+        if baseline is not None and list(conditions)[0] != baseline:
             raise ValueError("the baseline condition must come first")
         self.has_baseline = baseline is not None
         self.seeds = tuple(int(s) for s in seeds)
-        self.hidden_size = hidden_size
+        self.hidden_size, self.output_size = hidden_size, output_size
         batch = len(self.seeds)
         self.step_index = {t: j for j, t in enumerate(plan.steps)}
         self.units = np.asarray(plan.units, dtype=np.intp)
-        self.unit_rows = _unit_rows(plan.units)
+        units = list(plan.units)  # as a slice when they are a range, for views
+        is_range = bool(units) and units == list(range(units[0], units[0] + len(units)))
+        self.unit_rows = slice(units[0], units[0] + len(units)) if is_range else None
         self.sizes = block_sizes(batch, plan.block)
         self.buffers: dict[tuple, np.ndarray] = {}
 
@@ -199,90 +181,69 @@ class BatchRecorder:
         self.path_seeds = tuple(s for s in self.seeds if s in recorded)
         self.path_columns = np.asarray([seed_column[s] for s in self.path_seeds], dtype=np.intp)
 
-        self.quantities: list[tuple[str, ...]] = []
         self.record = BatchRecord(self.seeds, self.sizes, path_seeds=self.path_seeds)
         self.states: list[_ConditionRecord] = []
         baseline_needs: set[str] = set()
         rows_needed = 1
-        for k, (name, condition) in enumerate(zip(self.names, self.conditions, strict=True)):
-            derived = derived_quantities(condition, is_baseline=self.has_baseline and k == 0)
-            if not self.has_baseline:
-                derived = tuple(d for d in derived if not d.startswith(("dev_", "div_")))
-            derived = tuple(d for d in derived if d in plan.derived)
-            quantities = plan.quantities + derived
-            self.quantities.append(quantities)
-            state = self._plan_condition(
-                name, condition, quantities, batch, hidden_size, output_size
-            )
-            rows_needed = max(
-                rows_needed,
-                state.indicators.shape[-1],
-                *(g.stop - g.start for g, _ in state.groups),
-            )
+        for k, (name, condition) in enumerate(conditions.items()):
+            # no dev_/div_ for the baseline, nor for any condition when there is none
+            is_baseline = not self.has_baseline or k == 0
+            derived = [d for d in derived_quantities(condition, is_baseline) if d in plan.derived]
+            quantities = plan.quantities + tuple(derived)
+            state = self._plan_condition(name, condition, quantities)
+            widths = [rows.stop - rows.start for rows, _ in state.groups]
+            rows_needed = max(rows_needed, state.indicators.shape[-1], *widths)
             baseline_needs.update(q[-1] for q in quantities if q.startswith(("dev_", "div_")))
-            if "retention" in derived:
-                state.retention = np.ones((len(self.units), batch))
-            if "retention_theory" in derived:
-                state.retention_theory = np.ones((len(self.units), batch))
+            per_seed = (len(self.units), batch)
+            state.retention = np.ones(per_seed) if "retention" in derived else None
+            state.retention_theory = np.ones(per_seed) if "retention_theory" in derived else None
             self.states.append(state)
-            if len(self.path_seeds):
+            if self.path_seeds:
                 for quantity in plan.quantities:
-                    width = self._width(quantity, hidden_size, output_size)
-                    self.record.paths[(name, quantity)] = np.empty(
-                        (len(plan.steps), width, len(self.path_seeds))
-                    )
+                    shape = (len(plan.steps), self._width(quantity), len(self.path_seeds))
+                    self.record.paths[(name, quantity)] = np.empty(shape)
         self.block_moments = BlockMoments(batch, rows_needed, plan.block)
         # the baseline's c and/or h at recorded steps, until every condition has used them
         self.baseline_needs = tuple(sorted(baseline_needs))
         self.baseline_state: dict[int, dict[str, np.ndarray]] = {}
         self._spare_states: list[dict[str, np.ndarray]] = []
 
-    def _plan_condition(
-        self, name, condition, quantities, batch, hidden_size, output_size
-    ) -> _ConditionRecord:
+    def _plan_condition(self, name, condition, quantities) -> _ConditionRecord:
         """Lay out a condition's quantities: rows, groups, and the moments arrays."""
-        widths = {q: self._width(q, hidden_size, output_size) for q in quantities}
         real, indicators = [], []
         for quantity in quantities:
             jobs = indicators if _is_indicator(condition, quantity) else real
             start = jobs[-1].rows.stop if jobs else 0
-            jobs.append(_Job(quantity, slice(start, start + widths[quantity])))
+            jobs.append(_Job(quantity, slice(start, start + self._width(quantity))))
         groups: list[tuple[slice, list[_Job]]] = []
-        for job in real:
+        for job in real:  # stacked while small, see STACK_BYTES
             if groups:
                 rows, members = groups[-1]
-                if (job.rows.stop - rows.start) * batch * 8 <= STACK_BYTES:
+                if (job.rows.stop - rows.start) * len(self.seeds) * 8 <= STACK_BYTES:
                     groups[-1] = (slice(rows.start, job.rows.stop), [*members, job])
                     continue
             groups.append((job.rows, [job]))
-        n_blocks, n_steps = len(self.sizes), len(self.plan.steps)
+        shape = (4, len(self.sizes), len(self.plan.steps))
         state = _ConditionRecord(
             name,
             condition,
-            quantities,
             groups,
             indicators,
-            real=np.empty((4, n_blocks, n_steps, real[-1].rows.stop if real else 0)),
-            indicators=np.empty(
-                (4, n_blocks, n_steps, indicators[-1].rows.stop if indicators else 0)
-            ),
+            real=np.empty((*shape, real[-1].rows.stop if real else 0)),
+            indicators=np.empty((*shape, indicators[-1].rows.stop if indicators else 0)),
         )
-        jobs = {job.quantity: (state.real, job) for job in real}
-        jobs.update({job.quantity: (state.indicators, job) for job in indicators})
-        for quantity in quantities:  # in the quantities' order
-            moments, job = jobs[quantity]
-            self.record.moments[(name, quantity)] = list(moments[..., job.rows])
+        rows = {job.quantity: job.rows for job in real + indicators}
+        for quantity in quantities:  # BatchRecord.moments holds views, in the quantities' order
+            moments = state.indicators if _is_indicator(condition, quantity) else state.real
+            self.record.moments[(name, quantity)] = list(moments[..., rows[quantity]])
         return state
 
-    def _width(self, quantity: str, hidden_size: int, output_size: int) -> int:
+    def _width(self, quantity: str) -> int:
         if quantity == "y":
-            return output_size
-        if quantity in ("div_c", "div_h"):
-            return 1
-        return len(self.units)
+            return self.output_size
+        return 1 if quantity in ("div_c", "div_h") else len(self.units)
 
     def _buffer(self, key, shape, dtype) -> np.ndarray:
-        """A work buffer reused across steps."""
         key = (key, tuple(shape), np.dtype(dtype))
         buffer = self.buffers.get(key)
         if buffer is None:
@@ -298,8 +259,7 @@ class BatchRecorder:
 
     def __call__(self, index: int, t: int, values: dict[str, np.ndarray]) -> None:
         state = self.states[index]
-        if state.retention is not None or state.retention_theory is not None:
-            self._update_retention(state, values)
+        self._update_retention(state, values)
         j = self.step_index.get(t)
         if j is None:
             return
@@ -318,28 +278,24 @@ class BatchRecorder:
                         state.real[:, :, j, rows] = state.real[:, :, j, done[id(source)]]
                         continue
                     done[id(source)] = rows
-                stack = self._value(index, t, jobs[0].quantity, values, deviations)
+                stack = self._value(state, t, jobs[0].quantity, values, deviations)
             else:
                 stack = self._buffer("stack", (rows.stop - rows.start, len(self.seeds)), np.float64)
                 for job in jobs:
-                    value = self._value(index, t, job.quantity, values, deviations)
-                    np.copyto(
-                        stack[job.rows.start - rows.start : job.rows.stop - rows.start], value
-                    )
+                    part = stack[job.rows.start - rows.start : job.rows.stop - rows.start]
+                    np.copyto(part, self._value(state, t, job.quantity, values, deviations))
             state.real[:, :, j, rows] = statistics.real(stack).transpose(0, 2, 1)
         if state.indicator_jobs:
             ones = statistics.tally[: state.indicators.shape[-1]]
             for job in state.indicator_jobs:
-                statistics.count_ones(
-                    self._value(index, t, job.quantity, values, deviations), ones[job.rows]
-                )
+                value = self._value(state, t, job.quantity, values, deviations)
+                statistics.count_ones(value, ones[job.rows])
             state.indicators[:, :, j, :] = statistics.from_counts(ones).transpose(0, 2, 1)
-        if len(self.path_seeds):
+        if self.path_seeds:
             for quantity in self.plan.quantities:
                 value = values[quantity][:, self.path_columns]
-                self.record.paths[(state.name, quantity)][j] = (
-                    value if quantity == "y" else value[self.units]
-                )
+                paths = self.record.paths[(state.name, quantity)]
+                paths[j] = value if quantity == "y" else value[self.units]
         if self.has_baseline and index == len(self.states) - 1:
             kept = self.baseline_state.pop(t, None)
             if kept is not None:
@@ -364,7 +320,7 @@ class BatchRecorder:
                 keep = np.subtract(1, keep, out=self._buffer("keep", keep.shape, keep.dtype))
             product *= keep
 
-    def _deviation(self, index, t, which, values, deviations) -> np.ndarray:
+    def _deviation(self, t, which, values, deviations) -> np.ndarray:
         """Value minus the baseline's at the same seed, all units ``(H, B)``."""
         if which not in deviations:
             value = values[which]
@@ -372,46 +328,32 @@ class BatchRecorder:
             deviations[which] = np.subtract(value, self.baseline_state[t][which], out=out)
         return deviations[which]
 
-    def _value(self, index, t, quantity, values, deviations) -> np.ndarray:
+    def _value(self, state, t, quantity, values, deviations) -> np.ndarray:
         if quantity in values:
             value = values[quantity]
             return value if quantity == "y" else self._units(value)
+        if quantity in ("retention", "retention_theory"):
+            return getattr(state, quantity)
         kind, _, which = quantity.partition("_")
         if kind == "dev":
-            return self._units(self._deviation(index, t, which, values, deviations))
+            return self._units(self._deviation(t, which, values, deviations))
         if kind == "div":  # root mean square over all units, one row per seed
-            deviation = self._deviation(index, t, which, values, deviations)
-            square = np.square(
-                deviation, out=self._buffer("square", deviation.shape, deviation.dtype)
-            )
+            deviation = self._deviation(t, which, values, deviations)
+            square = self._buffer("square", deviation.shape, deviation.dtype)
+            np.square(deviation, out=square)
             row = self._buffer("row", (1, deviation.shape[1]), deviation.dtype)
             np.add.reduce(square, axis=0, keepdims=True, out=row)
             np.true_divide(row, np.intp(self.hidden_size), out=row, casting="unsafe")
             return np.sqrt(row, out=row)
-        if quantity == "retention":
-            return self.states[index].retention
-        if quantity == "retention_theory":
-            return self.states[index].retention_theory
         prob = self._units(values[f"p_{which}"], slot=1)
-        shape = prob.shape
-        first = self._buffer("mask", shape, bool)
+        first = self._buffer("mask", prob.shape, bool)
+        second = self._buffer("mask2", prob.shape, bool)
         if kind == "sat":  # 1[p < 0.1 or p > 0.9]
-            second = self._buffer("mask2", shape, bool)
             np.less(prob, 0.1, out=first)
             np.greater(prob, 0.9, out=second)
             return np.logical_or(first, second, out=first)
         if kind == "flip":  # 1[gate != 1[p > 0.5]]; gates are 0 or 1: (gate != 0) xor (p > 0.5)
-            gate = self._units(values[which], slot=0)
-            second = self._buffer("mask2", shape, bool)
             np.greater(prob, 0.5, out=first)
-            np.not_equal(gate, 0, out=second)
+            np.not_equal(self._units(values[which], slot=0), 0, out=second)
             return np.not_equal(first, second, out=first)
         raise KeyError(quantity)
-
-
-def _unit_rows(units: Sequence[int]) -> slice | None:
-    """``units`` as a slice when they are consecutive and increasing, else None."""
-    units = list(units)
-    if units and units == list(range(units[0], units[0] + len(units))):
-        return slice(units[0], units[0] + len(units))
-    return None

@@ -1,16 +1,10 @@
 """Across-seed statistics that stream: memory does not grow with the seeds.
 
-:class:`RunningStats` holds, for an array of cells (e.g. every ``(t, unit)``
-of a quantity), the count, mean, sum of squared deviations (``m2``), minimum
-and maximum over the seeds seen so far. Two of them merge exactly as if their
-seeds had been pooled (Chan, Golub & LeVeque's update), so seeds can be
-processed in batches, in other processes or on other machines.
-
-So that results do not depend on how seeds were batched, statistics are
-always formed over fixed *blocks* of consecutive seeds (:data:`SEED_BLOCK`
-seeds; the run's last block may be shorter) and blocks are merged in seed
-order. A batch is a whole number of blocks, so any batch size, any number of
-jobs and any executor produce the same bits.
+Two :class:`RunningStats` merge exactly as if their seeds had been pooled (Chan,
+Golub & LeVeque's update), so seeds can be processed in batches, processes or
+machines. Statistics are formed over fixed *blocks* of :data:`SEED_BLOCK`
+consecutive seeds (the run's last block may be shorter), merged in seed order:
+any batch size, number of jobs and executor give the same bits.
 """
 
 from __future__ import annotations
@@ -37,10 +31,8 @@ SEED_BLOCK = 256
 
 @dataclass
 class RunningStats:
-    """Count, mean, m2, min and max of each cell over the seeds seen.
-
-    ``n`` is a scalar: every cell has seen the same seeds.
-    """
+    """Count, mean, sum of squared deviations (``m2``), min and max of each cell (e.g.
+    every ``(t, unit)`` of a quantity) over the seeds seen; every cell saw the same ``n``."""
 
     n: int
     mean: np.ndarray
@@ -64,9 +56,8 @@ class RunningStats:
         delta = other.mean - self.mean
         mean = self.mean + delta * (other.n / n)
         m2 = self.m2 + other.m2 + delta * delta * (self.n * other.n / n)
-        return RunningStats(
-            n, mean, m2, np.minimum(self.min, other.min), np.maximum(self.max, other.max)
-        )
+        low, high = np.minimum(self.min, other.min), np.maximum(self.max, other.max)
+        return RunningStats(n, mean, m2, low, high)
 
     def copy(self) -> RunningStats:
         return RunningStats(
@@ -103,24 +94,12 @@ def block_sizes(n_seeds: int, block: int = SEED_BLOCK) -> list[int]:
 
 
 class BlockMoments:
-    """Per-block moments of ``(rows, n_seeds)`` arrays, into reused buffers.
-
-    The work of the runner's recorder: at every recorded step, the mean, m2,
-    min and max of each block of ``block`` consecutive seeds (the last block
-    may be shorter) of many quantities. Each block's numbers are computed from
-    that block's values only, row by row, with reductions over a contiguous
-    axis of the block's length, so they are the same bits whatever batch the
-    block is in and whatever other rows are computed with it.
-
-    :meth:`real` takes any values (two passes: the mean, then the squared
-    deviations from it);
-    :meth:`indicator` takes values that are all 0 or 1 (booleans, or the
-    realised gates of binary rules) and needs only the count of ones ``s`` of
-    each block of ``n``: ``mean = s / n`` and ``m2 = s (n - s) / n``, exact up
-    to the one final rounding, ``min = 1[s = n]`` and ``max = 1[s > 0]``.
-
-    Both return a ``(4, rows, n_blocks)`` view (mean, m2, min, max; float64)
-    of a buffer that the next call overwrites.
+    """Per-block moments of ``(rows, n_seeds)`` arrays into reused buffers, for the
+    recorder at every recorded step. Each block's numbers come from that block's
+    values only, row by row, reduced over a contiguous axis of the block's length:
+    the same bits whatever batch the block is in and whatever rows come with it.
+    Results are ``(4, rows, n_blocks)`` views (mean, m2, min, max; float64) of a
+    buffer that the next call overwrites.
     """
 
     def __init__(self, n_seeds: int, rows: int, block: int = SEED_BLOCK):
@@ -128,8 +107,7 @@ class BlockMoments:
             raise ValueError(f"need n_seeds, rows and block >= 1, got {n_seeds}, {rows}, {block}")
         self.n_seeds, self.rows, self.block = n_seeds, rows, block
         self.sizes = block_sizes(n_seeds, block)
-        n_full = n_seeds // block
-        rest = n_seeds - n_full * block
+        n_full, rest = divmod(n_seeds, block)
         # groups of equal blocks: (first seed, blocks, seeds per block, first block)
         self._groups = [(0, n_full, block, 0)] if n_full else []
         if rest:
@@ -142,37 +120,27 @@ class BlockMoments:
         self._views: dict[int, list] = {}
 
     def _parts(self, rows: int) -> list:
-        """Per group of equal blocks, for the first ``rows`` rows: where its
-        seeds are, and views of its columns of the four moments and of its
-        work buffer (made once per number of rows)."""
+        """Per group of equal blocks: where its seeds are, and views of its columns of the
+        four moments and of its work buffer, in the first ``rows`` rows (made once)."""
         parts = self._views.get(rows)
         if parts is None:
             if not 1 <= rows <= self.rows:
                 raise ValueError(f"expected 1 to {self.rows} rows, got {rows}")
             parts = self._views[rows] = [
-                (
-                    start,
-                    start + k * n,
-                    k,
-                    n,
-                    *(a[:rows, first : first + k] for a in self.result),
-                    work[:rows],
-                )
+                (start, k, n, *(a[:rows, first : first + k] for a in self.result), work[:rows])
                 for (start, k, n, first), work in zip(self._groups, self._work, strict=True)
             ]
         return parts
 
     def real(self, values: np.ndarray) -> np.ndarray:
-        """Moments of each block of ``values (rows, n_seeds)``, in float64.
-
-        Where a block's values are all the same, its mean is that value and
-        its m2 exactly 0.
-        """
+        """Moments of any ``values (rows, n_seeds)`` in two passes (the mean, then the
+        squared deviations); a block whose values are all equal gets that value as its
+        mean and an m2 of exactly 0."""
         rows = values.shape[0]
         if values.shape != (rows, self.n_seeds):
             raise ValueError(f"expected values (rows, {self.n_seeds}), got {values.shape}")
-        for start, stop, k, n, mean, m2, low, high, work in self._parts(rows):
-            blocks = values[:, start:stop].reshape(rows, k, n)
+        for start, k, n, mean, m2, low, high, work in self._parts(rows):
+            blocks = values[:, start : start + k * n].reshape(rows, k, n)
             if blocks.dtype != np.float64:
                 work[...] = blocks
                 blocks = work
@@ -202,9 +170,10 @@ class BlockMoments:
         return out
 
     def from_counts(self, ones: np.ndarray) -> np.ndarray:
-        """Moments of 0/1 values from the count of ones of each block, ``(rows, n_blocks)``."""
-        rows = ones.shape[0]
-        result = self.result[:, :rows]
+        """Moments of 0/1 values from the count of ones ``s`` of each block of ``n``,
+        ``(rows, n_blocks)``: ``mean = s / n``, ``m2 = s (n - s) / n`` (exact up to the one
+        final rounding), ``min = 1[s = n]`` and ``max = 1[s > 0]``."""
+        result = self.result[:, : ones.shape[0]]
         mean, m2, low, high = result
         n = self.counts
         np.divide(ones, n, out=mean)
@@ -216,8 +185,8 @@ class BlockMoments:
         return result
 
     def indicator(self, values: np.ndarray) -> np.ndarray:
-        """Moments of each block of ``values (rows, n_seeds)`` whose every
-        value is 0 or 1 (or False/True): one pass, the count of ones."""
+        """Moments of ``values (rows, n_seeds)`` that are all 0 or 1 (booleans, or the
+        realised gates of binary rules) in one pass, from the count of ones."""
         return self.from_counts(self.count_ones(values, self.tally[: values.shape[0]]))
 
 
@@ -227,21 +196,17 @@ def _block_moments(values: np.ndarray, block: int, kind: str) -> tuple[np.ndarra
     flat = values.reshape(-1, values.shape[-1])
     workspace = BlockMoments(flat.shape[1], max(flat.shape[0], 1), block)
     result = getattr(workspace, kind)(flat)  # (4, rows, n_blocks)
-    n_blocks = len(workspace.sizes)
-    return tuple(np.moveaxis(m, -1, 0).reshape(n_blocks, *lead).copy() for m in result)
+    return tuple(np.moveaxis(m, -1, 0).reshape(len(workspace.sizes), *lead).copy() for m in result)
 
 
 def block_moments(values: np.ndarray, block: int = SEED_BLOCK) -> tuple[np.ndarray, ...]:
-    """Mean, m2, min and max (see :meth:`BlockMoments.real`) of each block of
-    ``block`` consecutive seeds (last axis of
-    ``values (..., B)``), stacked on a new leading axis: 4 arrays ``(n_blocks, ...)``.
-    """
+    """Mean, m2, min and max (see :meth:`BlockMoments.real`) of each block of seeds
+    (the last axis of ``values (..., B)``): 4 arrays ``(n_blocks, ...)``."""
     return _block_moments(values, block, "real")
 
 
 def block_indicator_moments(values: np.ndarray, block: int = SEED_BLOCK) -> tuple[np.ndarray, ...]:
-    """:func:`block_moments` of values that are all 0 or 1, from the count of
-    ones of each block (see :class:`BlockMoments`)."""
+    """:func:`block_moments` of values that are all 0 or 1, from the count of ones."""
     return _block_moments(values, block, "indicator")
 
 
@@ -290,7 +255,6 @@ _T975 = {
     25: 2.059538552753294,
     30: 2.042272456301238,
 }
-_Z975 = 1.959963984540054
 
 
 def student_t_975(df: int) -> float:
@@ -299,7 +263,7 @@ def student_t_975(df: int) -> float:
         return float("nan")
     if df in _T975:
         return _T975[df]
-    z = _Z975
+    z = 1.959963984540054  # the normal 0.975 quantile
     g1 = (z**3 + z) / 4
     g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
     g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384

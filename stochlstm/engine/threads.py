@@ -1,15 +1,9 @@
 """Running groups of seeds in threads of one process.
 
-Seeds are independent, so a batch splits into groups of whole
-:data:`~stochlstm.engine.statistics.SEED_BLOCK`-seed blocks that each run the kernel on
-their own buffers, in their own thread. NumPy releases the GIL inside its
-loops and BLAS calls, so the groups run in parallel; each group's numbers are
-the same bits as in any other batch (see :func:`stochlstm.engine.kernel.run_kernel`),
-so the thread count never changes a result.
-
-Separate buffers per group, each run without synchronisation, matter: column
-slices of shared buffers, synchronised every step, ran only 7-28% faster on
-two threads than on one.
+A batch splits into groups of whole seed blocks, each a kernel on its own buffers in its own
+thread (NumPy releases the GIL in its loops and BLAS calls); a seed's numbers are the same bits
+in any group, so the thread count never changes a result. Separate buffers matter: column
+slices of shared buffers, synchronised every step, ran only 7-28% faster on two threads.
 """
 
 from __future__ import annotations
@@ -18,7 +12,6 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import nullcontext
 from itertools import pairwise
 
 from threadpoolctl import threadpool_limits
@@ -30,25 +23,20 @@ __all__ = ["Cancelled", "check", "run_in_threads", "seed_groups", "usable_cores"
 
 def usable_cores() -> int:
     """The CPU cores this process may run on."""
-    try:
+    if hasattr(os, "sched_getaffinity"):  # Linux
         return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    return os.cpu_count() or 1
 
 
-# Values per step one group holds at most (hidden units x seeds, per
-# quantity): small enough that a step's working set stays in cache and that
-# the uniforms come in long calls per generator (NumPy releases the GIL for
-# each call, and many short calls from several threads spend their time
-# handing the GIL over); large enough that NumPy's per-call cost stays small.
+# Values (hidden units x seeds) per quantity and step of a group, at most: few enough that a
+# step stays in cache and the uniforms come in long calls (short calls from several threads
+# spend their time handing over the GIL), many enough that NumPy's per-call cost stays small.
 GROUP_VALUES = 64 * 1024
 
 
 def seed_groups(n_seeds: int, threads: int, hidden_size: int) -> list[slice]:
-    """``n_seeds`` split into slices of whole :data:`SEED_BLOCK` blocks: at
-    most :data:`GROUP_VALUES` values of ``hidden_size`` units each, a multiple
-    of ``threads`` of them (when there are enough blocks), as even as whole
-    blocks allow."""
+    """``n_seeds`` in slices of whole blocks, at most :data:`GROUP_VALUES` values each,
+    a multiple of ``threads`` of them when there are enough blocks, as even as can be."""
     if threads < 1:
         raise ValueError(f"threads: expected a positive number, got {threads}")
     if n_seeds < 1:
@@ -57,27 +45,21 @@ def seed_groups(n_seeds: int, threads: int, hidden_size: int) -> list[slice]:
     group_blocks = max(1, GROUP_VALUES // (max(1, hidden_size) * SEED_BLOCK))
     rounds = -(-n_blocks // (group_blocks * threads))
     n_groups = min(n_blocks, rounds * threads)
-    bounds = [
-        min(n_seeds, round(k * n_blocks / n_groups) * SEED_BLOCK) for k in range(n_groups + 1)
-    ]
-    return [slice(lo, hi) for lo, hi in pairwise(bounds)]
+    bounds = [round(k * n_blocks / n_groups) * SEED_BLOCK for k in range(n_groups + 1)]
+    return [slice(lo, min(hi, n_seeds)) for lo, hi in pairwise(bounds)]
 
 
 class Cancelled(Exception):
-    """Raised inside a group's run when another group has failed or the run
-    was interrupted."""
+    """Raised in a group's run when another group has failed or the run was interrupted."""
 
 
 def run_in_threads(calls: Sequence[Callable[[threading.Event], object]], threads: int) -> list:
-    """Run ``calls`` on ``threads`` threads (this one among them) and return
-    their results in order.
+    """Run ``calls`` on ``threads`` threads (this one among them); their results in order.
 
-    Each call gets an event that is set when another call has failed (or this
-    thread was interrupted): it should raise :class:`Cancelled` soon
-    (``check(cancelled)`` once per step). The first error is raised once every
-    running call has ended, the cause rather than the cancellations it set off.
-    BLAS is held to one thread meanwhile: the calls are the threads.
-    """
+    Each call gets an event, set when another call has failed or this thread was interrupted:
+    it should then raise :class:`Cancelled` (``check(cancelled)`` once per step). BLAS is held
+    to one thread meanwhile. Once every running call has ended, the first error that is not a
+    cancellation is raised."""
     cancelled = threading.Event()
     results: list = [None] * len(calls)
     pending = iter(range(len(calls)))
@@ -98,9 +80,7 @@ def run_in_threads(calls: Sequence[Callable[[threading.Event], object]], threads
     n_threads = max(1, min(threads, len(calls)))
     with (
         threadpool_limits(limits=1, user_api="blas"),
-        ThreadPoolExecutor(n_threads - 1, thread_name_prefix="stochlstm")
-        if n_threads > 1
-        else nullcontext() as pool,
+        ThreadPoolExecutor(max(1, n_threads - 1), thread_name_prefix="stochlstm") as pool,
     ):
         futures = [pool.submit(work) for _ in range(n_threads - 1)]
         errors: list[BaseException] = []
@@ -121,6 +101,5 @@ def run_in_threads(calls: Sequence[Callable[[threading.Event], object]], threads
 
 
 def check(cancelled: threading.Event) -> None:
-    """Raise :class:`Cancelled` if ``cancelled`` is set."""
     if cancelled.is_set():
         raise Cancelled("another group of seeds failed or the run was interrupted")
