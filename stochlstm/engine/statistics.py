@@ -9,22 +9,11 @@ any batch size, number of jobs and executor give the same bits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = [
-    "SEED_BLOCK",
-    "BlockMoments",
-    "RunningStats",
-    "block_indicator_moments",
-    "block_moments",
-    "block_sizes",
-    "block_stats",
-    "merge_all",
-    "student_t_975",
-]
+__all__ = ["SEED_BLOCK", "BlockMoments", "RunningStats", "block_sizes", "student_t_975"]
 
 SEED_BLOCK = 256
 
@@ -39,12 +28,6 @@ class RunningStats:
     m2: np.ndarray
     min: np.ndarray
     max: np.ndarray
-
-    @classmethod
-    def of(cls, values: np.ndarray) -> RunningStats:
-        """Statistics of ``values`` over its last axis (the seeds)."""
-        values = np.asarray(values)
-        return block_stats(values, block=values.shape[-1])[0]
 
     def merge(self, other: RunningStats) -> RunningStats:
         """The statistics of the pooled seeds of ``self`` and ``other``."""
@@ -188,45 +171,6 @@ class BlockMoments:
         """Moments of ``values (rows, n_seeds)`` that are all 0 or 1 (booleans, or the
         realised gates of binary rules) in one pass, from the count of ones."""
         return self.from_counts(self.count_ones(values, self.tally[: values.shape[0]]))
-
-
-def _block_moments(values: np.ndarray, block: int, kind: str) -> tuple[np.ndarray, ...]:
-    values = np.asarray(values)
-    lead = values.shape[:-1]
-    flat = values.reshape(-1, values.shape[-1])
-    workspace = BlockMoments(flat.shape[1], max(flat.shape[0], 1), block)
-    result = getattr(workspace, kind)(flat)  # (4, rows, n_blocks)
-    return tuple(np.moveaxis(m, -1, 0).reshape(len(workspace.sizes), *lead).copy() for m in result)
-
-
-def block_moments(values: np.ndarray, block: int = SEED_BLOCK) -> tuple[np.ndarray, ...]:
-    """Mean, m2, min and max (see :meth:`BlockMoments.real`) of each block of seeds
-    (the last axis of ``values (..., B)``): 4 arrays ``(n_blocks, ...)``."""
-    return _block_moments(values, block, "real")
-
-
-def block_indicator_moments(values: np.ndarray, block: int = SEED_BLOCK) -> tuple[np.ndarray, ...]:
-    """:func:`block_moments` of values that are all 0 or 1, from the count of ones."""
-    return _block_moments(values, block, "indicator")
-
-
-def block_stats(
-    values: np.ndarray, block: int = SEED_BLOCK, indicator: bool = False
-) -> list[RunningStats]:
-    """Statistics of each block of ``block`` consecutive seeds (last axis);
-    ``indicator=True`` for values that are all 0 or 1."""
-    sizes = block_sizes(values.shape[-1], block)
-    stacked = (block_indicator_moments if indicator else block_moments)(values, block)
-    return [RunningStats(n, *(m[k] for m in stacked)) for k, n in enumerate(sizes)]
-
-
-def merge_all(stats: Iterable[RunningStats]) -> RunningStats:
-    """Merge in the given order (seed order, for reproducible bits)."""
-    stats = iter(stats)
-    total = next(stats)
-    for more in stats:
-        total = total.merge(more)
-    return total
 
 
 # Student t quantiles t(0.975, df) for small df; beyond the table the

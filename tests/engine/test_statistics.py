@@ -1,17 +1,64 @@
 """Streaming statistics equal the statistics of the full array."""
 
+from collections.abc import Iterable
+
 import numpy as np
 import pytest
 
 from stochlstm.engine.statistics import (
+    SEED_BLOCK,
     BlockMoments,
     RunningStats,
-    block_indicator_moments,
-    block_moments,
-    block_stats,
-    merge_all,
+    block_sizes,
     student_t_975,
 )
+
+# Whole arrays through the recorder's block moments, and merged as the runner merges them.
+
+
+def _block_moments(values: np.ndarray, block: int, kind: str) -> tuple[np.ndarray, ...]:
+    values = np.asarray(values)
+    lead = values.shape[:-1]
+    flat = values.reshape(-1, values.shape[-1])
+    workspace = BlockMoments(flat.shape[1], max(flat.shape[0], 1), block)
+    result = getattr(workspace, kind)(flat)  # (4, rows, n_blocks)
+    return tuple(np.moveaxis(m, -1, 0).reshape(len(workspace.sizes), *lead).copy() for m in result)
+
+
+def block_moments(values: np.ndarray, block: int = SEED_BLOCK) -> tuple[np.ndarray, ...]:
+    """Mean, m2, min and max (see :meth:`BlockMoments.real`) of each block of seeds
+    (the last axis of ``values (..., B)``): 4 arrays ``(n_blocks, ...)``."""
+    return _block_moments(values, block, "real")
+
+
+def block_indicator_moments(values: np.ndarray, block: int = SEED_BLOCK) -> tuple[np.ndarray, ...]:
+    """:func:`block_moments` of values that are all 0 or 1, from the count of ones."""
+    return _block_moments(values, block, "indicator")
+
+
+def block_stats(
+    values: np.ndarray, block: int = SEED_BLOCK, indicator: bool = False
+) -> list[RunningStats]:
+    """Statistics of each block of ``block`` consecutive seeds (last axis);
+    ``indicator=True`` for values that are all 0 or 1."""
+    sizes = block_sizes(values.shape[-1], block)
+    stacked = (block_indicator_moments if indicator else block_moments)(values, block)
+    return [RunningStats(n, *(m[k] for m in stacked)) for k, n in enumerate(sizes)]
+
+
+def merge_all(stats: Iterable[RunningStats]) -> RunningStats:
+    """Merge in the given order (seed order, for reproducible bits)."""
+    stats = iter(stats)
+    total = next(stats)
+    for more in stats:
+        total = total.merge(more)
+    return total
+
+
+def stats_of(values):
+    """Statistics of ``values`` over its last axis (the seeds), as one block."""
+    values = np.asarray(values)
+    return block_stats(values, block=values.shape[-1])[0]
 
 
 def data(shape, seed=0):
@@ -23,7 +70,7 @@ def test_merged_batches_equal_the_full_array(splits):
     values = data((5, 4, 1000))
     parts, start = [], 0
     for size in splits:
-        parts.append(RunningStats.of(values[..., start : start + size]))
+        parts.append(stats_of(values[..., start : start + size]))
         start += size
     merged = merge_all(parts)
     assert merged.n == 1000
@@ -38,7 +85,7 @@ def test_block_statistics_do_not_depend_on_the_batch():
     values = data((3, 1024))
     whole = block_stats(values)
     for k in range(4):
-        alone = RunningStats.of(values[:, 256 * k : 256 * (k + 1)].copy())
+        alone = stats_of(values[:, 256 * k : 256 * (k + 1)].copy())
         for field in ("mean", "m2", "min", "max"):
             np.testing.assert_array_equal(getattr(whole[k], field), getattr(alone, field))
     np.testing.assert_array_equal(
@@ -57,12 +104,12 @@ def test_constant_cells_have_exact_mean_and_zero_spread():
 
 def test_table_has_the_t_interval():
     values = data((1, 10), seed=3)
-    table = RunningStats.of(values).table()
+    table = stats_of(values).table()
     mean, sd = values.mean(), values.std(ddof=1)
     assert table["ci_high"][0] == pytest.approx(
         mean + 2.262157162798205 * sd / np.sqrt(10), rel=1e-12
     )
-    assert np.isnan(RunningStats.of(values[:, :1]).table()["sd"][0])
+    assert np.isnan(stats_of(values[:, :1]).table()["sd"][0])
 
 
 @pytest.mark.parametrize(
