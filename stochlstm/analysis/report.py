@@ -39,8 +39,8 @@ table.comparison{border-collapse:collapse;font-size:.85em;margin:1em 0}
 table.comparison th,table.comparison td{border-bottom:1px solid #ddd;padding:.3em .6em;
 text-align:right}
 table.comparison th:first-child,table.comparison td:first-child{text-align:left}
-dl.glossary{font-size:.85em;color:#444}dl.glossary dt{font-family:monospace;float:left;width:11em}
-dl.glossary dd{margin-left:12em}
+dl.glossary{font-size:.85em;color:#444}dl.glossary dt{font-family:monospace;float:left;width:15em}
+dl.glossary dd{margin-left:16em}
 figure{margin:1.5em 0}figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:.9em;color:#444}code{font-size:.9em}
 """

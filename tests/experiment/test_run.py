@@ -406,3 +406,10 @@ def test_sigterm_marks_the_run_interrupted_and_resume_finishes_it(tmp_path):
     )
     assert finished.returncode == 0, finished.stderr
     assert json.loads((tmp_path / "long" / "manifest.json").read_text())["status"] == "complete"
+
+
+def test_a_run_outcome_reads_as_one_line(tmp_path):
+    outcome = run_experiment(write(tmp_path), out=tmp_path)
+    text = repr(outcome)
+    assert "\n" not in text and len(text) < 200
+    assert text == f"RunOutcome({str(tmp_path / 'tiny')!r}, complete, 600 seeds, 3 conditions)"
