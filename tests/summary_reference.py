@@ -328,3 +328,12 @@ def small_run(
         status=status,
         trajectories_format=trajectories_format,
     )
+
+
+def copy_run(source, target) -> Path:
+    """A copy of the files of the run directory ``source`` at ``target``."""
+    target.mkdir()
+    for path in source.iterdir():
+        if path.is_file():
+            (target / path.name).write_bytes(path.read_bytes())
+    return target

@@ -3,28 +3,12 @@
 import json
 
 import pandas as pd
-import pytest
 
 from stochlstm.analysis.metrics import compute_metrics
 from stochlstm.analysis.pipeline import analyze, analyze_and_draw
 from stochlstm.analysis.run import load_run
 from stochlstm.analysis.table import comparison_text
-from tests.summary_reference import small_run
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    """A small complete run (100 seeds, hidden 3, 30 steps), shared read-only."""
-    return small_run(tmp_path_factory.mktemp("runs") / "small", seeds=100, hidden_size=3, steps=30)
-
-
-def copy_run(source, target):
-    target.mkdir()
-    for path in source.iterdir():
-        if path.is_file():
-            (target / path.name).write_bytes(path.read_bytes())
-    return target
-
+from tests.summary_reference import copy_run
 
 # ---------------------------------------------------------------- analyze
 

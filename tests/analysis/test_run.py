@@ -10,22 +10,7 @@ from stochlstm import Condition
 from stochlstm.analysis.pipeline import analyze
 from stochlstm.analysis.run import Run, RunError, load_run
 from stochlstm.experiment.schema import ExperimentConfig
-from tests.summary_reference import small_run
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    """A small complete run (100 seeds, hidden 3, 30 steps), shared read-only."""
-    return small_run(tmp_path_factory.mktemp("runs") / "small", seeds=100, hidden_size=3, steps=30)
-
-
-def copy_run(source, target):
-    target.mkdir()
-    for path in source.iterdir():
-        if path.is_file():
-            (target / path.name).write_bytes(path.read_bytes())
-    return target
-
+from tests.summary_reference import copy_run, small_run
 
 # ---------------------------------------------------------------- load_run
 
