@@ -564,8 +564,8 @@ def uniforms_alone(batch: int, hidden: int, steps: int, dtype, threads: int = 1)
     generators, same block sizes, same seed groups in threads (includes
     creating the generators)."""
     from stochlstm.core.randomness import SeedBatchNoise
-    from stochlstm.engine.threads import run_in_threads, seed_groups
     from stochlstm.engine.kernel import noise_block_steps
+    from stochlstm.engine.threads import run_in_threads, seed_groups
 
     seeds = list(range(batch))
     groups = seed_groups(batch, threads, hidden)
@@ -695,9 +695,7 @@ def bench_bernoulli(report: Report, sizes: dict) -> None:
                 uniforms,
             )
 
-            call = kernel_call(
-                weights, inputs, Condition("bernoulli"), batch, np.float32, threads
-            )
+            call = kernel_call(weights, inputs, Condition("bernoulli"), batch, np.float32, threads)
             bern = measure(call, warmup=partial(call, min(steps, WARMUP_STEPS)))
             row = timed_row(
                 report,
@@ -890,10 +888,10 @@ def simulation_of(yaml_path: Path) -> Callable[[], None]:
     """The bare simulation of an experiment's plan: the kernel with a no-op
     consumer over the same seeds in the same batches and thread groups as
     ``stochlstm run`` (inputs built beforehand)."""
-    from stochlstm.experiment.load import load_experiment
-    from stochlstm.engine.threads import run_in_threads, seed_groups, usable_cores
-    from stochlstm.experiment.plan import plan_run
     from stochlstm.engine.kernel import run_kernel
+    from stochlstm.engine.threads import run_in_threads, seed_groups, usable_cores
+    from stochlstm.experiment.load import load_experiment
+    from stochlstm.experiment.plan import plan_run
 
     plan = plan_run(load_experiment(yaml_path))
     threads = usable_cores()  # execution.threads auto, in-process
