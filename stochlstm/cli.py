@@ -16,11 +16,13 @@ from .analysis import pipeline
 from .analysis.run import RunError, load_run
 from .analysis.table import comparison_text
 from .analysis.worked_example import worked_example
+from .experiment.checkpoint import CheckpointError
+from .experiment.executors import ExecutorError
 from .experiment.load import load_experiment
 from .experiment.plan import describe_execution, plan_run
 from .experiment.problems import ConfigError
 from .experiment.run import RunInterrupted
-from .experiment.rundir import RunDirectoryError
+from .experiment.rundir import OutputError, RunDirectoryError
 
 app = typer.Typer(
     help="Deterministic vs stochastic LSTM gating, side by side.",
@@ -48,6 +50,15 @@ Overrides = Annotated[
 RunDir = Annotated[
     Path, typer.Argument(help="A run directory (results/<name>).", exists=True, file_okay=False)
 ]
+NoVerify = Annotated[
+    bool,
+    typer.Option(
+        "--no-verify",
+        help="Read the tables even if they changed since the run wrote them "
+        "(their sha256 differs from the manifest's).",
+    ),
+]
+FIGURE_FORMATS = ("png", "pdf", "svg")
 
 
 def _fail(*lines: str, code: int) -> None:
@@ -63,7 +74,7 @@ def _user_errors():
         yield
     except ConfigError as error:  # one line per problem: file:line: field.path: what is wrong
         _fail(*str(error).splitlines(), code=EXIT_BAD_INPUT)
-    except RunError as error:
+    except (RunError, OutputError, ExecutorError, CheckpointError) as error:
         _fail(str(error), code=EXIT_BAD_INPUT)
     except RunDirectoryError as error:
         _fail(str(error), code=EXIT_RUN_DIRECTORY)
@@ -202,10 +213,10 @@ def validate(
 
 
 @app.command()
-def analyze(run_dir: RunDir) -> None:
+def analyze(run_dir: RunDir, no_verify: NoVerify = False) -> None:
     """Compute the comparison metrics of a run, print the table and write metrics.csv."""
     with _user_errors():
-        run = load_run(run_dir)
+        run = load_run(run_dir, verify=not no_verify)
         metrics = pipeline.analyze(run)
     out.print(comparison_text(metrics, run.baseline, sweep=run.sweep_columns), markup=False)
     out.print(f"wrote {run_dir / 'metrics.csv'} ({len(metrics):,} rows)")
@@ -215,12 +226,25 @@ def analyze(run_dir: RunDir) -> None:
 def plot(
     run_dir: RunDir,
     formats: Annotated[
-        list[str] | None, typer.Option("--format", help="png, pdf or svg (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--format",
+            help="png, pdf or svg (repeatable; default: the experiment's output.figure_formats).",
+        ),
     ] = None,
+    no_verify: NoVerify = False,
 ) -> None:
     """Draw the comparison figures of a run into RUN_DIR/figures/."""
+    unknown = [f for f in formats or () if f not in FIGURE_FORMATS]
+    if unknown:
+        _fail(
+            f"--format {unknown[0]}: not a figure format; choose from {', '.join(FIGURE_FORMATS)}",
+            code=EXIT_BAD_INPUT,
+        )
     with _user_errors():
-        paths = pipeline.draw_run_figures(run_dir, formats=tuple(formats or ("png", "pdf")))
+        run = load_run(run_dir, verify=not no_verify)
+        chosen = tuple(formats or run.config.output.figure_formats)
+        paths = pipeline.draw_run_figures(run, formats=chosen)
     for path in paths:
         out.print(f"wrote {path}")
 

@@ -1,24 +1,27 @@
-"""A whole run: the simulation phase (:mod:`stochlstm.experiment.run`), then
-the analysis of its tables (metrics, figures, the report), as
-``stochlstm run`` does it; and each analysis step on a run directory.
+"""A whole run: the simulation and tables (:mod:`stochlstm.experiment.run`),
+then the analysis phases (metrics, figures, the report), as ``stochlstm run``
+does it; and each analysis step on an existing run directory, under the run
+directory's lock, recorded in its manifest.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from ..experiment import rundir
-from ..experiment.run import ProgressCallback, RunOutcome, finish, run_simulation
+from ..experiment.lock import RunLock
+from ..experiment.run import Phase, ProgressCallback, RunOutcome, run_simulation
+from ..experiment.schema import ExperimentConfig
 from .figures import draw_figures
 from .metrics import compute_metrics
 from .report import write_report
 from .run import Run, RunError, load_run
 
-__all__ = ["analyze", "analyze_and_draw", "draw_run_figures", "run_experiment"]
+__all__ = ["analysis_phases", "analyze", "analyze_and_draw", "draw_run_figures", "run_experiment"]
 
 
 def run_experiment(
@@ -36,12 +39,16 @@ def run_experiment(
     command: str | None = None,
 ) -> RunOutcome:
     """Run an experiment file into ``<out>/<name>/`` and return the outcome:
-    simulate and write the tables (:func:`~stochlstm.experiment.run.run_simulation`,
-    which says what is raised when), then, unless ``figures`` is false (default:
-    the file's ``output.figures``), write metrics.csv, the figures and
-    report.html. A failure there is a warning in the manifest and never loses
-    the run."""
-    outcome = run_simulation(
+    simulate and write the tables, then, unless ``figures`` is false (default:
+    the file's ``output.figures``), the analysis phases: metrics.csv, the
+    figures in the file's ``output.figure_formats`` and report.html.
+    :func:`~stochlstm.experiment.run.run_simulation` says what is raised when."""
+
+    def phases(config: ExperimentConfig) -> list[Phase]:
+        wanted = config.output.figures if figures is None else figures
+        return analysis_phases(config.output.figure_formats) if wanted else []
+
+    return run_simulation(
         experiment,
         overrides=overrides,
         out=out,
@@ -52,57 +59,97 @@ def run_experiment(
         force=force,
         progress=progress,
         command=command,
+        phases=phases,
     )
-    if outcome.plan is None:  # a complete run asked to resume
-        return outcome
-    output = outcome.plan.config.output
-    if output.figures if figures is None else figures:
-        manifest = outcome.manifest
-        try:
-            written = analyze_and_draw(outcome.work_dir, formats=tuple(output.figure_formats))
-            manifest["checksums"].update(rundir.checksums(outcome.work_dir, written.values()))
-        except Exception as error:  # noqa: BLE001
-            manifest.setdefault("warnings", []).append(
-                f"figures and metrics were not drawn: {type(error).__name__}: {error} "
-                f"(run `stochlstm analyze` / `stochlstm plot` on the run directory to retry)"
-            )
-        rundir.write_manifest(outcome.work_dir, manifest)
-    finish(outcome)
-    return outcome
 
 
-def analyze(run: Run | str | os.PathLike, *, allow_incomplete: bool = False) -> pd.DataFrame:
+def analysis_phases(formats: Sequence[str] = ("png", "pdf")) -> list[Phase]:
+    """The phases after the tables: metrics, figures, report (one reading of
+    the run directory shared by the three)."""
+    runs: dict[Path, Run] = {}
+
+    def step(work: Callable[[Run], Iterable[Path]]) -> Callable[[Path], list[Path]]:
+        def run_phase(path: Path) -> list[Path]:
+            if path not in runs:
+                runs[path] = load_run(path, allow_incomplete=True, verify=False)
+            return list(work(runs[path]))
+
+        return run_phase
+
+    return [
+        Phase("metrics", step(lambda run: [_write_metrics(run)])),
+        Phase("figures", step(lambda run: _draw(run, formats))),
+        Phase("report", step(lambda run: [write_report(run)])),
+    ]
+
+
+def analyze(
+    run: Run | str | os.PathLike, *, allow_incomplete: bool = False, verify: bool = True
+) -> pd.DataFrame:
     """Compute the metrics of a run, write ``metrics.csv`` into it and return them."""
-    run = run if isinstance(run, Run) else load_run(run, allow_incomplete=allow_incomplete)
+    run = (
+        run
+        if isinstance(run, Run)
+        else load_run(run, allow_incomplete=allow_incomplete, verify=verify)
+    )
+    with RunLock(run.path):
+        _record(run.path, [_write_metrics(run)])
+    return run.metrics
+
+
+def draw_run_figures(
+    path: str | os.PathLike | Run,
+    formats=("png", "pdf"),
+    *,
+    allow_incomplete: bool = False,
+    verify: bool = True,
+) -> list[Path]:
+    """:func:`~stochlstm.analysis.figures.draw_figures` for a run directory,
+    recorded in its manifest; problems raise :class:`~stochlstm.analysis.run.RunError`."""
+    run = (
+        path
+        if isinstance(path, Run)
+        else load_run(path, allow_incomplete=allow_incomplete, verify=verify)
+    )
+    with RunLock(run.path):
+        return _record(run.path, _draw(run, formats))
+
+
+def analyze_and_draw(
+    path: str | os.PathLike, formats=("png", "pdf"), *, verify: bool = True
+) -> dict[str, Path]:
+    """Rebuild everything derived from a run's tables: metrics.csv, the
+    figures and report.html; ``{path relative to the run directory: path}``."""
+    run = load_run(path, allow_incomplete=True, verify=verify)
+    with RunLock(run.path):
+        written = [_write_metrics(run), *_draw(run, formats), write_report(run)]
+        _record(run.path, written)
+    return {str(p.relative_to(run.path)): p for p in written}
+
+
+def _write_metrics(run: Run) -> Path:
     try:
         metrics = compute_metrics(run.summary, sweep=run.sweep_columns)
     except ValueError as error:
         raise RunError(f"{run.path}: {error}") from None
-    with rundir.atomic_path(run.path / "metrics.csv") as tmp:
+    path = run.path / "metrics.csv"
+    with rundir.atomic_path(path) as tmp:
         metrics.to_csv(tmp, index=False)
     run.__dict__["metrics"] = metrics
-    return metrics
+    return path
 
 
-def draw_run_figures(
-    path: str | os.PathLike | Run, formats=("png", "pdf"), *, allow_incomplete: bool = False
-) -> list[Path]:
-    """:func:`~stochlstm.analysis.figures.draw_figures` for a run directory;
-    problems raise :class:`~stochlstm.analysis.run.RunError`."""
-    run = path if isinstance(path, Run) else load_run(path, allow_incomplete=allow_incomplete)
+def _draw(run: Run, formats: Sequence[str]) -> list[Path]:
     try:
         return draw_figures(run, formats=tuple(formats))
     except ValueError as error:
         raise RunError(f"{run.path}: cannot draw the figures ({error})") from None
 
 
-def analyze_and_draw(path: str | os.PathLike, formats=("png", "pdf")) -> dict[str, Path]:
-    """Everything derived from a run's tables: metrics.csv, the figures and
-    report.html (the run may still say "running": this is its last phase).
-
-    Returns ``{path relative to the run directory: path}`` of the files written.
-    """
-    run = load_run(path, allow_incomplete=True)
-    analyze(run)
-    written = [run.path / "metrics.csv", *draw_run_figures(run, formats=formats), write_report(run)]
-    return {str(p.relative_to(run.path)): p for p in written}
+def _record(run_dir: Path, written: list[Path]) -> list[Path]:
+    """Put the checksums of the files just ``written`` into the run's manifest."""
+    manifest = rundir.read_manifest(run_dir)
+    if manifest is not None:
+        manifest.setdefault("checksums", {}).update(rundir.checksums(run_dir, written))
+        rundir.write_manifest(run_dir, manifest)
+    return written

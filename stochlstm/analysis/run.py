@@ -25,6 +25,7 @@ import pandas as pd
 
 from ..experiment.load import load_experiment, sweep_columns, sweep_points
 from ..experiment.problems import ConfigError
+from ..experiment.rundir import file_sha256
 from ..experiment.schema import ExperimentConfig
 from .metrics import compute_metrics
 
@@ -110,6 +111,23 @@ class Run:
         return compute_metrics(self.summary, sweep=self.sweep_columns)
 
 
+def _verify(path: Path, checksums: dict[str, str]) -> None:
+    """A :class:`RunError` naming the first file the analysis reads that is
+    missing or changed since the run wrote it."""
+    for name in VERIFIED:
+        expected = checksums.get(name)
+        if expected is None:
+            continue
+        file = path / name
+        if not file.is_file():
+            raise RunError(f"{file}: missing, though the manifest lists it")
+        if file_sha256(file) != expected:
+            raise RunError(
+                f"{file}: changed since the run wrote it (its sha256 differs from the "
+                "manifest's); rerun the experiment, or pass --no-verify to use it as it is"
+            )
+
+
 def _read_csv(path: Path, dtypes: dict[str, str], *, optional: bool = False) -> pd.DataFrame:
     """The table at ``path``, with ``dtypes`` for those columns it has;
     ``optional``: an empty frame if the file is missing or empty."""
@@ -126,12 +144,26 @@ def _read_csv(path: Path, dtypes: dict[str, str], *, optional: bool = False) -> 
         raise RunError(f"{path}: cannot read ({message})") from None
 
 
-def load_run(path: str | os.PathLike, *, allow_incomplete: bool = False) -> Run:
+# The files the analysis reads; with ``verify`` they must match the manifest's checksums.
+VERIFIED = (
+    "resolved.yaml",
+    "summary.csv",
+    "trajectories.csv",
+    "trajectories.parquet",
+    "metrics.csv",
+)
+
+
+def load_run(
+    path: str | os.PathLike, *, allow_incomplete: bool = False, verify: bool = True
+) -> Run:
     """Open the run directory at ``path``.
 
     Raises :class:`RunError` when ``path`` is not a run directory (no
     ``manifest.json``), has no ``summary.csv`` or no valid ``resolved.yaml``,
-    or its manifest says the run is not complete (unless ``allow_incomplete``).
+    its manifest says the run is not complete (unless ``allow_incomplete``),
+    or (with ``verify``) a file the analysis reads differs from the sha256
+    the manifest recorded when the run wrote it.
     """
     path = Path(path)
     if not path.is_dir():
@@ -149,10 +181,12 @@ def load_run(path: str | os.PathLike, *, allow_incomplete: bool = False) -> Run:
     if status != "complete" and not allow_incomplete:
         raise RunError(
             f"{path}: the run is not complete (status: {status}); "
-            "pass allow_incomplete=True to analyse it anyway"
+            "finish it with `stochlstm run <experiment> --resume`"
         )
     if not (path / "summary.csv").exists():
         raise RunError(f"{path}: no summary.csv (status: {status})")
+    if verify:
+        _verify(path, manifest.get("checksums") or {})
     try:
         config = load_experiment(path / "resolved.yaml")
     except ConfigError as error:

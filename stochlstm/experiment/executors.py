@@ -144,3 +144,12 @@ def make_executor(name: str, jobs: int, address: str | None = None):
     if name in ("processes", "local"):
         return ProcessExecutor(jobs)
     raise ValueError(f"unknown executor {name!r}; expected one of: {', '.join(EXECUTORS)}")
+
+
+class ExecutorError(ValueError):  # TEMPORARY until the executors branch lands
+    """An executor that does not exist or cannot be reached."""
+
+
+def check_executor(name: str) -> None:  # TEMPORARY until the executors branch lands
+    if name not in EXECUTORS and not name.startswith("tcp://"):
+        raise ExecutorError(f"--executor {name}: unknown executor")

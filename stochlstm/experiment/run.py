@@ -1,27 +1,34 @@
-"""The simulation phase of a run: an experiment file into a run directory's
-tables.
+"""A run's life: an experiment file into a complete run directory, through
+phases that an interrupt can stop anywhere and ``--resume`` finishes.
 
-The plan (:mod:`stochlstm.experiment.plan`) gives the tasks. Each task
-streams its batch, in groups of seeds on parallel threads
-(:mod:`stochlstm.engine.threads`), through the kernel into block statistics
-and a few sample paths (:mod:`stochlstm.engine.recorder`); the results are
-folded in task order into running statistics (:mod:`stochlstm.experiment.tables`),
-which are checkpointed so that an interrupted run can be resumed to the same
-bits. Metrics, figures and the report are the analysis phase
-(:mod:`stochlstm.analysis.pipeline` composes the two).
+The plan (:mod:`stochlstm.experiment.plan`) gives the tasks. In the
+``simulate`` phase each task streams its batch, in groups of seeds on
+parallel threads (:mod:`stochlstm.engine.threads`), through the kernel into
+block statistics and a few sample paths (:mod:`stochlstm.engine.recorder`);
+the results are folded in task order into running statistics
+(:mod:`stochlstm.experiment.tables`), checkpointed as data
+(:mod:`stochlstm.experiment.checkpoint`). The ``tables`` phase writes
+summary.csv and the trajectories; the caller's phases follow (metrics,
+figures and the report: :mod:`stochlstm.analysis.pipeline`).
+
+The guarantees (DESIGN.md, "Run directory integrity"): one process writes a
+run directory at a time (:mod:`stochlstm.experiment.lock`); a folded task and
+its place in the done list are committed together, whatever signal arrives
+(:mod:`stochlstm.experiment.interrupts`); the manifest records the phases
+done, the sha256 of the resolved config, of every input file and of every
+output; ``--resume`` refuses a run whose experiment or input files changed
+and does only the phases that are missing, to the same bytes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-import pickle
 import shutil
-import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -33,13 +40,15 @@ from ..engine.kernel import run_kernel
 from ..engine.recorder import BatchRecord, BatchRecorder
 from ..engine.threads import check, run_in_threads, seed_groups
 from . import rundir
-from .load import load_experiment
+from .checkpoint import CHECKPOINT, CheckpointError, load_checkpoint, save_checkpoint
+from .interrupts import deferred, stop_signals
+from .load import load_experiment, sweep_points
+from .lock import RunLock
 from .plan import PointSpec, RunPlan, Task, execution, in_process, plan_run
 from .tables import Accumulator, write_tables
 
-__all__ = ["RunInterrupted", "RunOutcome", "finish", "run_simulation", "run_task"]
+__all__ = ["Phase", "RunInterrupted", "RunOutcome", "run_simulation", "run_task"]
 
-CHECKPOINT = ".checkpoint.pkl"
 # How often the folded state is saved while running (and always on interruption).
 CHECKPOINT_SECONDS = float(os.environ.get("STOCHLSTM_CHECKPOINT_SECONDS", "20"))
 
@@ -88,24 +97,6 @@ def _run_group(point: PointSpec, seeds: list[int], cancelled: threading.Event) -
     return recorder.record
 
 
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C while the run is going (main thread only)."""
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _execute(
     plan: RunPlan, todo: Sequence[Task], jobs: int, threads: int, executor: str | None
 ) -> Iterator[tuple[Task, BatchRecord]]:
@@ -124,20 +115,29 @@ def _execute(
 
 # ---------------------------------------------------------------- the run
 
+PENDING, DONE, FAILED = "pending", "done", "failed"
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A phase after the tables: ``run(work_dir)`` writes files into the run
+    directory and returns their paths, which the manifest checksums. An
+    exception in it becomes a warning and leaves the phase ``failed``
+    (``--resume`` tries it again): the tables are never lost to it."""
+
+    name: str
+    run: Callable[[Path], Iterable[Path]]
+
 
 @dataclass
 class RunOutcome:
-    """What a run did: where (``path``), what status, and the manifest.
-
-    ``work_dir`` is where the files are until :func:`finish` puts them at
-    ``path`` (a ``--force`` run writes beside the run it replaces).
-    """
+    """What a run did: where (``path``), what status, and the manifest;
+    ``plan`` is None when a resumed run had nothing left to do."""
 
     path: Path
     status: str
     manifest: dict[str, Any] = field(repr=False)
     plan: RunPlan | None = field(default=None, repr=False)
-    work_dir: Path | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         seeds = self.manifest.get("seeds", {}).get("count", "?")
@@ -162,122 +162,292 @@ def run_simulation(
     force: bool = False,
     progress: ProgressCallback | None = None,
     command: str | None = None,
+    phases: Sequence[Phase] | Callable[[Any], Sequence[Phase]] = (),
 ) -> RunOutcome:
-    """Simulate an experiment file and write its tables; the files stay in
-    ``outcome.work_dir`` until :func:`finish`.
+    """Run an experiment file into ``<out>/<name>/``: simulate, write the
+    tables, then ``phases`` (or ``phases(config)``); the run is ``complete``
+    when all are done.
 
-    Raises :class:`~stochlstm.experiment.load.ConfigError` for a bad file
-    (nothing is written), :class:`~stochlstm.experiment.rundir.RunDirectoryError`
-    when the run directory holds a run that must not be overwritten
-    (``force=True`` replaces it once the new run completes; ``resume=True``
-    finishes an interrupted one), and :class:`RunInterrupted` after marking
-    the run interrupted on Ctrl-C / SIGTERM. A complete run asked to resume is
-    returned as it is (``outcome.plan`` is None).
+    Raises :class:`~stochlstm.experiment.problems.ConfigError` for a bad file
+    and :class:`~stochlstm.experiment.rundir.OutputError` for an output
+    location that cannot be written (nothing is written);
+    :class:`~stochlstm.experiment.rundir.RunDirectoryError` when another
+    process writes the run directory, or it holds a run that must not be
+    overwritten (``force=True`` replaces it once the new run completes;
+    ``resume=True`` finishes an interrupted one, or the interrupted
+    replacement of a ``force`` run, if its experiment and input files are
+    unchanged); :class:`~stochlstm.experiment.checkpoint.CheckpointError` for
+    a damaged checkpoint; and :class:`RunInterrupted` after marking the run
+    interrupted on Ctrl-C / SIGTERM.
     """
     config = load_experiment(experiment, overrides=list(overrides))
     plan = plan_run(config)
-    resolved_yaml = config.to_resolved_yaml()
-    out_dir = Path(out if out is not None else config.output.dir)
-    target = out_dir / config.name
     jobs, threads = execution(config, jobs, threads, executor)
+    if not in_process(jobs, executor):
+        from .executors import check_executor
 
-    existing = rundir.read_manifest(target) if target.exists() else None
-    work_dir = target
+        check_executor(executor or "processes")
+    target = Path(out if out is not None else config.output.dir) / config.name
+    rundir.check_output_location(target)
+    resolved_yaml = config.to_resolved_yaml()
+    inputs = _input_checksums(config)
+    phases = list(phases(config) if callable(phases) else phases)
+    names = ("simulate", "tables", *(phase.name for phase in phases))
+    with rundir.output_errors(target), RunLock(target, command), stop_signals():
+        work_dir, previous = _choose_work_dir(target, resume, force, resolved_yaml, inputs)
+        if previous is not None and _all_done(previous, names):
+            return RunOutcome(target, "complete", previous)
+        run = _RunInProgress(plan, target, work_dir, previous, names, inputs)
+        run.start(config, resolved_yaml, command, jobs, threads)
+        run.go(jobs, threads, executor, progress, phases)
+        return RunOutcome(target, run.manifest["status"], run.manifest, plan)
+
+
+def _input_checksums(config) -> dict[str, str]:
+    """``{file: sha256}`` of the weights and input files every sweep point reads."""
+    files = set()
+    for _, point in sweep_points(config):
+        for spec in (point.model.weights, point.inputs):
+            if getattr(spec, "file", None) is not None:
+                files.add(Path(spec.file))
+    return {str(path): rundir.file_sha256(path) for path in sorted(files)}
+
+
+def _fingerprint(resolved_yaml: str, inputs: dict[str, str]) -> str:
+    text = resolved_yaml + "".join(f"\n{name} {sha}" for name, sha in inputs.items())
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _all_done(manifest: dict, names: Sequence[str]) -> bool:
+    if manifest.get("status") != "complete":
+        return False
+    phases = manifest.get("phases")
+    return phases is None or all(phases.get(name) == DONE for name in names)
+
+
+def _choose_work_dir(
+    target: Path, resume: bool, force: bool, resolved_yaml: str, inputs: dict[str, str]
+) -> tuple[Path, dict | None]:
+    """Where this run writes, and the manifest of the run it continues (None
+    for a new one). A ``force`` run writes in ``.<name>.new`` beside ``target``."""
+    replacement = target.parent / f".{target.name}.new"
+    existing = rundir.read_manifest(target) if target.is_dir() else None
+    if resume:
+        pending = rundir.read_manifest(replacement) if replacement.is_dir() else None
+        if pending is not None:
+            work_dir, previous = replacement, pending
+        elif existing is not None:
+            work_dir, previous = target, existing
+        else:
+            raise rundir.RunDirectoryError(f"{target}: there is no run to resume")
+        _check_same_run(work_dir, previous, resolved_yaml, inputs)
+        return work_dir, previous
     if target.exists() and any(target.iterdir()):
-        if existing is None and not force:
+        if existing is None:
             raise rundir.RunDirectoryError(
-                f"{target} exists and is not a stochlstm run directory; refusing to write into it "
-                "(choose another --out, or pass --force to replace it)"
+                f"{target} exists and is not a stochlstm run directory; refusing to write into "
+                "or replace it (choose another --out)"
             )
-        status = existing.get("status") if existing else None
-        if resume and status == "complete":
-            return RunOutcome(target, "complete", existing)
-        if resume:
-            stored = target / "resolved.yaml"
-            if not stored.exists() or stored.read_text(encoding="utf-8") != resolved_yaml:
-                raise rundir.RunDirectoryError(
-                    f"{target}: the experiment differs from the one this run started with "
-                    "(compare resolved.yaml); cannot resume it. Pass --force to start again"
-                )
-        elif force:
-            work_dir = out_dir / f".{config.name}.new-{os.getpid()}"
-            if work_dir.exists():
-                shutil.rmtree(work_dir)
-        elif status == "complete":
+        if force:
+            shutil.rmtree(replacement, ignore_errors=True)
+            return replacement, None
+        status = existing.get("status")
+        if status == "complete":
+            note = (
+                "; an interrupted --force replacement is waiting: --resume finishes it"
+                if replacement.is_dir()
+                else ""
+            )
             raise rundir.RunDirectoryError(
                 f"{target} already holds a complete run (finished {existing.get('finished', '?')}); "
                 "pass --force to replace it (the old run stays until the new one completes) "
-                "or --out DIR to write elsewhere"
+                f"or --out DIR to write elsewhere{note}"
             )
-        else:
+        what = status if status in ("interrupted", "failed") else "unfinished (its process died)"
+        raise rundir.RunDirectoryError(
+            f"{target} holds an {what} run; pass --resume to finish it or --force to start again"
+        )
+    shutil.rmtree(replacement, ignore_errors=True)  # a replacement of a run since removed
+    return target, None
+
+
+def _check_same_run(work_dir: Path, previous: dict, resolved_yaml: str, inputs: dict) -> None:
+    stored = work_dir / "resolved.yaml"
+    if not stored.exists() or stored.read_text(encoding="utf-8") != resolved_yaml:
+        raise rundir.RunDirectoryError(
+            f"{work_dir}: the experiment differs from the one this run started with "
+            "(compare resolved.yaml); cannot resume it. Pass --force to start again"
+        )
+    before = previous.get("inputs", {})
+    for name in sorted(set(before) | set(inputs)):
+        if before.get(name) != inputs.get(name):
             raise rundir.RunDirectoryError(
-                f"{target} holds a {status} run; pass --resume to finish it or --force to start again"
+                f"{work_dir}: input file {name} changed since the run started (its sha256 "
+                "differs from the manifest's); cannot resume it. Pass --force to start again"
             )
-    elif resume:
-        raise rundir.RunDirectoryError(f"{target}: there is no run to resume")
 
-    work_dir.mkdir(parents=True, exist_ok=True)
-    accumulator = Accumulator()
-    checkpoint = work_dir / CHECKPOINT
-    started = time.time()
-    if resume and checkpoint.exists():
-        with open(checkpoint, "rb") as handle:
-            accumulator = pickle.load(handle)
-    manifest = _manifest(plan, existing if resume else None, command, jobs, threads)
-    if not resume:
-        rundir.atomic_write_text(work_dir / "experiment.yaml", config.source_text)
-        rundir.atomic_write_text(work_dir / "resolved.yaml", resolved_yaml)
-    rundir.write_manifest(work_dir, manifest)
 
-    last_checkpoint = time.time()
-    try:
-        with _sigterm_as_interrupt():
-            todo = plan.tasks[accumulator.next_task :]
-            seeds_done = sum(len(t.seeds) for t in plan.tasks[: accumulator.next_task])
+class _RunInProgress:
+    """The phases of one run into ``work_dir``, its manifest kept true at each step."""
+
+    def __init__(self, plan, target, work_dir, previous, names, inputs):
+        self.plan, self.target, self.work_dir = plan, target, work_dir
+        self.previous, self.names, self.inputs = previous, names, inputs
+        self.fingerprint = _fingerprint(plan.config.to_resolved_yaml(), inputs)
+        self.checkpoint = work_dir / CHECKPOINT
+        self.accumulator: Accumulator | None = None
+        self.current = "simulate"
+        self.started = time.time()
+
+    def start(self, config, resolved_yaml, command, jobs, threads) -> None:
+        previous = self.previous
+        manifest = _manifest(self.plan, previous, command, jobs, threads)
+        done = (previous or {}).get("phases", {})
+        manifest["phases"] = {
+            name: DONE if done.get(name) == DONE else PENDING for name in self.names
+        }
+        manifest["inputs"] = self.inputs
+        manifest.pop("warnings", None)
+        self.manifest = manifest
+        if previous is None:
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+            files = [
+                rundir.atomic_write_text(self.work_dir / "experiment.yaml", config.source_text),
+                rundir.atomic_write_text(self.work_dir / "resolved.yaml", resolved_yaml),
+            ]
+            manifest["checksums"] = rundir.checksums(self.work_dir, files)
+        rundir.write_manifest(self.work_dir, manifest)
+
+    def done(self, name: str) -> bool:
+        return self.manifest["phases"].get(name) == DONE
+
+    def mark(self, name: str, state: str, written: Iterable[Path] = ()) -> None:
+        self.manifest["phases"][name] = state
+        self.manifest.setdefault("checksums", {}).update(rundir.checksums(self.work_dir, written))
+        rundir.write_manifest(self.work_dir, self.manifest)
+
+    def go(self, jobs, threads, executor, progress, phases: Sequence[Phase]) -> None:
+        try:
+            if not self.done("simulate"):
+                self.current = "simulate"
+                self._simulate(jobs, threads, executor, progress)
+            if not self.done("tables"):
+                self.current = "tables"
+                self._tables()
+            for phase in phases:
+                if not self.done(phase.name):
+                    self.current = phase.name
+                    if not self._analysis(phase):
+                        break
+            with deferred():
+                self._finish_manifest("complete")
+                if self.work_dir != self.target:
+                    rundir.replace_directory(self.work_dir, self.target)
+        except KeyboardInterrupt:
+            with deferred():
+                self._keep("interrupted")
+            where = (
+                self.work_dir
+                if self.work_dir == self.target
+                else f"{self.work_dir} (the replacement)"
+            )
+            raise RunInterrupted(
+                f"interrupted while {_DOING.get(self.current, self.current)}; finished work is "
+                f"kept in {where}; run the same command with --resume to finish"
+            ) from None
+        except CheckpointError:
+            raise
+        except BaseException as error:
+            with deferred():
+                self.manifest["error"] = f"{type(error).__name__}: {error}"
+                try:
+                    self._keep("failed")
+                except OSError:  # e.g. the disk is full: the error itself says more
+                    pass
+            raise
+
+    def _simulate(self, jobs, threads, executor, progress) -> None:
+        plan = self.plan
+        accumulator = Accumulator()
+        if self.previous is not None and self.checkpoint.exists():
+            accumulator = load_checkpoint(self.checkpoint, self.fingerprint)
+        self.accumulator = accumulator
+        todo = plan.tasks[accumulator.next_task :]
+        seeds_done = sum(len(t.seeds) for t in plan.tasks[: accumulator.next_task])
+        if progress:
+            progress(accumulator.next_task, len(plan.tasks), seeds_done)
+        last_save = time.time()
+        for task, record in _execute(plan, todo, jobs, threads, executor):
+            with deferred():  # a task is folded whole or not at all
+                accumulator.fold(task, record)
+            seeds_done += len(task.seeds)
+            if time.time() - last_save > CHECKPOINT_SECONDS:
+                with deferred():
+                    save_checkpoint(self.checkpoint, accumulator, self.fingerprint)
+                last_save = time.time()
             if progress:
                 progress(accumulator.next_task, len(plan.tasks), seeds_done)
-            for task, record in _execute(plan, todo, jobs, threads, executor):
-                accumulator.fold(task, record)
-                seeds_done += len(task.seeds)
-                if (
-                    time.time() - last_checkpoint > CHECKPOINT_SECONDS
-                    and accumulator.next_task < len(plan.tasks)
-                ):
-                    _save_checkpoint(checkpoint, accumulator)
-                    last_checkpoint = time.time()
-                if progress:
-                    progress(accumulator.next_task, len(plan.tasks), seeds_done)
-    except KeyboardInterrupt:
-        _save_checkpoint(checkpoint, accumulator)
-        _finish_manifest(work_dir, manifest, "interrupted", started)
-        raise RunInterrupted(
-            f"interrupted after {accumulator.next_task} of {len(plan.tasks)} task(s); "
-            f"finished work is kept in {work_dir}; run again with --resume to finish"
-        ) from None
-    except BaseException as error:
-        _save_checkpoint(checkpoint, accumulator)
-        manifest["error"] = f"{type(error).__name__}: {error}"
-        _finish_manifest(work_dir, manifest, "failed", started)
-        raise
+        with deferred():
+            save_checkpoint(self.checkpoint, accumulator, self.fingerprint)
+            self.mark("simulate", DONE)
 
-    outputs = write_tables(work_dir, plan, accumulator)
-    manifest["rows"] = {name: rows for name, (_, rows) in outputs.items()}
-    manifest["checksums"] = rundir.checksums(work_dir, [path for path, _ in outputs.values()])
-    checkpoint.unlink(missing_ok=True)
-    # The simulation's outputs are all in place: the run is complete.
-    _finish_manifest(work_dir, manifest, "complete", started)
-    return RunOutcome(target, "complete", manifest, plan, work_dir)
+    def _tables(self) -> None:
+        if self.accumulator is None:
+            if not self.checkpoint.exists():
+                raise CheckpointError(
+                    f"{self.checkpoint}: missing, though the manifest says the simulation is "
+                    "done; pass --force to start again"
+                )
+            self.accumulator = load_checkpoint(self.checkpoint, self.fingerprint)
+        outputs = write_tables(self.work_dir, self.plan, self.accumulator)
+        with deferred():
+            self.manifest["rows"] = {name: rows for name, (_, rows) in outputs.items()}
+            self.mark("tables", DONE, [path for path, _ in outputs.values()])
+            self.checkpoint.unlink(missing_ok=True)
+
+    def _analysis(self, phase: Phase) -> bool:
+        try:
+            written = list(phase.run(self.work_dir))
+        except (KeyboardInterrupt, OSError):
+            raise
+        except Exception as error:  # noqa: BLE001 (a bug here must not lose the tables)
+            self.manifest.setdefault("warnings", []).append(
+                f"{phase.name} failed: {type(error).__name__}: {error} "
+                "(run the same command with --resume to try again)"
+            )
+            self.mark(phase.name, FAILED)
+            return False
+        with deferred():
+            self.mark(phase.name, DONE, written)
+        return True
+
+    def _keep(self, status: str) -> None:
+        """Keep what is finished (the checkpoint of a simulation in progress) and say so."""
+        self.manifest["stopped_in"] = self.current
+        if self.current == "simulate" and self.accumulator is not None:
+            save_checkpoint(self.checkpoint, self.accumulator, self.fingerprint)
+        self._finish_manifest(status)
+
+    def _finish_manifest(self, status: str) -> None:
+        manifest = self.manifest
+        if status == "complete":
+            manifest.pop("stopped_in", None)
+            manifest.pop("error", None)
+        manifest["status"] = status
+        manifest["finished" if status == "complete" else "stopped"] = rundir.now()
+        manifest["elapsed_seconds"] = round(
+            manifest.get("elapsed_seconds", 0.0) + time.time() - self.started, 3
+        )
+        rundir.write_manifest(self.work_dir, manifest)
 
 
-def finish(outcome: RunOutcome) -> None:
-    """Put the run at ``outcome.path`` (replacing the run there, if any)."""
-    if outcome.work_dir is not None and outcome.work_dir != outcome.path:
-        rundir.replace_directory(outcome.work_dir, outcome.path)
-        outcome.work_dir = outcome.path
-
-
-def _save_checkpoint(path: Path, accumulator: Accumulator) -> None:
-    rundir.atomic_write(path, lambda tmp: tmp.write_bytes(pickle.dumps(accumulator, protocol=5)))
+_DOING = {
+    "simulate": "simulating",
+    "tables": "writing the tables",
+    "metrics": "computing the metrics",
+    "figures": "drawing the figures",
+    "report": "writing the report",
+}
 
 
 def _manifest(
@@ -315,12 +485,3 @@ def _manifest(
     manifest.setdefault("attempts", 0)
     manifest["attempts"] += 1
     return manifest
-
-
-def _finish_manifest(work_dir: Path, manifest: dict, status: str, started: float) -> None:
-    manifest["status"] = status
-    manifest["finished" if status == "complete" else "stopped"] = rundir.now()
-    manifest["elapsed_seconds"] = round(
-        manifest.get("elapsed_seconds", 0.0) + time.time() - started, 3
-    )
-    rundir.write_manifest(work_dir, manifest)

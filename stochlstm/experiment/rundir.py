@@ -22,13 +22,16 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "OutputError",
     "RunDirectoryError",
     "atomic_path",
     "atomic_write",
     "atomic_write_text",
+    "check_output_location",
     "checksums",
     "file_sha256",
     "now",
+    "output_errors",
     "package_versions",
     "read_manifest",
     "write_manifest",
@@ -40,6 +43,44 @@ STATUSES = ("running", "complete", "failed", "interrupted")
 
 class RunDirectoryError(Exception):
     """A run directory cannot be used as asked (exists, incomplete, mismatched)."""
+
+
+class OutputError(Exception):
+    """The output location cannot be written (not a folder, read-only, full)."""
+
+
+def check_output_location(target: Path) -> None:
+    """Create the parent of run directory ``target`` if needed; an
+    :class:`OutputError` if it cannot hold the run."""
+    target = Path(target)
+    parent = target.parent
+    if parent.exists() and not parent.is_dir():
+        raise OutputError(
+            f"{parent}: not a directory (the output folder, from --out or output.dir)"
+        )
+    if target.exists() and not target.is_dir():
+        raise OutputError(f"{target}: exists and is not a directory; cannot write the run there")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"{parent}: cannot create the output folder ({_reason(error)})") from None
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{parent}: the output folder is not writable")
+
+
+@contextmanager
+def output_errors(target: Path) -> Iterator[None]:
+    """An OSError while writing the run at ``target`` (disk full, permissions)
+    as an :class:`OutputError` of one line."""
+    try:
+        yield
+    except OSError as error:
+        where = error.filename or target
+        raise OutputError(f"{where}: cannot write the run ({_reason(error)})") from None
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or type(error).__name__
 
 
 def now() -> str:

@@ -63,7 +63,7 @@ def test_load_run_prefers_parquet_trajectories(tmp_path):
         ("empty", r"not a run directory \(no manifest.json\)"),
         ("bad-json", "manifest.json: not valid JSON"),
         ("no-summary", "no summary.csv"),
-        ("running", r"the run is not complete \(status: running\); pass allow_incomplete=True"),
+        ("running", r"the run is not complete \(status: running\); finish it with .*--resume"),
     ],
 )
 def test_load_run_errors_name_the_folder_and_the_problem(tmp_path, run_dir, problem, message):

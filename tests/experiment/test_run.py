@@ -237,7 +237,8 @@ def test_complete_run_is_not_overwritten_without_force(tmp_path):
     replaced = run_experiment(experiment, out=tmp_path, overrides=["seeds=300"], force=True)
     assert replaced.manifest["seeds"]["count"] == 300
     assert read_outputs(outcome.path) != before
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tiny")]
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".tiny")]
+    assert leftovers == [".tiny.lock"]  # the lock file stays; no replacement is left
 
 
 def test_bad_experiment_leaves_an_existing_run_untouched(tmp_path):
