@@ -1,10 +1,12 @@
 """Ctrl-C and SIGTERM during a run: stop, but never in the middle of a commit.
 
 Inside :func:`stop_signals`, SIGINT and SIGTERM raise :class:`KeyboardInterrupt`
-in the main thread, as Ctrl-C does by default. Inside :func:`deferred`, they
-are held and raised when the block ends, so that what the block does (fold a
-finished task into the running totals, write a checkpoint, mark the run
-interrupted) happens whole or not at all, whatever signal arrives when and
+in the main thread, as Ctrl-C does by default, once: the signals that follow
+(a second Ctrl-C 1 ms later) are ignored while the run stops, so its cleanup
+(save the checkpoint, mark the run interrupted) is not cut short. Inside
+:func:`deferred`, they are held and raised when the block ends, so that what
+the block does (fold a finished task into the running totals, write a
+checkpoint) happens whole or not at all, whatever signal arrives when and
 however many. Outside the main thread both are no-ops (Python delivers
 signals to the main thread only).
 """
@@ -23,9 +25,10 @@ _state = threading.local()
 
 
 def _handler(signum, frame) -> None:
-    if getattr(_state, "depth", 0):
+    if getattr(_state, "depth", 0) or getattr(_state, "stopping", False):
         _state.pending = signum
         return
+    _state.stopping = True
     raise KeyboardInterrupt
 
 
@@ -41,11 +44,14 @@ def stop_signals() -> Iterator[None]:
         yield
         return
     previous = {signum: signal.signal(signum, _handler) for signum in _SIGNALS}
+    _state.stopping = False
     try:
         yield
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        _state.stopping = False
+        _state.__dict__.pop("pending", None)
 
 
 @contextmanager
@@ -61,5 +67,6 @@ def deferred() -> Iterator[None]:
     finally:
         _state.depth -= 1
         pending = _state.__dict__.pop("pending", None) if _state.depth == 0 else None
-    if pending is not None:
+    if pending is not None and not getattr(_state, "stopping", False):
+        _state.stopping = True
         raise KeyboardInterrupt
