@@ -27,7 +27,7 @@ from .experiment.rundir import OutputError, RunDirectoryError
 app = typer.Typer(
     help="Deterministic vs stochastic LSTM gating, side by side.",
     no_args_is_help=True,
-    add_completion=False,
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
 out = Console(highlight=False, soft_wrap=True)
@@ -82,6 +82,24 @@ def _user_errors():
         _fail(str(error), code=EXIT_INTERRUPTED)
 
 
+def _version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        out.print(f"stochlstm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Deterministic vs stochastic LSTM gating, side by side."""
+
+
 @app.command()
 def run(
     experiment: ExperimentFile,
@@ -108,12 +126,23 @@ def run(
             "--out", help="Parent folder of the run directory (default: the file's output.dir)."
         ),
     ] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted run.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Finish an interrupted or failed run: only the phases that are missing.",
+        ),
+    ] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing run once the new one completes.")
     ] = False,
     figures: Annotated[
-        bool | None, typer.Option("--figures/--no-figures", help="Draw figures at the end.")
+        bool | None,
+        typer.Option(
+            "--figures/--no-figures",
+            help="Draw figures, metrics and the report at the end "
+            "(default: the file's output.figures).",
+        ),
     ] = None,
     executor: Annotated[
         str | None,

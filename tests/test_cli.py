@@ -182,3 +182,16 @@ def test_analyze_refuses_a_folder_that_is_not_a_run(tmp_path):
     result = invoke("analyze", tmp_path)
     assert result.exit_code == EXIT_BAD_INPUT
     assert str(tmp_path) in result.output and result.output.startswith("error: ")
+
+
+def test_version_and_python_dash_m():
+    import subprocess
+    import sys
+
+    from stochlstm import __version__
+
+    assert invoke("--version").output.strip() == f"stochlstm {__version__}"
+    result = subprocess.run(
+        [sys.executable, "-m", "stochlstm", "--version"], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and result.stdout.strip() == f"stochlstm {__version__}"

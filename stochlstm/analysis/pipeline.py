@@ -6,6 +6,7 @@ directory's lock, recorded in its manifest.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -16,10 +17,11 @@ from ..experiment import rundir
 from ..experiment.lock import RunLock
 from ..experiment.run import Phase, ProgressCallback, RunOutcome, run_simulation
 from ..experiment.schema import ExperimentConfig
-from .figures import draw_figures
 from .metrics import compute_metrics
-from .report import write_report
 from .run import Run, RunError, load_run
+
+# The figures and the report import matplotlib and seaborn (seconds): only
+# when they are drawn.
 
 __all__ = ["analysis_phases", "analyze", "analyze_and_draw", "draw_run_figures", "run_experiment"]
 
@@ -79,7 +81,7 @@ def analysis_phases(formats: Sequence[str] = ("png", "pdf")) -> list[Phase]:
     return [
         Phase("metrics", step(lambda run: [_write_metrics(run)])),
         Phase("figures", step(lambda run: _draw(run, formats))),
-        Phase("report", step(lambda run: [write_report(run)])),
+        Phase("report", step(lambda run: [_write_report(run, last_phase=True)])),
     ]
 
 
@@ -122,7 +124,7 @@ def analyze_and_draw(
     figures and report.html; ``{path relative to the run directory: path}``."""
     run = load_run(path, allow_incomplete=True, verify=verify)
     with RunLock(run.path):
-        written = [_write_metrics(run), *_draw(run, formats), write_report(run)]
+        written = [_write_metrics(run), *_draw(run, formats), _write_report(run)]
         _record(run.path, written)
     return {str(p.relative_to(run.path)): p for p in written}
 
@@ -140,10 +142,23 @@ def _write_metrics(run: Run) -> Path:
 
 
 def _draw(run: Run, formats: Sequence[str]) -> list[Path]:
+    from . import figures
+
     try:
-        return draw_figures(run, formats=tuple(formats))
+        return figures.draw_figures(run, formats=tuple(formats))
     except ValueError as error:
         raise RunError(f"{run.path}: cannot draw the figures ({error})") from None
+
+
+def _write_report(run: Run, *, last_phase: bool = False) -> Path:
+    """report.html; as the run's ``last_phase`` it describes the run as the
+    complete one it is once the report is in place."""
+    from .report import write_report
+
+    if last_phase:
+        run = copy.copy(run)  # keeps the tables already read
+        run.manifest = {**run.manifest, "status": "complete"}
+    return write_report(run)
 
 
 def _record(run_dir: Path, written: list[Path]) -> list[Path]:

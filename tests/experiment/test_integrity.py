@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from stochlstm import run_experiment
-from stochlstm.analysis import pipeline
+from stochlstm.analysis import figures, pipeline
 from stochlstm.analysis.run import RunError, load_run
 from stochlstm.engine import statistics
 from stochlstm.experiment import run as runner
@@ -185,7 +185,7 @@ def test_interrupt_while_drawing_figures_then_resume_draws_them(tmp_path, monkey
     experiment = write(tmp_path, figures=True)
     reference = run_experiment(experiment, out=tmp_path / "reference").path
     expected_files = sorted(p.name for p in (reference / "figures").iterdir())
-    draw = pipeline.draw_figures
+    draw = figures.draw_figures
 
     def draw_then_signal(run, formats):
         written = draw(run, formats)
@@ -193,7 +193,7 @@ def test_interrupt_while_drawing_figures_then_resume_draws_them(tmp_path, monkey
         signal_self()
         return written
 
-    monkeypatch.setattr(pipeline, "draw_figures", draw_then_signal)
+    monkeypatch.setattr(figures, "draw_figures", draw_then_signal)
     message = interrupted(experiment, tmp_path)
     run_dir = tmp_path / "tiny"
     assert "while drawing the figures" in message
@@ -207,7 +207,7 @@ def test_interrupt_while_drawing_figures_then_resume_draws_them(tmp_path, monkey
         "report": "pending",
     }
     assert not (run_dir / "report.html").exists()
-    monkeypatch.setattr(pipeline, "draw_figures", draw)
+    monkeypatch.setattr(figures, "draw_figures", draw)
     resumed = run_experiment(experiment, out=tmp_path, resume=True)
     assert resumed.status == "complete" and set(resumed.manifest["phases"].values()) == {"done"}
     assert sorted(p.name for p in (run_dir / "figures").iterdir()) == expected_files
@@ -224,7 +224,7 @@ def test_a_failing_figure_phase_keeps_the_tables_and_resume_retries_it(tmp_path,
     def broken(run, formats):
         raise RuntimeError("no display")
 
-    monkeypatch.setattr(pipeline, "draw_figures", broken)
+    monkeypatch.setattr(figures, "draw_figures", broken)
     outcome = run_experiment(experiment, out=tmp_path)
     assert outcome.status == "complete"
     assert outcome.manifest["phases"]["figures"] == "failed"
@@ -474,9 +474,9 @@ def test_a_killed_process_then_resume_gives_the_same_bytes(tmp_path, how):
     experiment.write_text(
         textwrap.dedent("""\
         name: long
-        seeds: 6000
+        seeds: 3000
         model: {input_size: 2, hidden_size: 16, weights: {init: uniform, seed: 1}}
-        inputs: {kind: sine, period: 8, steps: 300}
+        inputs: {kind: sine, period: 8, steps: 200}
         conditions: {deterministic: {}, stochastic: {gates: bernoulli}}
         record: {seeds: 2, every: 50}
         output: {figures: false}

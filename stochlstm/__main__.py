@@ -1,0 +1,5 @@
+"""``python -m stochlstm``: the ``stochlstm`` command."""
+
+from .cli import main
+
+main()
