@@ -122,16 +122,16 @@ def _lines(columns: list[Column | None], start: int, stop: int) -> pa.Buffer:
 
 def _float_fields(values: np.ndarray) -> pa.Array:
     """Arrow's shortest text of each float, with ``.0`` where it has neither a
-    point nor an exponent (Arrow writes ``1`` for 1.0, ``1e+10`` for 1e10)."""
+    point nor an exponent (Arrow 26 writes ``1`` for 1.0, ``1e+10`` for 1e10)."""
     text = pc.cast(pa.array(values, from_pandas=True), pa.string())
     integral = np.isfinite(values) & (values == np.trunc(values))
     if not integral.any():
         return text
     mask = pa.array(integral)
     candidates = pc.filter(text, mask)
+    looks_float = pc.or_(pc.match_substring(candidates, "."), pc.match_substring(candidates, "e"))
     with_point = pc.binary_join_element_wise(candidates, ".0", "")
-    fixed = pc.if_else(pc.match_substring(candidates, "e"), candidates, with_point)
-    return pc.replace_with_mask(text, mask, fixed)
+    return pc.replace_with_mask(text, mask, pc.if_else(looks_float, candidates, with_point))
 
 
 def _quoted(text: pa.Array) -> pa.Array:

@@ -1,6 +1,10 @@
 """What a run keeps and the tables it writes: running statistics and sample
 paths folded in task order (:class:`Accumulator`), and ``summary.csv`` and
 ``trajectories.csv`` made from them (the data contracts in the README).
+
+The tables come in parts (one per point, condition and, for the summary,
+quantity) that :mod:`~stochlstm.experiment.csv_writer` formats and writes one
+after the other: no DataFrame of the whole table is built on the way.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from .rundir import atomic_path, atomic_write
 
 __all__ = [
     "Accumulator",
-    "summary_frame",
     "summary_parts",
     "trajectories_frame",
     "trajectories_parts",
@@ -105,11 +108,6 @@ def trajectories_parts(plan: RunPlan, accumulator: Accumulator) -> Iterator[dict
                 paths[quantity] = values
             labels = {**point.columns, "condition": condition}
             yield tidy_columns(labels, {"seed": seed, "t": t, "unit": unit}, paths)
-
-
-def summary_frame(plan: RunPlan, accumulator: Accumulator) -> pd.DataFrame:
-    """summary.csv as a DataFrame: one row per (point, condition, quantity, t, unit)."""
-    return pd.concat(map(pd.DataFrame, summary_parts(plan, accumulator)), ignore_index=True)
 
 
 def trajectories_frame(plan: RunPlan, accumulator: Accumulator) -> pd.DataFrame:

@@ -1,5 +1,5 @@
-"""write_tables: the CSV files read back with pandas to exactly the in-memory
-tables (summary_frame, trajectories_frame), values and dtypes."""
+"""write_tables: the CSV files read back with pandas to exactly the tables
+their parts make as DataFrames, values and dtypes."""
 
 import pandas as pd
 
@@ -8,7 +8,7 @@ from stochlstm.experiment.plan import plan_run
 from stochlstm.experiment.run import run_task
 from stochlstm.experiment.tables import (
     Accumulator,
-    summary_frame,
+    summary_parts,
     trajectories_frame,
     write_tables,
 )
@@ -47,7 +47,8 @@ def test_written_tables_read_back_exactly_as_the_frames(tmp_path):
         accumulator.fold(task, run_task(plan.points[task.point], task.seeds))
     outputs = write_tables(tmp_path, plan, accumulator)
 
-    summary, trajectories = summary_frame(plan, accumulator), trajectories_frame(plan, accumulator)
+    summary = pd.concat(map(pd.DataFrame, summary_parts(plan, accumulator)), ignore_index=True)
+    trajectories = trajectories_frame(plan, accumulator)
     assert {"y", "y_0", "y_1"} <= set(trajectories.columns)
     assert trajectories["c"].isna().sum() == 0 and trajectories["p_i"].isna().any()
     assert outputs["summary.csv"][1] == len(summary)
