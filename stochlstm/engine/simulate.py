@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -18,7 +17,7 @@ from ..core.weights import LSTMWeights
 from .kernel import as_conditions, check_inputs, initial_columns, run_kernel
 from .threads import check, run_in_threads, seed_groups, usable_cores
 
-__all__ = ["Simulation", "readout_columns", "simulate", "tidy_frame"]
+__all__ = ["Simulation", "readout_columns", "simulate", "tidy_columns", "tidy_frame"]
 
 
 def readout_columns(values: np.ndarray, n_units: int) -> dict[str, np.ndarray]:
@@ -33,22 +32,30 @@ def readout_columns(values: np.ndarray, n_units: int) -> dict[str, np.ndarray]:
     }
 
 
-def tidy_frame(
+def tidy_columns(
     labels: Mapping[str, object], index: Mapping[str, np.ndarray], values: Mapping[str, np.ndarray]
-) -> pd.DataFrame:
-    """A table with one row per element of the ``index`` grids (arrays of one
-    shape, the last axis the unit): a column per label (the same on every row),
-    per grid and per array of ``values`` (of the grids' shape; the readout ``y``,
-    ``(..., Y)``, is spread over the units by :func:`readout_columns`)."""
+) -> dict[str, object]:
+    """The columns of a table with one row per element of the ``index`` grids
+    (arrays of one shape, the last axis the unit): each label as it is (one
+    value for every row), then each grid and each array of ``values`` (of the
+    grids' shape; the readout ``y``, ``(..., Y)``, is spread over the units by
+    :func:`readout_columns`) flattened, in that order."""
     shape = next(iter(index.values())).shape
-    columns = {name: np.full(math.prod(shape), value) for name, value in labels.items()}
+    columns = dict(labels)
     columns.update({name: grid.ravel() for name, grid in index.items()})
     for name, array in values.items():
         if name == "y":
             columns.update(readout_columns(array, shape[-1]))
         else:
             columns[name] = array.ravel()
-    return pd.DataFrame(columns)
+    return columns
+
+
+def tidy_frame(
+    labels: Mapping[str, object], index: Mapping[str, np.ndarray], values: Mapping[str, np.ndarray]
+) -> pd.DataFrame:
+    """The table of :func:`tidy_columns` as a DataFrame (a label repeated on every row)."""
+    return pd.DataFrame(tidy_columns(labels, index, values))
 
 
 @dataclass(frozen=True)

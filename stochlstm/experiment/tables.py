@@ -1,10 +1,15 @@
 """What a run keeps and the tables it writes: running statistics and sample
 paths folded in task order (:class:`Accumulator`), and ``summary.csv`` and
 ``trajectories.csv`` made from them (the data contracts in the README).
+
+The tables come in parts (one per point, condition and, for the summary,
+quantity) that :mod:`~stochlstm.experiment.csv_writer` formats and writes one
+after the other: no DataFrame of the whole table is built on the way.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -13,13 +18,19 @@ import numpy as np
 import pandas as pd
 
 from ..engine.recorder import BatchRecord, derived_quantities
-from ..engine.simulate import tidy_frame
+from ..engine.simulate import tidy_columns
 from ..engine.statistics import RunningStats
 from .csv_writer import write_csv
 from .plan import RunPlan, Task
-from .rundir import atomic_write
+from .rundir import atomic_path, atomic_write
 
-__all__ = ["Accumulator", "summary_frame", "trajectories_frame", "write_tables"]
+__all__ = [
+    "Accumulator",
+    "summary_parts",
+    "trajectories_frame",
+    "trajectories_parts",
+    "write_tables",
+]
 
 
 @dataclass
@@ -45,9 +56,10 @@ class Accumulator:
         self.next_task += 1
 
 
-def summary_frame(plan: RunPlan, accumulator: Accumulator) -> pd.DataFrame:
-    """summary.csv: one row per (point, condition, quantity, t, unit)."""
-    frames = []
+def summary_parts(plan: RunPlan, accumulator: Accumulator) -> Iterator[dict[str, object]]:
+    """summary.csv in parts, one per (point, condition, quantity), each a
+    :func:`~stochlstm.engine.simulate.tidy_columns` table with one row per (t, unit);
+    the columns are the same in every part."""
     for point in plan.points:
         for condition in point.output_order:
             is_baseline = condition == point.baseline
@@ -65,17 +77,17 @@ def summary_frame(plan: RunPlan, accumulator: Accumulator) -> pd.DataFrame:
                     units = point.record.units
                 t, unit = np.meshgrid(point.record.steps, units, indexing="ij")
                 labels = {**point.columns, "condition": condition, "quantity": quantity}
-                frames.append(tidy_frame(labels, {"t": t, "unit": unit}, table))
-    return pd.concat(frames, ignore_index=True)
+                yield tidy_columns(labels, {"t": t, "unit": unit}, table)
 
 
-def trajectories_frame(plan: RunPlan, accumulator: Accumulator) -> pd.DataFrame:
-    """trajectories.csv: the sample paths, one row per (point, condition, seed, t, unit).
+def trajectories_parts(plan: RunPlan, accumulator: Accumulator) -> Iterator[dict[str, object]]:
+    """trajectories.csv in parts, one per (point, condition) with sample paths, each a
+    :func:`~stochlstm.engine.simulate.tidy_columns` table with one row per (seed, t, unit).
 
     With ``record.initial_state`` the rows ``t = -1`` hold the initial ``c``
-    and ``h`` (the other quantities are empty there).
+    and ``h`` (the other quantities are NaN there). Points may record different
+    quantities, so parts may have different columns.
     """
-    frames = []
     for point in plan.points:
         seeds = accumulator.path_seeds.get(point.index, [])
         if not seeds:
@@ -95,7 +107,13 @@ def trajectories_frame(plan: RunPlan, accumulator: Accumulator) -> pd.DataFrame:
                     values = np.concatenate([initial, values], axis=1)
                 paths[quantity] = values
             labels = {**point.columns, "condition": condition}
-            frames.append(tidy_frame(labels, {"seed": seed, "t": t, "unit": unit}, paths))
+            yield tidy_columns(labels, {"seed": seed, "t": t, "unit": unit}, paths)
+
+
+def trajectories_frame(plan: RunPlan, accumulator: Accumulator) -> pd.DataFrame:
+    """The sample paths as a DataFrame: one row per (point, condition, seed, t, unit);
+    a column that only some points have is NaN in the others' rows."""
+    frames = list(map(pd.DataFrame, trajectories_parts(plan, accumulator)))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
@@ -103,14 +121,29 @@ def write_tables(
     work_dir: Path, plan: RunPlan, accumulator: Accumulator
 ) -> dict[str, tuple[Path, int]]:
     """Write summary.csv and the trajectories (CSV, or Parquet with
-    ``output.format: parquet``); ``{file name: (path, rows)}``."""
-    summary = summary_frame(plan, accumulator)
-    path = atomic_write(work_dir / "summary.csv", partial(write_csv, summary))
-    outputs = {"summary.csv": (path, len(summary))}
-    trajectories = trajectories_frame(plan, accumulator)
+    ``output.format: parquet``); ``{file name: (path, rows)}``.
+
+    The summary is formatted and written part by part
+    (:mod:`~stochlstm.experiment.csv_writer`), so that besides the running
+    statistics only one part's values are held at a time.
+    """
+    outputs = {
+        "summary.csv": _write_csv(work_dir / "summary.csv", summary_parts(plan, accumulator))
+    }
     if plan.config.output.format == "parquet":
-        name, write = "trajectories.parquet", partial(trajectories.to_parquet, index=False)
+        trajectories = trajectories_frame(plan, accumulator)
+        path = atomic_write(
+            work_dir / "trajectories.parquet", partial(trajectories.to_parquet, index=False)
+        )
+        outputs["trajectories.parquet"] = (path, len(trajectories))
     else:
-        name, write = "trajectories.csv", partial(write_csv, trajectories)
-    outputs[name] = (atomic_write(work_dir / name, write), len(trajectories))
+        parts = list(trajectories_parts(plan, accumulator))
+        names = list(dict.fromkeys(name for part in parts for name in part))
+        outputs["trajectories.csv"] = _write_csv(work_dir / "trajectories.csv", parts, names)
     return outputs
+
+
+def _write_csv(path: Path, parts: Iterable[dict[str, object]], names=None) -> tuple[Path, int]:
+    with atomic_path(path) as tmp:
+        rows = write_csv(tmp, parts, names)
+    return path, rows
