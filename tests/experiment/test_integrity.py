@@ -162,11 +162,12 @@ def test_interrupt_while_the_tables_are_written(
 ):
     write_csv, calls = tables.write_csv, []
 
-    def write_then_signal(frame, path):
+    def write_then_signal(path, parts, names=None):
         calls.append(1)
-        write_csv(frame, path)
+        rows = write_csv(path, parts, names)
         if len(calls) == 1:  # summary.csv's temporary file is written, not yet renamed
             signal_self(signum)
+        return rows
 
     monkeypatch.setattr(tables, "write_csv", write_then_signal)
     message = interrupted(experiment, tmp_path)
@@ -447,7 +448,7 @@ def test_a_full_disk_fails_the_run_in_one_line_and_resume_finishes_it(
 
     write_csv = tables.write_csv
 
-    def disk_full(frame, path):
+    def disk_full(path, parts, names=None):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     monkeypatch.setattr(tables, "write_csv", disk_full)
