@@ -139,7 +139,8 @@ class _ConditionRecord:
     moments ``(4, n_blocks, n_steps, rows)``, the quantities side by side on the
     last axis; ``groups``, runs of two-pass quantities computed in one call;
     ``copies``, rows of ``real`` that copy other rows (``(to, from)``, see
-    :func:`_same_values`)."""
+    :func:`_same_values`); ``masks``, the rows of ``indicators`` of the 0/1 tests
+    (``sat_*``, ``flip_*``, the last ones), formed side by side and counted at once."""
 
     name: str
     condition: Condition
@@ -148,6 +149,8 @@ class _ConditionRecord:
     real: np.ndarray
     indicators: np.ndarray
     copies: list[tuple[slice, slice]] = field(default_factory=list)
+    mask_jobs: list[_Job] = field(default_factory=list)
+    masks: slice | None = None  # rows of the 0/1 tests, when there are any
     retention: np.ndarray | None = None  # (n_units, B), product of keep factors
     retention_theory: np.ndarray | None = None  # (n_units, B), product of keep probabilities
 
@@ -263,6 +266,11 @@ class BatchRecorder:
             indicators=np.empty((*shape, indicators[-1].rows.stop if indicators else 0)),
             copies=copies,
         )
+        # sat_* and flip_* come last (DERIVED_QUANTITIES' order), side by side
+        state.mask_jobs = [job for job in indicators if job.quantity.startswith(("sat_", "flip_"))]
+        state.indicator_jobs = indicators[: len(indicators) - len(state.mask_jobs)]
+        if state.mask_jobs:
+            state.masks = slice(state.mask_jobs[0].rows.start, indicators[-1].rows.stop)
         for quantity in quantities:  # BatchRecord.moments holds views, in the quantities' order
             moments = state.indicators if _is_indicator(condition, quantity) else state.real
             self.record.moments[(name, quantity)] = list(moments[..., rows[quantity]])
@@ -303,11 +311,16 @@ class BatchRecorder:
             state.real[:, :, j, rows] = statistics.real(parts).transpose(0, 2, 1)
         for rows, same in state.copies:
             state.real[:, :, j, rows] = state.real[:, :, j, same]
-        if state.indicator_jobs:
+        if state.indicators.shape[-1]:
             ones = statistics.tally[: state.indicators.shape[-1]]
             for job in state.indicator_jobs:
                 value = self._value(state, t, job.quantity, values, deviations)
                 statistics.count_ones(value, ones[job.rows])
+            if state.mask_jobs:
+                masks = self._buffer("masks", (state.masks.stop, len(self.seeds)), bool)
+                for job in state.mask_jobs:
+                    self._test(job.quantity, values, out=masks[job.rows])
+                statistics.count_ones(masks[state.masks], ones[state.masks])
             state.indicators[:, :, j, :] = statistics.from_counts(ones).transpose(0, 2, 1)
         if self.path_seeds:
             for quantity in self.plan.quantities:
@@ -365,15 +378,19 @@ class BatchRecorder:
             np.add.reduce(square, axis=0, keepdims=True, out=row)
             np.true_divide(row, np.intp(self.hidden_size), out=row, casting="unsafe")
             return np.sqrt(row, out=row)
+        raise KeyError(quantity)
+
+    def _test(self, quantity: str, values, out: np.ndarray) -> np.ndarray:
+        """The step's 0/1 test ``sat_*`` or ``flip_*`` into the booleans ``out``."""
+        kind, _, which = quantity.partition("_")
         prob = self._units(values[f"p_{which}"], slot="prob")
         first = self._buffer("mask", prob.shape, bool)
-        second = self._buffer("mask2", prob.shape, bool)
         if kind == "sat":  # 1[p < 0.1 or p > 0.9]
             np.less(prob, 0.1, out=first)
-            np.greater(prob, 0.9, out=second)
-            return np.logical_or(first, second, out=first)
+            np.greater(prob, 0.9, out=out)
+            return np.logical_or(first, out, out=out)
         if kind == "flip":  # 1[gate != 1[p > 0.5]]; gates are 0 or 1: (gate != 0) xor (p > 0.5)
             np.greater(prob, 0.5, out=first)
-            np.not_equal(self._units(values[which], slot="gate"), 0, out=second)
-            return np.not_equal(first, second, out=first)
+            np.not_equal(self._units(values[which], slot="gate"), 0, out=out)
+            return np.not_equal(first, out, out=out)
         raise KeyError(quantity)
