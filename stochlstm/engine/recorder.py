@@ -19,7 +19,9 @@ One-per-seed quantities (``div_*``) use unit ``-1``. Quantities whose every
 value is 0 or 1 (the realised gates of binary rules, ``retention`` under a
 binary forget gate, ``sat_*``, ``flip_*``) take the one-pass statistics of
 :meth:`stochlstm.engine.statistics.BlockMoments.indicator`; the others the
-two-pass ones.
+two-pass ones. A quantity that is another's very values under a condition (a
+deterministic gate is its probability; under a deterministic forget gate
+``retention`` is ``retention_theory``) copies that one's statistics.
 """
 
 from __future__ import annotations
@@ -105,6 +107,17 @@ def derived_quantities(condition: Condition, is_baseline: bool) -> tuple[str, ..
     return tuple(n for n in DERIVED_QUANTITIES if n in names)
 
 
+def _same_values(condition: Condition, quantity: str) -> str | None:
+    """The quantity whose values ``quantity`` always equals under ``condition``, if any:
+    a deterministic gate is its probability (``G(p) = p``), so the realised keep
+    factors of the forget gate are the keep probabilities."""
+    if quantity in GATES and getattr(condition, GATES[quantity]).name == "deterministic":
+        return f"p_{quantity}"
+    if quantity == "retention_theory" and condition.forget.name == "deterministic":
+        return "retention"
+    return None
+
+
 def _is_indicator(condition: Condition, quantity: str) -> bool:
     """Whether every value of ``quantity`` under ``condition`` is 0 or 1."""
     if quantity in GATES:
@@ -124,7 +137,10 @@ class _Job:
 class _ConditionRecord:
     """What is kept of one condition: ``real`` (two-pass) and ``indicators``
     moments ``(4, n_blocks, n_steps, rows)``, the quantities side by side on the
-    last axis; ``groups``, runs of two-pass quantities computed in one call."""
+    last axis; ``groups``, runs of two-pass quantities computed in one call;
+    ``copies``, rows of ``real`` that copy other rows (``(to, from)``, see
+    :func:`_same_values`); ``masks``, the rows of ``indicators`` of the 0/1 tests
+    (``sat_*``, ``flip_*``, the last ones), formed side by side and counted at once."""
 
     name: str
     condition: Condition
@@ -132,14 +148,17 @@ class _ConditionRecord:
     indicator_jobs: list[_Job]
     real: np.ndarray
     indicators: np.ndarray
+    copies: list[tuple[slice, slice]] = field(default_factory=list)
+    mask_jobs: list[_Job] = field(default_factory=list)
+    masks: slice | None = None  # rows of the 0/1 tests, when there are any
     retention: np.ndarray | None = None  # (n_units, B), product of keep factors
     retention_theory: np.ndarray | None = None  # (n_units, B), product of keep probabilities
 
 
-# Two-pass quantities of a step are stacked into one array, and their block
-# statistics computed in one go, while the stack stays this small; beyond it
-# (wide batches), each is computed on its own, where it lies. Only speed
-# depends on this: every row is computed the same way either way.
+# Two-pass quantities of a step are converted into one float64 stack, and their
+# block statistics computed in one go, while the stack stays this small; beyond
+# it (wide batches), each is computed on its own. Only speed depends on this:
+# every row is computed the same way either way.
 STACK_BYTES = 1 << 20
 
 
@@ -196,7 +215,9 @@ class BatchRecorder:
             baseline_needs.update(q[-1] for q in quantities if q.startswith(("dev_", "div_")))
             per_seed = (len(self.units), batch)
             state.retention = np.ones(per_seed) if "retention" in derived else None
-            state.retention_theory = np.ones(per_seed) if "retention_theory" in derived else None
+            if "retention_theory" in derived:  # one product when they are the same
+                same = state.retention is not None and _same_values(condition, "retention_theory")
+                state.retention_theory = state.retention if same else np.ones(per_seed)
             self.states.append(state)
             if self.path_seeds:
                 for quantity in plan.quantities:
@@ -215,12 +236,24 @@ class BatchRecorder:
             jobs = indicators if _is_indicator(condition, quantity) else real
             start = jobs[-1].rows.stop if jobs else 0
             jobs.append(_Job(quantity, slice(start, start + self._width(quantity))))
+        rows = {job.quantity: job.rows for job in real + indicators}
+        copies, computed = [], []
+        for job in real:
+            same = _same_values(condition, job.quantity)
+            if same in rows and not _is_indicator(condition, same):
+                copies.append((job.rows, rows[same]))
+            else:
+                computed.append(job)
         groups: list[tuple[slice, list[_Job]]] = []
-        for job in real:  # stacked while small, see STACK_BYTES
+        for job in computed:  # stacked while small, see STACK_BYTES; runs of adjacent rows
             if groups:
-                rows, members = groups[-1]
-                if (job.rows.stop - rows.start) * len(self.seeds) * 8 <= STACK_BYTES:
-                    groups[-1] = (slice(rows.start, job.rows.stop), [*members, job])
+                group_rows, members = groups[-1]
+                adjacent = group_rows.stop == job.rows.start
+                if (
+                    adjacent
+                    and (job.rows.stop - group_rows.start) * len(self.seeds) * 8 <= STACK_BYTES
+                ):
+                    groups[-1] = (slice(group_rows.start, job.rows.stop), [*members, job])
                     continue
             groups.append((job.rows, [job]))
         shape = (4, len(self.sizes), len(self.plan.steps))
@@ -231,8 +264,13 @@ class BatchRecorder:
             indicators,
             real=np.empty((*shape, real[-1].rows.stop if real else 0)),
             indicators=np.empty((*shape, indicators[-1].rows.stop if indicators else 0)),
+            copies=copies,
         )
-        rows = {job.quantity: job.rows for job in real + indicators}
+        # sat_* and flip_* come last (DERIVED_QUANTITIES' order), side by side
+        state.mask_jobs = [job for job in indicators if job.quantity.startswith(("sat_", "flip_"))]
+        state.indicator_jobs = indicators[: len(indicators) - len(state.mask_jobs)]
+        if state.mask_jobs:
+            state.masks = slice(state.mask_jobs[0].rows.start, indicators[-1].rows.stop)
         for quantity in quantities:  # BatchRecord.moments holds views, in the quantities' order
             moments = state.indicators if _is_indicator(condition, quantity) else state.real
             self.record.moments[(name, quantity)] = list(moments[..., rows[quantity]])
@@ -250,8 +288,9 @@ class BatchRecorder:
             buffer = self.buffers[key] = np.empty(shape, dtype=dtype)
         return buffer
 
-    def _units(self, value: np.ndarray, slot: int = 0) -> np.ndarray:
-        """The recorded units' rows of an ``(H, B)`` array (a view when they are a range)."""
+    def _units(self, value: np.ndarray, slot: object = 0) -> np.ndarray:
+        """The recorded units' rows of an ``(H, B)`` array (a view when they are a range;
+        else a copy into the buffer of ``slot``)."""
         if self.unit_rows is not None:
             return value[self.unit_rows]
         out = self._buffer(("units", slot), (len(self.units), value.shape[1]), value.dtype)
@@ -267,29 +306,21 @@ class BatchRecorder:
             self._keep_baseline(t, values)
         statistics = self.block_moments
         deviations: dict[str, np.ndarray] = {}
-        # rows already computed from each step array: a deterministic gate is the
-        # very array of its probability, and its statistics are those rows' bits
-        done: dict[int, slice] = {}
         for rows, jobs in state.groups:
-            if len(jobs) == 1:
-                source = values.get(jobs[0].quantity)
-                if source is not None:
-                    if id(source) in done:
-                        state.real[:, :, j, rows] = state.real[:, :, j, done[id(source)]]
-                        continue
-                    done[id(source)] = rows
-                stack = self._value(state, t, jobs[0].quantity, values, deviations)
-            else:
-                stack = self._buffer("stack", (rows.stop - rows.start, len(self.seeds)), np.float64)
-                for job in jobs:
-                    part = stack[job.rows.start - rows.start : job.rows.stop - rows.start]
-                    np.copyto(part, self._value(state, t, job.quantity, values, deviations))
-            state.real[:, :, j, rows] = statistics.real(stack).transpose(0, 2, 1)
-        if state.indicator_jobs:
+            parts = [self._value(state, t, job.quantity, values, deviations) for job in jobs]
+            state.real[:, :, j, rows] = statistics.real(parts).transpose(0, 2, 1)
+        for rows, same in state.copies:
+            state.real[:, :, j, rows] = state.real[:, :, j, same]
+        if state.indicators.shape[-1]:
             ones = statistics.tally[: state.indicators.shape[-1]]
             for job in state.indicator_jobs:
                 value = self._value(state, t, job.quantity, values, deviations)
                 statistics.count_ones(value, ones[job.rows])
+            if state.mask_jobs:
+                masks = self._buffer("masks", (state.masks.stop, len(self.seeds)), bool)
+                for job in state.mask_jobs:
+                    self._test(job.quantity, values, out=masks[job.rows])
+                statistics.count_ones(masks[state.masks], ones[state.masks])
             state.indicators[:, :, j, :] = statistics.from_counts(ones).transpose(0, 2, 1)
         if self.path_seeds:
             for quantity in self.plan.quantities:
@@ -313,7 +344,7 @@ class BatchRecorder:
     def _update_retention(self, state: _ConditionRecord, values) -> None:
         erase = state.condition.forget_semantics == "erase"
         for product, source in ((state.retention, "f"), (state.retention_theory, "p_f")):
-            if product is None:
+            if product is None or (source == "p_f" and product is state.retention):
                 continue
             keep = self._units(values[source])
             if erase:
@@ -329,31 +360,37 @@ class BatchRecorder:
         return deviations[which]
 
     def _value(self, state, t, quantity, values, deviations) -> np.ndarray:
+        """The step's values of ``quantity`` ``(rows, B)``, in buffers of that quantity's
+        own: the two-pass quantities of a group are all read after they are formed."""
         if quantity in values:
             value = values[quantity]
-            return value if quantity == "y" else self._units(value)
+            return value if quantity == "y" else self._units(value, quantity)
         if quantity in ("retention", "retention_theory"):
             return getattr(state, quantity)
         kind, _, which = quantity.partition("_")
         if kind == "dev":
-            return self._units(self._deviation(t, which, values, deviations))
+            return self._units(self._deviation(t, which, values, deviations), quantity)
         if kind == "div":  # root mean square over all units, one row per seed
             deviation = self._deviation(t, which, values, deviations)
             square = self._buffer("square", deviation.shape, deviation.dtype)
             np.square(deviation, out=square)
-            row = self._buffer("row", (1, deviation.shape[1]), deviation.dtype)
+            row = self._buffer(("row", which), (1, deviation.shape[1]), deviation.dtype)
             np.add.reduce(square, axis=0, keepdims=True, out=row)
             np.true_divide(row, np.intp(self.hidden_size), out=row, casting="unsafe")
             return np.sqrt(row, out=row)
-        prob = self._units(values[f"p_{which}"], slot=1)
+        raise KeyError(quantity)
+
+    def _test(self, quantity: str, values, out: np.ndarray) -> np.ndarray:
+        """The step's 0/1 test ``sat_*`` or ``flip_*`` into the booleans ``out``."""
+        kind, _, which = quantity.partition("_")
+        prob = self._units(values[f"p_{which}"], slot="prob")
         first = self._buffer("mask", prob.shape, bool)
-        second = self._buffer("mask2", prob.shape, bool)
         if kind == "sat":  # 1[p < 0.1 or p > 0.9]
             np.less(prob, 0.1, out=first)
-            np.greater(prob, 0.9, out=second)
-            return np.logical_or(first, second, out=first)
+            np.greater(prob, 0.9, out=out)
+            return np.logical_or(first, out, out=out)
         if kind == "flip":  # 1[gate != 1[p > 0.5]]; gates are 0 or 1: (gate != 0) xor (p > 0.5)
             np.greater(prob, 0.5, out=first)
-            np.not_equal(self._units(values[which], slot=0), 0, out=second)
-            return np.not_equal(first, second, out=first)
+            np.not_equal(self._units(values[which], slot="gate"), 0, out=out)
+            return np.not_equal(first, out, out=out)
         raise KeyError(quantity)

@@ -9,6 +9,7 @@ any batch size, number of jobs and executor give the same bits.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -99,8 +100,10 @@ class BlockMoments:
         self.result = np.empty((4, rows, len(self.sizes)))
         self.tally = np.empty((rows, len(self.sizes)))
         self.constant = np.empty((rows, len(self.sizes)), dtype=bool)
-        self._work = [np.empty((rows, k, n)) for _, k, n, _ in self._groups]  # float64 deviations
+        # the float64 values (converted once), then their deviations from the mean, in place
+        self._work = [np.empty((rows, k, n)) for _, k, n, _ in self._groups]
         self._views: dict[int, list] = {}
+        self._count_buffers: dict[tuple, np.ndarray] = {}
 
     def _parts(self, rows: int) -> list:
         """Per group of equal blocks: where its seeds are, and views of its columns of the
@@ -115,17 +118,30 @@ class BlockMoments:
             ]
         return parts
 
-    def real(self, values: np.ndarray) -> np.ndarray:
-        """Moments of any ``values (rows, n_seeds)`` in two passes (the mean, then the
-        squared deviations); a block whose values are all equal gets that value as its
-        mean and an m2 of exactly 0."""
-        rows = values.shape[0]
-        if values.shape != (rows, self.n_seeds):
+    def _check(self, values: np.ndarray) -> int:
+        if values.ndim != 2 or values.shape[1] != self.n_seeds:
             raise ValueError(f"expected values (rows, {self.n_seeds}), got {values.shape}")
+        return values.shape[0]
+
+    def real(self, values: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
+        """Moments of any ``values (rows, n_seeds)``, or of several such arrays stacked
+        on the rows, in two passes (the mean, then the squared deviations); a block whose
+        values are all equal gets that value as its mean and an m2 of exactly 0.
+
+        The values are converted to float64 once, into the work buffer that then holds
+        their deviations (a single float64 array is read where it lies)."""
+        parts = [values] if isinstance(values, np.ndarray) else list(values)
+        rows = sum(self._check(part) for part in parts)
+        in_place = len(parts) == 1 and parts[0].dtype == np.float64
         for start, k, n, mean, m2, low, high, work in self._parts(rows):
-            blocks = values[:, start : start + k * n].reshape(rows, k, n)
-            if blocks.dtype != np.float64:
-                work[...] = blocks
+            if in_place:
+                blocks = parts[0][:, start : start + k * n].reshape(rows, k, n)
+            else:
+                row = 0
+                for part in parts:
+                    stop = row + part.shape[0]
+                    work[row:stop] = part[:, start : start + k * n].reshape(-1, k, n)
+                    row = stop
                 blocks = work
             np.add.reduce(blocks, axis=-1, out=mean)
             np.divide(mean, n, out=mean)
@@ -141,15 +157,31 @@ class BlockMoments:
         np.copyto(m2, 0.0, where=constant)
         return result
 
+    def _count_buffer(self, rows: int, k: int, dtype) -> np.ndarray:
+        key = (rows, k, np.dtype(dtype))
+        buffer = self._count_buffers.get(key)
+        if buffer is None:
+            buffer = self._count_buffers[key] = np.empty((rows, k), dtype=dtype)
+        return buffer
+
     def count_ones(self, values: np.ndarray, out: np.ndarray) -> np.ndarray:
         """The number of nonzero values of each block of ``values (rows, n_seeds)``
-        (all 0 or 1, or booleans) into ``out (rows, n_blocks)``, as float64."""
-        rows = values.shape[0]
-        if values.shape != (rows, self.n_seeds):
-            raise ValueError(f"expected values (rows, {self.n_seeds}), got {values.shape}")
+        (all 0 or 1, or booleans) into ``out (rows, n_blocks)``, as float64.
+
+        Counts are whole numbers, exact in any order of summation: they are summed
+        in the values' own type (booleans as bytes into 16-bit integers, or 64-bit
+        for blocks of 65,536 seeds and more), with no float64 conversion."""
+        rows = self._check(values)
+        if values.dtype == bool:
+            values = values.view(np.uint8)
+            dtype = np.uint16 if self.block < 1 << 16 else np.int64
+        else:
+            dtype = values.dtype
         for start, k, n, first in self._groups:
             blocks = values[:, start : start + k * n].reshape(rows, k, n)
-            np.add.reduce(blocks, axis=-1, dtype=np.float64, out=out[:, first : first + k])
+            counts = self._count_buffer(rows, k, dtype)
+            np.add.reduce(blocks, axis=-1, dtype=dtype, out=counts)
+            out[:, first : first + k] = counts
         return out
 
     def from_counts(self, ones: np.ndarray) -> np.ndarray:

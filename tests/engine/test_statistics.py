@@ -200,3 +200,25 @@ def test_block_moments_keep_the_leading_axes():
     assert mean.shape == m2.shape == low.shape == high.shape == (3, 2, 3)
     np.testing.assert_allclose(mean[2], values[..., 512:].mean(axis=-1), rtol=1e-14)
     np.testing.assert_array_equal(high[1], values[..., 256:512].max(axis=-1))
+
+
+def test_real_moments_of_stacked_parts_are_those_of_the_stacked_array():
+    """Parts of either type, converted into the work buffer one after the other,
+    give the bits of the one array they stack into."""
+    parts = [data((2, 700)).astype(np.float32), data((3, 700), seed=1), data((1, 700), seed=2)]
+    stacked = np.concatenate([part.astype(np.float64) for part in parts])
+    got = BlockMoments(700, 8).real(parts)
+    np.testing.assert_array_equal(got, BlockMoments(700, 6).real(stacked))
+
+
+@pytest.mark.parametrize("dtype", [bool, np.float32, np.float64])
+def test_counts_of_ones_are_exact_in_any_type_and_block(dtype):
+    """Counted in the values' own type: up to 256 ones per block, and beyond the
+    16-bit range in a block of 70,000 seeds."""
+    values = indicators((4, 1000)).astype(dtype)
+    counts = BlockMoments(1000, 4).count_ones(values, np.empty((4, 4)))
+    expected = [values[:, s : s + 256].astype(np.int64).sum(axis=-1) for s in range(0, 1000, 256)]
+    np.testing.assert_array_equal(counts, np.stack(expected, axis=-1))
+    all_ones = np.ones((1, 70_000), dtype=dtype)
+    wide = BlockMoments(70_000, 1, block=70_000).count_ones(all_ones, np.empty((1, 1)))
+    assert wide[0, 0] == 70_000
