@@ -1,5 +1,5 @@
-"""What the figures share: style, layout, colours, lines, legends, and choosing
-the rows of one sweep point."""
+"""What the figures share: style, layout, colours, lines, legends, saving, and
+choosing the rows of one sweep point."""
 
 from __future__ import annotations
 
@@ -30,13 +30,20 @@ MEAN_LINE = dict(linewidth=1.8)  # a mean (or metric) over seeds
 DASHED_LINE = dict(linewidth=1.4, linestyle="--")  # the baseline, or theory
 BAND = dict(alpha=0.22, linewidth=0)  # a 95% CI
 
+PNG_DPI = 150  # figures are laid out at this resolution, and PNGs written at it
+# Metadata that would make two drawings of the same figure differ (a creation
+# date) is left out, so a figure file is a function of its data alone. PNGs
+# carry no date; SVG ids are hashed with svg.hashsalt, random unless set.
+METADATA = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}
+SAVE_STYLE = {"svg.hashsalt": "stochlstm"}
+
 
 @contextmanager
 def figure(nrows: int, ncols: int, figsize, **subplots) -> Iterator[tuple[Figure, np.ndarray]]:
     """A figure made without pyplot and its axes, for drawing in the figures' style."""
     style = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook", font_scale=0.8)}
     with matplotlib.rc_context(style):
-        fig = Figure(figsize=figsize, layout="constrained")
+        fig = Figure(figsize=figsize, dpi=PNG_DPI, layout="constrained")
         yield fig, fig.subplots(nrows, ncols, squeeze=False, **subplots)
 
 
@@ -128,12 +135,24 @@ def legend(fig: Figure, handles, ncol: int | None = None) -> None:
 
 
 def save(fig: Figure, folder: Path, stem: str, formats: Sequence[str]) -> list[Path]:
-    """Write ``fig`` as ``<stem>.<format>`` for each format, each atomically."""
+    """Write ``fig`` as ``<stem>.<format>`` for each format, each atomically; the
+    same figure gives the same bytes.
+
+    The layout is computed once and then frozen (``fig`` keeps it: its layout
+    engine is "none" afterwards), so each format costs one drawing: a
+    constrained layout measures every text of the figure twice, on every save.
+    """
     written = []
     stem = re.sub(r"[^A-Za-z0-9._=-]+", "_", stem).strip("_") or "figure"
-    for fmt in formats:
-        path = folder / f"{stem}.{fmt}"
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=150 if fmt == "png" else None)
-        written.append(path)
+    with matplotlib.rc_context(SAVE_STYLE):
+        engine = fig.get_layout_engine()
+        if engine is not None and formats:
+            engine.execute(fig)
+            fig.set_layout_engine("none")
+        for fmt in formats:
+            path = folder / f"{stem}.{fmt}"
+            with atomic_path(path) as tmp:
+                dpi = PNG_DPI if fmt == "png" else None
+                fig.savefig(tmp, format=fmt, dpi=dpi, metadata=METADATA.get(fmt))
+            written.append(path)
     return written
