@@ -30,7 +30,7 @@ MEAN_LINE = dict(linewidth=1.8)  # a mean (or metric) over seeds
 DASHED_LINE = dict(linewidth=1.4, linestyle="--")  # the baseline, or theory
 BAND = dict(alpha=0.22, linewidth=0)  # a 95% CI
 
-PNG_DPI = 150  # figures are laid out at this resolution, and PNGs written at it
+PNG_DPI = 150  # PNGs are written, and figures laid out, at this resolution
 # Metadata that would make two drawings of the same figure differ (a creation
 # date) is left out, so a figure file is a function of its data alone. PNGs
 # carry no date; SVG ids are hashed with svg.hashsalt, random unless set.
@@ -43,7 +43,7 @@ def figure(nrows: int, ncols: int, figsize, **subplots) -> Iterator[tuple[Figure
     """A figure made without pyplot and its axes, for drawing in the figures' style."""
     style = {**sns.axes_style("whitegrid"), **sns.plotting_context("notebook", font_scale=0.8)}
     with matplotlib.rc_context(style):
-        fig = Figure(figsize=figsize, dpi=PNG_DPI, layout="constrained")
+        fig = Figure(figsize=figsize, layout="constrained")
         yield fig, fig.subplots(nrows, ncols, squeeze=False, **subplots)
 
 
@@ -138,15 +138,17 @@ def save(fig: Figure, folder: Path, stem: str, formats: Sequence[str]) -> list[P
     """Write ``fig`` as ``<stem>.<format>`` for each format, each atomically; the
     same figure gives the same bytes.
 
-    The layout is computed once and then frozen (``fig`` keeps it: its layout
-    engine is "none" afterwards), so each format costs one drawing: a
-    constrained layout measures every text of the figure twice, on every save.
+    The layout is computed once, at the PNG resolution, and then frozen (``fig``
+    keeps it: its dpi is :data:`PNG_DPI` and its layout engine "none"
+    afterwards), so each format costs one drawing: a constrained layout
+    measures every text of the figure twice, on every save.
     """
     written = []
     stem = re.sub(r"[^A-Za-z0-9._=-]+", "_", stem).strip("_") or "figure"
     with matplotlib.rc_context(SAVE_STYLE):
         engine = fig.get_layout_engine()
         if engine is not None and formats:
+            fig.set_dpi(PNG_DPI)
             engine.execute(fig)
             fig.set_layout_engine("none")
         for fmt in formats:
