@@ -64,6 +64,8 @@ def _caption(path: Path) -> str:
 
 
 def _facts(run: Run) -> list[tuple[str, str]]:
+    """What was run, and with what. Not when: the start and finish times are in
+    manifest.json, so that the same run gives the same page."""
     config, manifest, model = run.config, run.manifest, run.config.model
     sizes = ("input_size", "hidden_size", "output_size")
     seeds = config.seed_list()
@@ -81,7 +83,6 @@ def _facts(run: Run) -> list[tuple[str, str]]:
         ("inputs", json.dumps({k: v for k, v in inputs.items() if not isinstance(v, list)})),
         ("baseline", run.baseline),
     ]
-    facts += [(key, str(manifest[key])) for key in ("started", "finished") if key in manifest]
     if manifest.get("command"):
         facts.append(("command", str(manifest["command"])))
     if isinstance(manifest.get("versions"), Mapping):
@@ -98,7 +99,9 @@ def write_report(
     """Write ``report.html`` into the run directory (or to ``out``) and return its path.
 
     The figures are the PNGs in ``figures/`` (else the SVGs; when there are neither,
-    PNGs are drawn first), embedded, so the page is self-contained.
+    PNGs are drawn first), embedded, so the page is self-contained. The page is a
+    function of the run's files (no times, no random names): two identical runs
+    give the same bytes.
     """
     if not isinstance(run, Run):
         run = load_run(run, allow_incomplete=allow_incomplete)

@@ -311,3 +311,25 @@ def test_draw_figures_per_sweep_point(tmp_path):
     }
     with pytest.raises(ValueError, match="several sweep points"):
         plot_trajectories(run.summary)
+
+
+def test_final_states_at_a_step_not_recorded_names_the_recorded_steps(small):
+    _, trajectories, _ = small
+    with pytest.raises(ValueError, match=r"t = 30 was not recorded.*0, 1, 2, …, 29 \(30 steps\)"):
+        plot_final_states(trajectories, t=30)
+    fig = plot_final_states(trajectories, t=3)
+    assert fig.axes[0].get_ylabel() == "c at t = 3"
+
+
+def test_final_states_jitter_comes_from_the_generator_given(small):
+    _, trajectories, _ = small
+
+    def offsets(**kwargs):
+        fig = plot_final_states(trajectories, baseline="deterministic", **kwargs)
+        points = [c for c in fig.axes[0].collections if isinstance(c, PathCollection)]
+        return np.concatenate([c.get_offsets() for c in points])
+
+    np.testing.assert_array_equal(offsets(), offsets())  # the default is a fixed generator
+    other = offsets(rng=np.random.Generator(np.random.PCG64(1)))
+    np.testing.assert_array_equal(other[:, 1], offsets()[:, 1])  # same values
+    assert not np.array_equal(other[:, 0], offsets()[:, 0])  # spread otherwise

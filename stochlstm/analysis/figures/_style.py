@@ -1,5 +1,5 @@
-"""What the figures share: style, layout, colours, lines, legends, and choosing
-the rows of one sweep point."""
+"""What the figures share: style, layout, colours, lines, legends, saving, and
+choosing the rows of one sweep point."""
 
 from __future__ import annotations
 
@@ -29,6 +29,13 @@ BASELINE_COLOR = "black"
 MEAN_LINE = dict(linewidth=1.8)  # a mean (or metric) over seeds
 DASHED_LINE = dict(linewidth=1.4, linestyle="--")  # the baseline, or theory
 BAND = dict(alpha=0.22, linewidth=0)  # a 95% CI
+
+PNG_DPI = 150  # PNGs are written, and figures laid out, at this resolution
+# Metadata that would make two drawings of the same figure differ (a creation
+# date) is left out, so a figure file is a function of its data alone. PNGs
+# carry no date; SVG ids are hashed with svg.hashsalt, random unless set.
+METADATA = {"pdf": {"CreationDate": None}, "svg": {"Date": None}}
+SAVE_STYLE = {"svg.hashsalt": "stochlstm"}
 
 
 @contextmanager
@@ -128,12 +135,26 @@ def legend(fig: Figure, handles, ncol: int | None = None) -> None:
 
 
 def save(fig: Figure, folder: Path, stem: str, formats: Sequence[str]) -> list[Path]:
-    """Write ``fig`` as ``<stem>.<format>`` for each format, each atomically."""
+    """Write ``fig`` as ``<stem>.<format>`` for each format, each atomically; the
+    same figure gives the same bytes.
+
+    The layout is computed once, at the PNG resolution, and then frozen (``fig``
+    keeps it: its dpi is :data:`PNG_DPI` and its layout engine "none"
+    afterwards), so each format costs one drawing: a constrained layout
+    measures every text of the figure twice, on every save.
+    """
     written = []
     stem = re.sub(r"[^A-Za-z0-9._=-]+", "_", stem).strip("_") or "figure"
-    for fmt in formats:
-        path = folder / f"{stem}.{fmt}"
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, dpi=150 if fmt == "png" else None)
-        written.append(path)
+    with matplotlib.rc_context(SAVE_STYLE):
+        engine = fig.get_layout_engine()
+        if engine is not None and formats:
+            fig.set_dpi(PNG_DPI)
+            engine.execute(fig)
+            fig.set_layout_engine("none")
+        for fmt in formats:
+            path = folder / f"{stem}.{fmt}"
+            with atomic_path(path) as tmp:
+                dpi = PNG_DPI if fmt == "png" else None
+                fig.savefig(tmp, format=fmt, dpi=dpi, metadata=METADATA.get(fmt))
+            written.append(path)
     return written

@@ -7,11 +7,18 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.figure import Figure
 
 from ...core.names import GATES, SUMMARY_KEYS
-from ._style import GATE_NAMES, MAX_HEATMAP_UNITS, figure, point_text, select, units_note
+from ._style import (
+    GATE_NAMES,
+    MAX_HEATMAP_UNITS,
+    figure,
+    integer_steps,
+    point_text,
+    select,
+    units_note,
+)
 
 __all__ = ["gate_pairs", "plot_gate_heatmaps"]
 
@@ -19,6 +26,21 @@ __all__ = ["gate_pairs", "plot_gate_heatmaps"]
 def gate_pairs(summary: pd.DataFrame, condition: str, gates: Sequence[str]) -> list[str]:
     present = set(summary.loc[summary["condition"] == condition, "quantity"])
     return [g for g in gates if g in present and f"p_{g}" in present]
+
+
+def cell_edges(centres: np.ndarray) -> np.ndarray:
+    """The edges of cells centred on ``centres`` (sorted): halfway between
+    neighbours, and half a spacing beyond the ends (cells of width 1 if only one)."""
+    if len(centres) == 1:
+        return np.array([centres[0] - 0.5, centres[0] + 0.5])
+    middles = (centres[1:] + centres[:-1]) / 2
+    return np.concatenate(
+        [
+            [centres[0] - (middles[0] - centres[0])],
+            middles,
+            [centres[-1] + (centres[-1] - middles[-1])],
+        ]
+    )
 
 
 def plot_gate_heatmaps(
@@ -63,12 +85,14 @@ def plot_gate_heatmaps(
     limit = max(0.01, max(float(np.nanmax(np.abs(d.to_numpy()))) for d in differences.values()))
     n_seeds = int(rows["n"].max())
 
+    steps = probs[gates[0]].columns.to_numpy(dtype=float)
+    x_edges = cell_edges(steps)
+    y_edges = np.arange(len(shown) + 1) - 0.5  # rows are units in order, labelled below
     height = max(1.6, 0.16 * len(shown) + 1.1)
     size = (13.5, height * len(gates) + 1.2)
     with figure(len(gates), 3, size, sharex=True, sharey=True) as (fig, axes):
         rates = dict(cmap="viridis", vmin=0, vmax=1)
         gaps = dict(cmap="vlag", vmin=-limit, vmax=limit)
-        tick_units = True if len(shown) <= 16 else "auto"
         for row, gate in enumerate(gates):
             panels = (
                 (probs[gate], f"mean probability p_{gate}", rates),
@@ -77,11 +101,15 @@ def plot_gate_heatmaps(
             )
             for col, (values, title, colormap) in enumerate(panels):
                 ax = axes[row, col]
-                sns.heatmap(values, ax=ax, cbar=False, yticklabels=tick_units, **colormap)
+                ax.pcolormesh(x_edges, y_edges, values.to_numpy(dtype=float), **colormap)
                 ax.set_title(f"{GATE_NAMES[gate]}: {title}")
                 ax.set_xlabel("step t" if row == len(gates) - 1 else "")
                 ax.set_ylabel("unit" if col == 0 else "")
-                ax.tick_params(axis="both", rotation=0)
+                ax.grid(False)
+        axes[0, 0].invert_yaxis()  # the first unit on top, like a table; the axes share y
+        integer_steps(axes[0, 0])
+        labelled = range(0, len(shown), -(-len(shown) // 16))  # at most 16 unit labels
+        axes[0, 0].set_yticks(list(labelled), [str(shown[k]) for k in labelled])
         fig.colorbar(
             axes[0, 0].collections[0],
             ax=list(axes[:, :2].ravel()),

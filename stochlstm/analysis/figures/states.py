@@ -9,7 +9,6 @@ from itertools import product
 import matplotlib.cbook
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -33,6 +32,15 @@ from ._style import (
 )
 
 __all__ = ["plot_final_states", "plot_trajectories"]
+
+POINTS = dict(s=9, alpha=0.55, linewidth=0, zorder=3)  # a sample path's final value
+
+
+def steps_text(steps: Sequence[int]) -> str:
+    """``0, 1, 2, …, 29`` (every step), or the steps themselves if few."""
+    if len(steps) <= 6:
+        return ", ".join(map(str, steps))
+    return f"{', '.join(map(str, steps[:3]))}, …, {steps[-1]} ({len(steps)} steps)"
 
 
 def plot_trajectories(
@@ -143,6 +151,21 @@ def _boxes(ax, data, quantity, units, conditions, colors, width=0.8) -> None:
         )
 
 
+def _points(ax, data, quantity, units, conditions, colors, rng, width=0.8) -> None:
+    """Every sample path's value as a point over its box, spread sideways at
+    random (uniform over half the box width, drawn from ``rng``)."""
+    step = width / len(conditions)
+    position = {unit: k for k, unit in enumerate(units)}
+    for j, condition in enumerate(conditions):
+        mine = data[data["condition"] == condition]
+        centre = (
+            mine["unit"].map(position).to_numpy(dtype=float)
+            + (j - (len(conditions) - 1) / 2) * step
+        )
+        jitter = rng.uniform(-0.25 * step, 0.25 * step, size=len(mine))
+        ax.scatter(centre + jitter, mine[quantity], color=colors[condition], **POINTS)
+
+
 def plot_final_states(
     trajectories: pd.DataFrame,
     *,
@@ -154,17 +177,28 @@ def plot_final_states(
     t: int | None = None,
     sweep: Mapping | None = None,
     hidden_size: int | None = None,
+    rng: np.random.Generator | None = None,
 ) -> Figure:
     """Distribution of the state at step ``t`` (default: the last recorded) over the
     sample paths, per unit and stochastic condition (box and points); the
-    deterministic value is the black dashed bar over each unit."""
+    deterministic value is the black dashed bar over each unit.
+
+    The points are spread sideways at random by ``rng`` (default: a new
+    ``Generator(PCG64(0))``, so the same data give the same figure). A ``t``
+    that was not recorded is a ``ValueError`` naming the recorded steps."""
     frame = select(trajectories, sweep, TRAJECTORY_KEYS, "plot_final_states")
     quantities = [q for q in quantities if q in frame.columns]
     if frame.empty or not quantities:
         raise ValueError(
             "plot_final_states: the trajectories hold none of the quantities asked for"
         )
-    t = int(frame["t"].max()) if t is None else int(t)
+    recorded = sorted(int(step) for step in pd.unique(frame["t"]))
+    t = recorded[-1] if t is None else t
+    if t not in recorded:
+        raise ValueError(
+            f"plot_final_states: step t = {t} was not recorded; the recorded steps are "
+            f"{steps_text(recorded)}"
+        )
     frame = frame[frame["t"] == t]
     names = list(pd.unique(frame["condition"]))
     conditions = list(conditions) if conditions is not None else names
@@ -176,8 +210,7 @@ def plot_final_states(
     data = frame[frame["condition"].isin(stochastic)]
     reference = frame[frame["condition"] == baseline] if baseline is not None else frame.iloc[:0]
     n_paths = int(frame.groupby("condition")["seed"].nunique().max())
-    dodged = dict(x="unit", hue="condition", order=shown, hue_order=stochastic, dodge=True)
-    points = dict(palette=colors, size=3, alpha=0.55, jitter=0.25, zorder=3, legend=False)
+    rng = np.random.Generator(np.random.PCG64(0)) if rng is None else rng
     bars = dict(colors=BASELINE_COLOR, linestyles="--", linewidth=1.6, zorder=5, label=baseline)
     positions = np.arange(len(shown))
 
@@ -186,11 +219,13 @@ def plot_final_states(
         for ax, quantity in zip(axes[:, 0], quantities, strict=True):
             if not data.empty:
                 _boxes(ax, data, quantity, shown, stochastic, colors)
-                sns.stripplot(data, y=quantity, ax=ax, **dodged, **points)
+                _points(ax, data, quantity, shown, stochastic, colors, rng)
             if not reference.empty:
                 values = reference.groupby("unit")[quantity].mean().reindex(shown).to_numpy()
                 ax.hlines(values, positions - 0.45, positions + 0.45, **bars)
             ax.set(xlim=(-0.6, len(shown) - 0.4), xlabel="unit", ylabel=f"{quantity} at t = {t}")
+            ax.set_xticks(positions, [str(unit) for unit in shown])
+            ax.xaxis.grid(False)
             ax.set_title(STATE_NAMES.get(quantity, quantity))
         handles = [
             Line2D([], [], color=colors[c], marker="o", linestyle="", label=c) for c in stochastic
