@@ -840,3 +840,37 @@ def test_a_leading_zero_is_decimal(tmp_path):
     """YAML 1.1 reads 010 as the octal 8."""
     config = load_experiment(write(tmp_path, MINIMAL + "seeds: [007, 010]\n"))
     assert config.seed_list() == [7, 10]
+
+
+SEED_LIMIT = "below 2**63 = 9223372036854775808 (the tables store 64-bit integers)"
+
+
+@pytest.mark.parametrize(
+    "seeds,record,path,message",
+    [
+        ("1000000000000000000000000", "", "seeds", "the seeds 0..999999999999999999999999 must be"),
+        ("[3, 9223372036854775808]", "", "seeds[1]", "a seed must be"),
+        ("{start: 1000000000000000000000000, count: 2}", "", "seeds.start", "a seed must be"),
+        (
+            "{start: 9223372036854775807, count: 2}",
+            "",
+            "seeds.count",
+            "the last seed, start + count - 1 = 9223372036854775808, must be",
+        ),
+        ("3", "record: {seeds: [9223372036854775808]}\n", "record.seeds[0]", "a seed must be"),
+    ],
+)
+def test_seeds_are_below_2_63(tmp_path, seeds, record, path, message):
+    text = MINIMAL + f"seeds: {seeds}\n" + record
+    problem = only(problems_of(tmp_path, text), path)
+    assert problem.message.startswith(message) and SEED_LIMIT in problem.message
+    assert problem.line == line_of(text, "seeds:", -1)
+
+
+@pytest.mark.parametrize(
+    "seeds,first",
+    [("{start: 9223372036854775807, count: 1}", 2**63 - 1), ("[9223372036854775807]", 2**63 - 1)],
+)
+def test_the_largest_seed_runs_through_the_plan(tmp_path, seeds, first):
+    plan = plan_run(load_experiment(write(tmp_path, MINIMAL + f"seeds: {seeds}\n")))
+    assert plan.seeds == (first,)
