@@ -874,3 +874,31 @@ def test_seeds_are_below_2_63(tmp_path, seeds, record, path, message):
 def test_the_largest_seed_runs_through_the_plan(tmp_path, seeds, first):
     plan = plan_run(load_experiment(write(tmp_path, MINIMAL + f"seeds: {seeds}\n")))
     assert plan.seeds == (first,)
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (
+            "a,b\n1,2,3\n4,5,6\n",
+            "data.csv: line 2 has 3 fields but the header has 2 (and 1 more rows)",
+        ),
+        (
+            "a,b\n1,2,3,4\n3\n",
+            "data.csv: line 2 has 4 fields but the header has 2 (and 1 more rows)",
+        ),
+        ("a,b\n1,2\n\n3,4\n", "data.csv: line 3 is blank; blank lines are allowed only at the end"),
+        ("", "data.csv: is empty; expected a header row"),
+    ],
+)
+def test_a_malformed_csv_is_one_line_naming_the_file_and_its_line(tmp_path, content, message):
+    (tmp_path / "data.csv").write_text(content)
+    text = replace(
+        MINIMAL,
+        "{kind: constant, value: [1, 2], steps: 5}",
+        "{kind: csv, file: data.csv, columns: [a, b]}",
+    )
+    (problem,) = problems_of(tmp_path, text)
+    assert problem.path == "inputs.file" and problem.line == line_of(text, "data.csv")
+    assert problem.message.startswith(message)
+    assert "\n" not in str(problem)
