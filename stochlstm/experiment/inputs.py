@@ -332,12 +332,13 @@ def _read_csv_table(path: Path) -> _CSVTable:
     return _CSVTable([name.strip() for name in header], rows, lines)
 
 
-_NUMBER = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*")
+_NUMBER = re.compile(r"[ \t]*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?[ \t]*")
 
 
-def _number(text: str) -> float:
-    """The decimal number ``text`` (surrounding spaces allowed), else NaN."""
-    return float(text) if _NUMBER.fullmatch(text) else math.nan
+def _numbers(cells: list[str]) -> np.ndarray:
+    """The cells as float64: decimal numbers (spaces around allowed), NaN for
+    any other cell."""
+    return np.array([float(c) if _NUMBER.fullmatch(c) else math.nan for c in cells])
 
 
 def from_csv(
@@ -400,7 +401,7 @@ def from_csv(
     for k, column in enumerate(columns):
         field = table.names.index(column)
         text = [table.rows[r][field] for r in rows]
-        values[:, k] = [_number(t) for t in text]
+        values[:, k] = _numbers(text)
         bad = np.flatnonzero(~np.isfinite(values[:, k]))
         if bad.size:
             shown = ", ".join(
