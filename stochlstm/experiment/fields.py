@@ -129,15 +129,24 @@ SEED_LIMIT = 2**63
 _SEED_LIMIT_TEXT = f"below 2**63 = {SEED_LIMIT} (the tables store 64-bit integers)"
 
 
+def _number_shown(value: int) -> str:
+    """``value``, or how many digits it has when it has more than 30."""
+    digits = len(str(abs(value)))
+    return str(value) if digits <= 30 else f"an integer of {digits} digits"
+
+
 def _seed_below_limit(seed: int) -> int:
     if seed >= SEED_LIMIT:
-        fail(f"a seed must be {_SEED_LIMIT_TEXT}, got {seed}")
+        fail(f"a seed must be {_SEED_LIMIT_TEXT}, got {_number_shown(seed)}")
     return seed
 
 
 def _count_below_limit(count: int) -> int:
     if count > SEED_LIMIT:
-        fail(f"the seeds 0..{count - 1} must be {_SEED_LIMIT_TEXT}")
+        fail(
+            f"expected at most 2**63 seeds, as a seed must be {_SEED_LIMIT_TEXT}; "
+            f"got {_number_shown(count)}"
+        )
     return count
 
 
@@ -155,7 +164,7 @@ class SeedRange(Strict):
     def _last_seed_below_limit(self):
         if self.start + self.count > SEED_LIMIT:
             fail(
-                f"the last seed, start + count - 1 = {self.start + self.count - 1}, "
+                f"the last seed, start + count - 1 = {_number_shown(self.start + self.count - 1)}, "
                 f"must be {_SEED_LIMIT_TEXT}",
                 key="count",
             )
