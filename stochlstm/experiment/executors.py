@@ -3,17 +3,88 @@
 Every executor hands results back in task order, and tasks do not depend on
 where they run (see :mod:`stochlstm.core.randomness` and
 :mod:`stochlstm.experiment.plan`), so the executor never changes a number.
+
+An executor is named ``local``, ``processes``, ``dask`` (a local Dask cluster)
+or ``tcp://host:port`` (a running Dask scheduler); :func:`check_executor`
+reads the name up front and :class:`ExecutorError` says in one line what is
+wrong with it, or that its scheduler does not answer.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-__all__ = ["EXECUTORS", "DaskExecutor", "ProcessExecutor", "make_executor"]
+__all__ = [
+    "EXECUTORS",
+    "SCHEDULER_TIMEOUT",
+    "DaskExecutor",
+    "ExecutorError",
+    "ProcessExecutor",
+    "check_executor",
+    "make_executor",
+]
+
+EXECUTORS = ("local", "processes", "dask")
+SCHEDULER_TIMEOUT = 5.0  # seconds to wait for a Dask scheduler to answer
+_PARENT_POLL = 0.2  # seconds between a worker's checks that its parent lives
+
+
+class ExecutorError(ValueError):
+    """An executor that cannot be used: an unknown name, a malformed scheduler
+    address, a scheduler that does not answer, Dask not installed. One line."""
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    """``repr(text)``, cut to ``limit`` characters."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text):,} characters)"
+
+
+def check_executor(name: str) -> tuple[str, str | None]:
+    """``(kind, address)`` of the executor ``name``: ``local``, ``processes``,
+    ``dask`` (address None), or ``tcp://host:port`` / ``dask://host:port`` of a
+    Dask scheduler (kind ``dask``, address ``tcp://host:port``). Raises
+    :class:`ExecutorError` naming what is wrong; connects to nothing."""
+    text = str(name).strip()
+    if text in EXECUTORS:
+        return text, None
+    scheme, sep, rest = text.partition("://")
+    if not sep or scheme not in ("tcp", "dask"):
+        raise ExecutorError(
+            f"unknown executor {_shown(text)}; expected one of: {', '.join(EXECUTORS)}, "
+            "or tcp://host:port of a Dask scheduler"
+        )
+    match = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):([0-9]{1,5})", rest)
+    if not match or not 1 <= int(match[2]) <= 65535:
+        raise ExecutorError(
+            f"malformed scheduler address {_shown(text)}; expected tcp://host:port "
+            "with a port from 1 to 65535, e.g. tcp://127.0.0.1:8786"
+        )
+    return "dask", f"tcp://{match[1]}:{int(match[2])}"
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Worker initializer: end this process when its parent process ends.
+
+    A daemon thread checks every :data:`_PARENT_POLL` seconds that the parent
+    is still the parent (an orphan is adopted by another process) and ends the
+    worker at once if not, so a ``kill -9`` of the run leaves no workers
+    behind. Linux's ``prctl(PR_SET_PDEATHSIG)`` is not used: it fires when the
+    *thread* that started the worker ends, which the pool does not control.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(_PARENT_POLL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 @contextmanager
@@ -62,7 +133,8 @@ def _in_order(
 
 
 class ProcessExecutor(AbstractContextManager):
-    """Local worker processes (``spawn``), at most ``2 * jobs`` tasks in flight."""
+    """Local worker processes (``spawn``), at most ``2 * jobs`` tasks in flight;
+    a worker ends when this process ends, however it ends."""
 
     def __init__(self, jobs: int):
         self.jobs = max(1, int(jobs))
@@ -72,7 +144,12 @@ class ProcessExecutor(AbstractContextManager):
         from multiprocessing import get_context
 
         with _single_threaded_blas():
-            self.pool = ProcessPoolExecutor(self.jobs, mp_context=get_context("spawn"))
+            self.pool = ProcessPoolExecutor(
+                self.jobs,
+                mp_context=get_context("spawn"),
+                initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
+            )
         return self
 
     def __exit__(self, *exc_info):
@@ -85,9 +162,38 @@ class ProcessExecutor(AbstractContextManager):
         return _in_order(self.pool.submit, function, arguments, tasks, window=2 * self.jobs)
 
 
+def _connect(client_type: type, address: str):
+    """A ``client_type`` (dask's ``Client``) connected to the scheduler at
+    ``address``, or :class:`ExecutorError` after :data:`SCHEDULER_TIMEOUT`
+    seconds. The client is made in a thread of its own: ``Client(timeout=...)``
+    bounds the connection but not the handshake, and a server that accepts and
+    stays silent kept it waiting for good."""
+    outcome: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            outcome["client"] = client_type(address, timeout=SCHEDULER_TIMEOUT)
+        except Exception as error:  # whatever answers, if anything, is no scheduler
+            outcome["error"] = error
+
+    thread = threading.Thread(target=connect, name="dask-connect", daemon=True)
+    thread.start()
+    thread.join(SCHEDULER_TIMEOUT + 1)
+    if "client" in outcome:
+        return outcome["client"]
+    error = outcome.get("error")
+    reason = f"{type(error).__name__}: {error}" if error is not None else "no answer"
+    reason = (reason.strip().splitlines() or [""])[0][:200]
+    raise ExecutorError(
+        f"no Dask scheduler answers at {_shown(address)} within {SCHEDULER_TIMEOUT:g} s ({reason})"
+    )
+
+
 class DaskExecutor(AbstractContextManager):
     """Dask distributed: ``address`` of a running scheduler, or a local cluster
-    of ``jobs`` single-threaded workers. Needs ``pip install 'stochlstm[dask]'``."""
+    of ``jobs`` single-threaded workers. Needs ``pip install 'stochlstm[dask]'``.
+    Entering raises :class:`ExecutorError` if Dask is missing or the scheduler
+    does not answer within :data:`SCHEDULER_TIMEOUT` seconds."""
 
     def __init__(self, jobs: int, address: str | None = None):
         self.jobs = max(1, int(jobs))
@@ -96,13 +202,13 @@ class DaskExecutor(AbstractContextManager):
     def __enter__(self):
         try:
             from dask.distributed import Client, LocalCluster
-        except ImportError as error:
-            raise RuntimeError(
+        except ImportError:
+            raise ExecutorError(
                 "the dask executor needs dask.distributed: pip install 'stochlstm[dask]'"
-            ) from error
+            ) from None
         if self.address:
             self.cluster = None
-            self.client = Client(self.address)
+            self.client = _connect(Client, self.address)
         else:
             with _single_threaded_blas():
                 self.cluster = LocalCluster(
@@ -132,24 +238,11 @@ class DaskExecutor(AbstractContextManager):
         return _in_order(submit, function, arguments, tasks, window, done=lambda f: f.release())
 
 
-EXECUTORS = ("local", "processes", "dask")
-
-
 def make_executor(name: str, jobs: int, address: str | None = None):
-    """An executor by name: ``processes`` or ``dask`` (``dask://host:port`` for a scheduler)."""
-    if name.startswith(("dask://", "tcp://")):
-        return DaskExecutor(jobs, address=name.removeprefix("dask://"))
-    if name == "dask":
-        return DaskExecutor(jobs, address=address)
-    if name in ("processes", "local"):
-        return ProcessExecutor(jobs)
-    raise ValueError(f"unknown executor {name!r}; expected one of: {', '.join(EXECUTORS)}")
-
-
-class ExecutorError(ValueError):  # TEMPORARY until the executors branch lands
-    """An executor that does not exist or cannot be reached."""
-
-
-def check_executor(name: str) -> None:  # TEMPORARY until the executors branch lands
-    if name not in EXECUTORS and not name.startswith("tcp://"):
-        raise ExecutorError(f"--executor {name}: unknown executor")
+    """The executor ``name`` (see :func:`check_executor`): ``local`` and
+    ``processes`` are worker processes, ``dask`` a local Dask cluster or the
+    scheduler at ``address``, ``tcp://host:port`` that scheduler."""
+    kind, scheduler = check_executor(name)
+    if kind == "dask":
+        return DaskExecutor(jobs, address=scheduler or address)
+    return ProcessExecutor(jobs)

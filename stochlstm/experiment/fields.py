@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     Tag,
     ValidationInfo,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -118,11 +119,56 @@ def numbers(**bounds):
     )
 
 
-class SeedRange(Strict):
-    """``count`` consecutive seeds from ``start``."""
+# The run's seeds are spawn keys of numpy's SeedSequence (any size), drawn
+# for whole batches from uint64 arrays (stochlstm.core.randomness.seed_states)
+# and written to, and read back from, the int64 seed column of the tables: a
+# seed is below 2**63.
+SEED_LIMIT = 2**63
 
-    start: NonNegativeInt = 0
-    count: PositiveInt
+
+_SEED_LIMIT_TEXT = f"below 2**63 = {SEED_LIMIT} (the tables store 64-bit integers)"
+
+
+def _number_shown(value: int) -> str:
+    """``value``, or how many digits it has when it has more than 30."""
+    digits = len(str(abs(value)))
+    return str(value) if digits <= 30 else f"an integer of {digits} digits"
+
+
+def _seed_below_limit(seed: int) -> int:
+    if seed >= SEED_LIMIT:
+        fail(f"a seed must be {_SEED_LIMIT_TEXT}, got {_number_shown(seed)}")
+    return seed
+
+
+def _count_below_limit(count: int) -> int:
+    if count > SEED_LIMIT:
+        fail(
+            f"expected at most 2**63 seeds, as a seed must be {_SEED_LIMIT_TEXT}; "
+            f"got {_number_shown(count)}"
+        )
+    return count
+
+
+Seed = Annotated[int, Field(ge=0), AfterValidator(_seed_below_limit)]
+SeedCount = Annotated[int, Field(ge=1), AfterValidator(_count_below_limit)]
+
+
+class SeedRange(Strict):
+    """``count`` consecutive seeds from ``start``, each below :data:`SEED_LIMIT`."""
+
+    start: Seed = 0
+    count: SeedCount
+
+    @model_validator(mode="after")
+    def _last_seed_below_limit(self):
+        if self.start + self.count > SEED_LIMIT:
+            fail(
+                f"the last seed, start + count - 1 = {_number_shown(self.start + self.count - 1)}, "
+                f"must be {_SEED_LIMIT_TEXT}",
+                key="count",
+            )
+        return self
 
 
 def seed_list(seeds: int | list[int] | SeedRange) -> list[int]:

@@ -17,13 +17,14 @@ on global state or on which other seeds run:
 
 from __future__ import annotations
 
+import csv
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from pydantic import TypeAdapter, ValidationError
 
 from ..core.errors import FieldError
@@ -273,6 +274,73 @@ def _normalize(values: np.ndarray, how: str) -> np.ndarray:
     raise InputError("normalize", f"expected none, zscore or minmax, got {how!r}")
 
 
+def _shown(text: str, limit: int = 20) -> str:
+    """``repr(text)``, cut to ``limit`` characters."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text):,} characters)"
+
+
+@dataclass(frozen=True)
+class _CSVTable:
+    """A CSV file as text: the header's names (stripped), the data rows (each
+    one field per name) and the line each row starts on."""
+
+    names: list[str]
+    rows: list[list[str]]
+    lines: list[int]
+
+
+def _read_csv_table(path: Path) -> _CSVTable:
+    """The fields of a CSV file (UTF-8, a byte order mark allowed, commas
+    between fields, ``"`` quoting): InputError("file") unless every row has as
+    many fields as the header; blank lines are allowed only at the end."""
+
+    def refuse(message: str):
+        raise InputError("file", f"{path.name}: {message}")
+
+    rows, lines = [], []
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as file:
+            reader = csv.reader(file, strict=True)
+            end = 0  # the line the previous row ended on
+            for row in reader:
+                rows.append(row)
+                lines.append(end + 1)
+                end = reader.line_num
+    except UnicodeDecodeError:
+        refuse("is not UTF-8 text")
+    except csv.Error as error:
+        refuse(f"line {end + 1}: not CSV: {error}")
+    while rows and not rows[-1]:  # a blank line at the end is not a row of data
+        rows.pop()
+        lines.pop()
+    if not rows:
+        refuse("is empty; expected a header row naming the columns, then rows of numbers")
+    header, rows, lines = rows[0], rows[1:], lines[1:]
+    for row, line in zip(rows, lines, strict=True):
+        if not row:
+            refuse(f"line {line} is blank; blank lines are allowed only at the end")
+    wrong = [
+        (len(row), line) for row, line in zip(rows, lines, strict=True) if len(row) != len(header)
+    ]
+    if wrong:
+        more = f" (and {len(wrong) - 1} more rows)" if len(wrong) > 1 else ""
+        fields = "field" if wrong[0][0] == 1 else "fields"
+        refuse(
+            f"line {wrong[0][1]} has {wrong[0][0]} {fields} but the header has {len(header)}"
+            f"{more}; every row needs one field per column"
+        )
+    return _CSVTable([name.strip() for name in header], rows, lines)
+
+
+_NUMBER = re.compile(r"[ \t]*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?[ \t]*")
+
+
+def _numbers(cells: list[str]) -> np.ndarray:
+    """The cells as float64: decimal numbers (spaces around allowed), NaN for
+    any other cell."""
+    return np.array([float(c) if _NUMBER.fullmatch(c) else math.nan for c in cells])
+
+
 def from_csv(
     file,
     columns: Sequence[str],
@@ -284,13 +352,17 @@ def from_csv(
 ) -> np.ndarray:
     """Columns of a CSV file (with a header row) as inputs ``(T, len(columns))``.
 
-    ``file`` is relative to ``base_dir`` (the experiment file's folder).
-    ``start`` / ``stop`` select data rows as a Python slice: row 0 is the first
-    row after the header, which is line 2 of the file. Every selected value
-    must be a finite number; errors name the file, the column, the row and
-    its line. ``normalize`` is applied per column after slicing: ``zscore``
-    ``(x - mean) / sd`` with the population sd (ddof=0), ``minmax``
-    ``(x - min) / (max - min)``; a constant column becomes zeros under both.
+    ``file`` is relative to ``base_dir`` (the experiment file's folder). Every
+    row has one field per name of the header (quoted with ``"`` where it holds
+    a comma); blank lines are allowed at the end only; names are matched
+    without surrounding spaces. ``start`` / ``stop`` select data rows as a
+    Python slice: row 0 is the first row after the header (line 2 of the file
+    when no field spans lines). Every selected value must be a finite decimal
+    number (``12``, ``-0.5``, ``1e-3``); errors name the file and the line
+    (and the column and the row). ``normalize`` is applied per column after
+    slicing: ``zscore`` ``(x - mean) / sd`` with the population sd (ddof=0),
+    ``minmax`` ``(x - min) / (max - min)``; a constant column becomes zeros
+    under both.
     """
     path = Path(base_dir) / Path(file)
     if not path.is_file():
@@ -303,40 +375,42 @@ def from_csv(
     repeated = sorted({c for c in columns if columns.count(c) > 1})
     if repeated:
         raise InputError("columns", f"{', '.join(map(repr, repeated))} listed more than once")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise InputError("file", f"cannot read {path.name} as CSV: {reason}") from None
-    missing = [c for c in columns if c not in frame.columns]
+    table = _read_csv_table(path)
+    missing = [c for c in columns if c not in table.names]
     if missing:
-        available = ", ".join(map(str, frame.columns)) or "(none)"
+        available = ", ".join(name[:40] for name in table.names[:20]) or "(none)"
+        more = f" and {len(table.names) - 20} more" if len(table.names) > 20 else ""
         raise InputError(
             "columns",
-            f"{', '.join(map(repr, missing))} not in {path.name}; its columns are: {available}",
+            f"{', '.join(map(_shown, missing))} not in {path.name}; "
+            f"its columns are: {available}{more}",
         )
-    # A blank line at the end of a file is not a row of data.
-    blank = (frame == "").all(axis=1).to_numpy()
-    n_rows = len(frame) - (np.argmin(blank[::-1]) if not blank.all() else len(frame))
-    rows = range(n_rows)[slice(start, stop)]
+    twice = [c for c in columns if table.names.count(c) > 1]
+    if twice:
+        fields = [k + 1 for k, name in enumerate(table.names) if name == twice[0]]
+        message = f"{path.name} has two columns named {_shown(twice[0])} (fields {fields})"
+        raise InputError("columns", message)
+    rows = range(len(table.rows))[slice(start, stop)]
     if len(rows) == 0:
         raise InputError(
             "start",
-            f"no rows selected from {path.name} ({n_rows} data rows, start={start}, stop={stop})",
+            f"no rows selected from {path.name} "
+            f"({len(table.rows)} data rows, start={start}, stop={stop})",
         )
     values = np.empty((len(rows), len(columns)))
     for k, column in enumerate(columns):
-        text = frame[column].to_numpy(dtype=object)[rows.start : rows.stop]
-        numbers = pd.to_numeric(pd.Series(text, dtype=object).str.strip(), errors="coerce")
-        values[:, k] = numbers.to_numpy(dtype=np.float64, na_value=np.nan)
+        field = table.names.index(column)
+        text = [table.rows[r][field] for r in rows]
+        values[:, k] = _numbers(text)
         bad = np.flatnonzero(~np.isfinite(values[:, k]))
         if bad.size:
             shown = ", ".join(
-                f"row {rows[b]} (line {rows[b] + 2}): {repr(text[b]) if text[b].strip() else 'empty'}"
+                f"row {rows[b]} (line {table.lines[rows[b]]}): "
+                f"{_shown(text[b]) if text[b].strip() else 'empty'}"
                 for b in bad[:3]
             )
             more = f" and {bad.size - 3} more" if bad.size > 3 else ""
-            message = f"{path.name}, column {column!r}: not a finite number at {shown}{more}"
+            message = f"{path.name}, column {_shown(column)}: not a finite number at {shown}{more}"
             raise InputError("columns", message)
     return _normalize(values, normalize)
 

@@ -28,6 +28,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from ..core.names import RESERVED_COLUMNS
+from . import yaml_dialect
 from .fields import seed_list
 from .problems import (
     ConfigError,
@@ -47,19 +48,12 @@ __all__ = ["ConfigError", "load_experiment", "parse_experiment", "sweep_columns"
 
 
 def _read_yaml(text: str, file: str) -> tuple[Any, dict[tuple, int], list[Problem]]:
-    """``yaml.safe_load(text)``, the line of every key and list item, and
-    duplicate-key problems."""
-    loader = yaml.SafeLoader(text)
+    """The data of ``text`` (read by :mod:`~stochlstm.experiment.yaml_dialect`),
+    the line of every key and list item, and duplicate-key problems."""
     try:
-        root = loader.get_single_node()
-        data = loader.construct_document(root) if root is not None else None
+        data, root = yaml_dialect.load_node(text)
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-        context = f"{error.context}: " if getattr(error, "context", None) else ""
-        message = f"malformed YAML: {context}{getattr(error, 'problem', None) or error}"
-        raise ConfigError([Problem(file, mark.line + 1 if mark else None, "", message)]) from None
-    finally:
-        loader.dispose()
+        raise ConfigError([_yaml_problem(error, file)]) from None
     lines: dict[tuple, int] = {} if root is None else {(): root.start_mark.line + 1}
     problems: list[Problem] = []
     seen: set[int] = set()  # an alias is walked where it was defined only
@@ -87,6 +81,23 @@ def _read_yaml(text: str, file: str) -> tuple[Any, dict[tuple, int], list[Proble
     if root is not None:
         walk(root, ())
     return data, lines, problems
+
+
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _yaml_problem(error: yaml.YAMLError, file: str) -> Problem:
+    """The problem of a YAML document that cannot be read, at its line; a
+    refused document's at the key path of the offending value."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    line = mark.line + 1 if mark else None
+    problem = str(getattr(error, "problem", None) or error)
+    if isinstance(error, yaml_dialect.RefusedError):
+        path = _shortened(format_path(error.path), 80)
+        return Problem(file, line, path or "yaml", problem)
+    context = f"{error.context}: " if getattr(error, "context", None) else ""
+    return Problem(file, line, "", _shortened(f"malformed YAML: {context}{problem}", 300))
 
 
 # --------------------------------------------------------------------------- validation of a whole tree
@@ -257,7 +268,7 @@ def _apply_overrides(data: dict, overrides: Sequence[str], source: Source) -> li
             if wrong:
                 raise ValueError(f"not a key of the experiment file: {wrong}")
             try:
-                value = yaml.safe_load(value_text)
+                value = yaml_dialect.load_value(value_text)
             except yaml.YAMLError as error:
                 reason = getattr(error, "problem", None) or str(error)
                 raise ValueError(f"malformed YAML value: {reason}") from None

@@ -29,6 +29,8 @@ from ..core.names import CELL_QUANTITIES, DERIVED_QUANTITIES
 from .fields import (
     NonNegativeInt,
     PositiveInt,
+    Seed,
+    SeedCount,
     SeedRange,
     Strict,
     UniqueList,
@@ -160,7 +162,7 @@ class RecordSpec(Strict):
     seeds: one_of(
         "expected a number of sample paths or a list of seeds",
         number=NonNegativeInt,
-        list=Annotated[list[NonNegativeInt], UniqueList],
+        list=Annotated[list[Seed], UniqueList],
     ) = 20
     every: PositiveInt = 1
     units: one_of(
@@ -232,8 +234,8 @@ class ExperimentConfig(Strict):
     description: str = ""
     seeds: one_of(
         "expected a count of seeds (0..N-1), a list of seeds, or {start, count}",
-        number=PositiveInt,
-        list=Annotated[list[NonNegativeInt], Field(min_length=1), UniqueList],
+        number=SeedCount,
+        list=Annotated[list[Seed], Field(min_length=1), UniqueList],
         mapping=SeedRange,
     ) = 100
     root_seed: NonNegativeInt = 0

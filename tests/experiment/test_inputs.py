@@ -2,6 +2,7 @@
 invariants and limits, and CSV reading."""
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -284,6 +285,93 @@ def test_csv_trailing_blank_lines_are_not_rows(tmp_path):
 def test_csv_empty_selection_is_an_error(cases_csv):
     with pytest.raises(InputError, match="no rows selected"):
         from_csv("cases.csv", ["cases"], start=10, base_dir=cases_csv)
+
+
+def read_csv(tmp_path, content, columns, encoding="utf-8", **options):
+    (tmp_path / "data.csv").write_bytes(content.encode(encoding))
+    return from_csv("data.csv", columns, base_dir=tmp_path, **options)
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        # pandas read the first field of these rows as an index: [[2, 3], [5, 6]]
+        ("a,b\n1,2,3\n4,5,6\n", "line 2 has 3 fields but the header has 2 (and 1 more rows)"),
+        # and these as one row
+        ("a,b\n1,2,3,4\n3\n", "line 2 has 4 fields but the header has 2 (and 1 more rows)"),
+        ("a,b\n1,2\n3\n", "line 3 has 1 field but the header has 2;"),
+        ("a,b\n1,2\n3,4,\n", "line 3 has 3 fields but the header has 2;"),
+        ('a,b\n1,"2\n3",4\n5,6\n', "line 2 has 3 fields but the header has 2;"),
+        ("a,b\n1,2\n\n3,4\n", "line 3 is blank; blank lines are allowed only at the end"),
+        ("", "is empty; expected a header row naming the columns"),
+        ("\n\n", "is empty; expected a header row naming the columns"),
+        ('a,b\n1,"2\n', "line 2: not CSV: unexpected end of data"),
+        ('a,b\n1,"2"x\n', "line 2: not CSV: ',' expected after '\"'"),
+    ],
+)
+def test_csv_rows_must_have_one_field_per_column(tmp_path, content, message):
+    with pytest.raises(InputError) as error:
+        read_csv(tmp_path, content, ["a", "b"])
+    assert error.value.field == "file"
+    assert error.value.detail.startswith(f"data.csv: {message}")
+
+
+def test_csv_header_only_selects_no_rows(tmp_path):
+    with pytest.raises(InputError, match=r"no rows selected from data.csv \(0 data rows"):
+        read_csv(tmp_path, "a,b\n", ["a"])
+
+
+def test_csv_not_utf8_is_named(tmp_path):
+    with pytest.raises(InputError, match="data.csv: is not UTF-8 text"):
+        read_csv(tmp_path, "a\n\u00e9\n", ["a"], encoding="latin-1")
+
+
+@pytest.mark.parametrize(
+    "content,expected",
+    [
+        ("\ufeffa,b\r\n1,2\r\n3,4\r\n", [[1, 2], [3, 4]]),  # a byte order mark, CRLF
+        ('"a","b"\n"1", 2 \n" 3 ",4\n', [[1, 2], [3, 4]]),  # quotes, spaces around values
+        ("a , b\n1,2\n", [[1, 2]]),  # spaces around names
+        (",a,b\n0,1,2\n1,3,4\n", [[1, 2], [3, 4]]),  # an unnamed index column, as pandas writes
+        ('a,b,note\n1,2,"x,\ny"\n3,4,z\n', [[1, 2], [3, 4]]),  # a field with a comma and a line
+        ("a,b\n1e3,-.5\n+2.,0\n\n", [[1000, -0.5], [2, 0]]),
+    ],
+)
+def test_csv_well_formed_variants(tmp_path, content, expected):
+    np.testing.assert_array_equal(read_csv(tmp_path, content, ["a", "b"]), expected)
+
+
+def test_csv_lines_count_fields_that_span_lines(tmp_path):
+    with pytest.raises(InputError, match=r"row 1 \(line 4\): 'x'"):
+        read_csv(tmp_path, 'a,note\n1,"two\nlines"\nx,y\n', ["a"])
+
+
+@pytest.mark.parametrize("cell", ["nan", "NaN", "inf", "-Infinity", "1_000", "1,5", "0x10", "one"])
+def test_csv_cells_that_are_not_finite_decimal_numbers(tmp_path, cell):
+    with pytest.raises(InputError) as error:
+        read_csv(tmp_path, f'a\n1\n"{cell}"\n', ["a"])
+    assert error.value.field == "columns"
+    assert error.value.detail == (
+        f"data.csv, column 'a': not a finite number at row 1 (line 3): {cell!r}"
+    )
+
+
+@pytest.mark.parametrize("cell", ["x" * 100_000, "1" * 100_000 + "x"])
+def test_csv_long_cells_and_names_are_cut_in_messages(tmp_path, cell):
+    start = time.perf_counter()
+    with pytest.raises(InputError) as error:
+        read_csv(tmp_path, f"a\n{cell}\n", ["a"])
+    assert time.perf_counter() - start < 1  # no backtracking over the digits
+    assert len(str(error.value)) < 120
+    with pytest.raises(InputError) as error:
+        read_csv(tmp_path, "y" * 100_000 + "\n1\n", ["a"])
+    assert len(str(error.value)) < 120
+
+
+def test_csv_a_column_named_twice_is_ambiguous(tmp_path):
+    with pytest.raises(InputError, match=r"data.csv has two columns named 'a' \(fields \[1, 3\]\)"):
+        read_csv(tmp_path, "a,b,a\n1,2,3\n", ["a"])
+    np.testing.assert_array_equal(read_csv(tmp_path, "a,b,a\n1,2,3\n", ["b"]), [[2]])
 
 
 # ---------------------------------------------------------------- make_inputs

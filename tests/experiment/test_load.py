@@ -3,6 +3,7 @@ class of mistake is reported with its file, line, path and message, all at
 once; overrides, sweeps and the resolved file."""
 
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -336,10 +337,9 @@ def test_unknown_top_level_key(tmp_path):
         ),
         (
             "temperature: 0.5",
-            "temperature: 1e-3",
+            "temperature: 1:20",
             "conditions.concrete.temperature",
-            "expected a number, got the string '1e-3' "
-            "(YAML reads 1e-3 as a string: write it with a dot, e.g. 1.0e-3)",
+            "expected a number, got the string '1:20'",
         ),
         (
             "dtype: float64",
@@ -795,3 +795,117 @@ def test_bad_record_derived_names_the_quantity(tmp_path, value, path, message):
     problem = only(problems_of(tmp_path, text), path)
     assert problem.message == message
     assert problem.line == line_of(text, "derived:")
+
+
+# ---------------------------------------------------------------- input that must be refused
+
+
+def test_an_alias_bomb_in_the_weights_is_one_short_line_at_its_alias(tmp_path):
+    """Nine levels of nine aliases stand for 9**9 numbers (hours, and an error
+    line of hundreds of megabytes, before the aliases were bounded)."""
+    levels = [f"a0: &a0 [{', '.join(['1'] * 9)}]"]
+    levels += [f"a{k}: &a{k} [{', '.join([f'*a{k - 1}'] * 9)}]" for k in range(1, 9)]
+    text = replace(MINIMAL, "model: {input_size: 2, hidden_size: 3}\n", "")
+    text += "model:\n  input_size: 2\n  hidden_size: 3\n  weights:\n"
+    text += "".join(f"    {level}\n" for level in levels)
+    start = time.perf_counter()
+    with pytest.raises(ConfigError) as error:
+        load_experiment(write(tmp_path, text))
+    assert time.perf_counter() - start < 1.0
+    (problem,) = error.value.problems
+    assert problem.line == line_of(text, "a5: &a5")
+    assert problem.path == "model.weights.a5[0]"
+    assert problem.message == (
+        "the aliases up to *a4 stand for more than 100,000 values; write such data out, or in a file"
+    )
+
+
+def test_small_aliases_are_copies_that_overrides_change_one_at_a_time(tmp_path):
+    text = replace(EXAMPLE, "{h: [4, 5, 6], c: [0, 0, 0]}", "{h: &v [4, 5, 6], c: *v}")
+    config = load_experiment(write(tmp_path, text), ["initial_state.h[0]=9"])
+    assert config.initial_state.h == [9, 5, 6] and config.initial_state.c == [4, 5, 6]
+
+
+@pytest.mark.parametrize("where", ["file", "--set"])
+def test_base_60_numbers_are_strings(tmp_path, where):
+    """YAML 1.1 reads 1:20 as 80; the YAML 1.2 core schema as a string."""
+    text, overrides = (
+        (MINIMAL + "seeds: 1:20\n", []) if where == "file" else (MINIMAL, ["seeds=1:20"])
+    )
+    problem = only(problems_of(tmp_path, text, overrides), "seeds")
+    assert "got the string '1:20'" in problem.message
+
+
+def test_a_leading_zero_is_decimal(tmp_path):
+    """YAML 1.1 reads 010 as the octal 8."""
+    config = load_experiment(write(tmp_path, MINIMAL + "seeds: [007, 010]\n"))
+    assert config.seed_list() == [7, 10]
+
+
+SEED_LIMIT = "below 2**63 = 9223372036854775808 (the tables store 64-bit integers)"
+
+
+@pytest.mark.parametrize(
+    "seeds,record,path,message",
+    [
+        (
+            "1000000000000000000000000",
+            "",
+            "seeds",
+            "expected at most 2**63 seeds, as a seed must be",
+        ),
+        ("[3, 9223372036854775808]", "", "seeds[1]", "a seed must be"),
+        ("{start: 1000000000000000000000000, count: 2}", "", "seeds.start", "a seed must be"),
+        (
+            "{start: 9223372036854775807, count: 2}",
+            "",
+            "seeds.count",
+            "the last seed, start + count - 1 = 9223372036854775808, must be",
+        ),
+        ("3", "record: {seeds: [9223372036854775808]}\n", "record.seeds[0]", "a seed must be"),
+        (f"[{'9' * 900}]", "", "seeds[0]", "a seed must be"),
+    ],
+)
+def test_seeds_are_below_2_63(tmp_path, seeds, record, path, message):
+    text = MINIMAL + f"seeds: {seeds}\n" + record
+    problem = only(problems_of(tmp_path, text), path)
+    assert problem.message.startswith(message) and SEED_LIMIT in problem.message
+    assert len(problem.message) < 200  # "got an integer of 900 digits"
+    assert problem.line == line_of(text, "seeds:", -1)
+
+
+@pytest.mark.parametrize(
+    "seeds,first",
+    [("{start: 9223372036854775807, count: 1}", 2**63 - 1), ("[9223372036854775807]", 2**63 - 1)],
+)
+def test_the_largest_seed_runs_through_the_plan(tmp_path, seeds, first):
+    plan = plan_run(load_experiment(write(tmp_path, MINIMAL + f"seeds: {seeds}\n")))
+    assert plan.seeds == (first,)
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        (
+            "a,b\n1,2,3\n4,5,6\n",
+            "data.csv: line 2 has 3 fields but the header has 2 (and 1 more rows)",
+        ),
+        (
+            "a,b\n1,2,3,4\n3\n",
+            "data.csv: line 2 has 4 fields but the header has 2 (and 1 more rows)",
+        ),
+        ("a,b\n1,2\n\n3,4\n", "data.csv: line 3 is blank; blank lines are allowed only at the end"),
+        ("", "data.csv: is empty; expected a header row"),
+    ],
+)
+def test_a_malformed_csv_is_one_line_naming_the_file_and_its_line(tmp_path, content, message):
+    (tmp_path / "data.csv").write_text(content)
+    text = replace(
+        MINIMAL,
+        "{kind: constant, value: [1, 2], steps: 5}",
+        "{kind: csv, file: data.csv, columns: [a, b]}",
+    )
+    (problem,) = problems_of(tmp_path, text)
+    assert problem.path == "inputs.file" and problem.line == line_of(text, "data.csv")
+    assert problem.message.startswith(message)
+    assert "\n" not in str(problem)
