@@ -9,6 +9,7 @@ key (:func:`stochlstm.experiment.problems.pydantic_problem` drops them).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Union
@@ -77,9 +78,11 @@ def one_of(expected: str, **members):
 
 def _unique(values):
     if isinstance(values, list):
-        repeated = sorted({str(v) for v in values if values.count(v) > 1})
+        counts = Counter(str(v) for v in values)
+        repeated = sorted(v for v, n in counts.items() if n > 1)
         if repeated:
-            fail(f"listed more than once: {', '.join(repeated)}")
+            more = f" and {len(repeated) - 5:,} more" if len(repeated) > 5 else ""
+            fail(f"listed more than once: {', '.join(repeated[:5])}{more}")
     return values
 
 
@@ -90,7 +93,7 @@ def named(pattern: str, message: str):
     def check(name: str) -> str:
         reserved = {"na", "nan", "null", "none", "inf", "infinity", "true", "false"}
         if not re.fullmatch(pattern, name) or name.lower() in reserved:
-            fail(message.format(name=name))
+            fail(message.format(name=name if len(name) <= 40 else f"{name[:40]}..."))
         return name
 
     return AfterValidator(check)

@@ -182,13 +182,20 @@ def _did_you_mean(key, known) -> str:
 # --------------------------------------------------------------------------- pydantic's errors as problems
 
 
+def shown(text: str, limit: int = 40) -> str:
+    """``repr(text)``, cut short for a message when it is long."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text):,} characters)"
+
+
 def describe(value) -> str:
     if isinstance(value, bool):
         return f"{str(value).lower()} (a boolean)"
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
-        return f"the string {value!r}"
+        return f"the string {shown(value)}"
     kinds = {type(None): "nothing (null)", list: "a list", tuple: "a list", dict: "a mapping"}
     return kinds.get(
         type(value), "a mapping" if isinstance(value, BaseModel) else type(value).__name__
@@ -203,8 +210,8 @@ def _number_hint(value) -> str:
         float(value)
     except ValueError:
         return ""
-    if re.fullmatch(r"\s*[-+]?\d+[eE][-+]?\d+\s*", value):
-        return f" (YAML reads {value} as a string: write it with a dot, e.g. 1.0e-3)"
+    if "_" in value:  # float("1_0") is 10, but a quoted 1_0 is meant as text
+        return ""
     return " (write numbers without quotes)"
 
 

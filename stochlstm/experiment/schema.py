@@ -26,6 +26,7 @@ from ..core.conditions import Condition
 from ..core.errors import FieldError
 from ..core.gates import GATE_RULES, GateRule
 from ..core.names import CELL_QUANTITIES, DERIVED_QUANTITIES
+from . import yaml_dialect
 from .fields import (
     NonNegativeInt,
     PositiveInt,
@@ -337,6 +338,11 @@ class ExperimentConfig(Strict):
         data = self.model_dump(mode="json", exclude_none=True)
         source = getattr(self._source, "origin", None) or getattr(self._source, "file", "<config>")
         header = f"# {self.name}: resolved experiment (defaults filled in) from {source}\n"
-        return header + yaml.safe_dump(
-            data, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100
+        return header + yaml.dump(
+            data,
+            Dumper=yaml_dialect.Dumper,
+            sort_keys=False,
+            allow_unicode=True,
+            default_flow_style=None,
+            width=100,
         )
