@@ -11,12 +11,17 @@ where ``stream_index`` is the position of the stream in :data:`NOISE_STREAMS`
 "zoneout_h"). Its draws, in order,
 are the uniforms of step 0 units 0..H-1, then step 1, and so on. So the uniform
 of a (gate, t, unit) at seed ``s`` depends on ``(root_seed, s, gate, t, unit)``
-(and the hidden size) only: never on the batch, the other seeds, the
+(and the hidden size and the run's dtype) only: never on the batch, the other seeds, the
 conditions run, the process or the executor. Every condition reads the same
 streams, which gives common random numbers across conditions.
 
-Draws are float64 (``Generator.random``); float32 runs round them to float32,
-clipped below 1 so that ``u < p`` stays true for ``p = 1``.
+The uniforms have the run's dtype: ``Generator.random(dtype=dtype)``. A float64
+run's are ``random()``, 53 bits each; a float32 run's are
+``random(dtype=np.float32)``, 24 bits each, two per PCG64 step: the generator's
+peak float32 rate, with no float64 draw to round. Both lie in ``[0, 1)``, so
+``u < p`` is true for ``p = 1``. The two are different numbers: a float32 and a
+float64 run at the same seed agree in distribution, not sample by sample; within
+one dtype every guarantee above holds.
 
 Weights and inputs have seeds of their own (:func:`generator`), separate from
 the gate noise: random weights use ``SeedSequence(seed)``; an input shared by
@@ -51,7 +56,6 @@ NOISE_STREAMS: tuple[str, ...] = (
     "zoneout_h",  # zoneout mask on h
 )
 _STREAM_INDEX = {name: index for index, name in enumerate(NOISE_STREAMS)}
-_BELOW_ONE_FLOAT32 = np.float32(1.0) - np.float32(2.0**-24)
 
 
 def generator(seed: int, spawn_key: Sequence[int] = ()) -> np.random.Generator:
@@ -65,11 +69,14 @@ def stream_generator(root_seed: int, seed: int, stream: str) -> np.random.Genera
     return generator(root_seed, (seed, _STREAM_INDEX[stream]))
 
 
-def uniforms(root_seed: int, seed: int, stream: str, n_steps: int, hidden_size: int) -> np.ndarray:
-    """The uniforms of one stream of one seed for steps 0..n_steps-1: ``(n_steps, hidden_size)``."""
+def uniforms(
+    root_seed: int, seed: int, stream: str, n_steps: int, hidden_size: int, dtype=np.float64
+) -> np.ndarray:
+    """The uniforms of one stream of one seed for steps 0..n_steps-1 in a run of
+    ``dtype``: ``(n_steps, hidden_size)``."""
     return (
         stream_generator(root_seed, seed, stream)
-        .random(n_steps * hidden_size)
+        .random(n_steps * hidden_size, dtype=dtype)
         .reshape(n_steps, hidden_size)
     )
 
@@ -173,29 +180,19 @@ class _FixedState(np.random.bit_generator.ISeedSequence):
         return self.state
 
 
-# Seeds drawn and transposed together: a chunk's draws stay in cache between
-# drawing and transposing. The rows of the chunk buffer are padded so that
-# their stride is not a multiple of 4 KiB, which would make the transposing
-# reads collide in the cache (measured 3-4x slower).
-_CHUNK_SEEDS = 256
-_ROW_PADDING = 8
-
-
-def _to_dtype(values64: np.ndarray, out: np.ndarray) -> None:
-    """Copy (and transpose) the float64 draws into ``out``; float32 values are
-    clipped below 1 in the same pass."""
-    if out.dtype == np.float32:
-        np.minimum(values64, _BELOW_ONE_FLOAT32, out=out, casting="same_kind")
-    else:
-        np.copyto(out, values64)
+# Rows are padded by a cache line so that their stride is not a multiple of
+# 4 KiB: reading one step of every seed at such a stride collides in the cache
+# (it made the transposing reads this layout replaced 3-4x slower).
+_ROW_PADDING_BYTES = 64
 
 
 class SeedBatchNoise:
-    """Draws the uniforms of a batch of seeds, a block of steps at a time, in
-    the feature-major layout of the kernel: ``block[stream][t] -> (H, B)``.
+    """Draws the uniforms of a batch of seeds, a block of steps at a time.
 
-    Successive calls to :meth:`next_block` continue each stream, so drawing in
-    blocks gives the same numbers as drawing per step.
+    Each seed's draws of a block are one call of its generator, written into its
+    own row; the kernel reads them in that drawn layout, as ``(H, B)`` views of
+    a step (strided, no copy). Successive calls to :meth:`next_block` continue
+    each stream, so drawing in blocks gives the same numbers as drawing per step.
     """
 
     def __init__(
@@ -209,35 +206,34 @@ class SeedBatchNoise:
         self.streams = tuple(streams)
         self.hidden_size = hidden_size
         self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"uniforms are float32 or float64, not {self.dtype}")
         self.batch_size = len(seeds)
-        self._capacity = 0  # steps the reused buffers hold
-        self._generators = {
+        self._capacity = 0  # steps the reused rows hold
+        self._draws = {  # bound methods: a call per seed and block is the hot loop
             stream: [
-                np.random.Generator(np.random.PCG64(_FixedState(state)))
+                np.random.Generator(np.random.PCG64(_FixedState(state))).random
                 for state in seed_states(root_seed, seeds, stream)
             ]
             for stream in self.streams
         }
 
     def next_block(self, n_steps: int) -> dict[str, np.ndarray]:
-        """The next ``n_steps`` steps of every stream: ``{stream: (n_steps, H, B)}``.
+        """The next ``n_steps`` steps of every stream: ``{stream: (n_steps, H, B)}``,
+        views of rows ``(B, n_steps * H)`` (so ``block[stream][t]`` is strided).
 
         The arrays are reused by the next call: copy what you keep.
         """
-        hidden, batch = self.hidden_size, self.batch_size
+        hidden, batch, dtype = self.hidden_size, self.batch_size, self.dtype
         if self._capacity < n_steps:
             self._capacity = n_steps
-            self._scratch = np.empty((min(batch, _CHUNK_SEEDS), n_steps * hidden + _ROW_PADDING))
-            self._blocks = {
-                s: np.empty((n_steps, hidden, batch), dtype=self.dtype) for s in self.streams
-            }
+            width = n_steps * hidden + _ROW_PADDING_BYTES // dtype.itemsize
+            self._rows = {s: np.empty((batch, width), dtype=dtype) for s in self.streams}
         width = n_steps * hidden
-        for start in range(0, batch, _CHUNK_SEEDS):
-            stop = min(start + _CHUNK_SEEDS, batch)
-            draws = self._scratch[: stop - start, :width]
-            for stream, generators in self._generators.items():
-                for row, generator in zip(draws, generators[start:stop], strict=True):
-                    generator.random(out=row)
-                out = self._blocks[stream][:n_steps, :, start:stop]
-                _to_dtype(draws.reshape(stop - start, n_steps, hidden).transpose(1, 2, 0), out)
-        return {stream: self._blocks[stream][:n_steps] for stream in self.streams}
+        block = {}
+        for stream, draws in self._draws.items():
+            rows = self._rows[stream][:, :width]
+            for draw, row in zip(draws, rows, strict=True):
+                draw(None, dtype, row)
+            block[stream] = rows.reshape(batch, n_steps, hidden).transpose(1, 2, 0)
+        return block

@@ -1,5 +1,6 @@
 """The randomness contract: each seed's uniforms are its own streams, drawn
-the same way in blocks, in chunks of seeds, and in float32."""
+the same way in blocks and in any batch, float64 draws for float64 runs and
+float32 draws for float32 runs."""
 
 import numpy as np
 import pytest
@@ -21,22 +22,44 @@ def test_noise_drawn_in_blocks_equals_noise_drawn_per_step():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_noise_of_seeds_past_the_first_chunk_is_their_own_stream(dtype):
-    """Seeds are drawn and transposed in chunks of 256: a seed in the second
-    chunk still gets exactly its own stream, block after block."""
+def test_every_seed_of_a_batch_gets_its_own_stream_in_the_run_dtype(dtype):
+    """Block after block (a larger block after a smaller one reallocates the
+    rows), every seed's uniforms are ``Generator.random(dtype=dtype)`` of its own
+    stream, the same numbers as drawn alone."""
     seeds = list(range(1000, 1300))
     noise = SeedBatchNoise(root_seed=2, seeds=seeds, streams=["input"], hidden_size=3, dtype=dtype)
-    drawn = np.concatenate([noise.next_block(n)["input"].copy() for n in (4, 2)])  # (6, H, B)
+    drawn = np.concatenate([noise.next_block(n)["input"].copy() for n in (4, 2, 7)])  # (13, H, B)
+    assert drawn.dtype == dtype
     for column in (0, 255, 256, 299):
-        expected = uniforms(2, seeds[column], "input", 6, 3).astype(dtype)
+        expected = uniforms(2, seeds[column], "input", 13, 3, dtype=dtype)
         np.testing.assert_array_equal(drawn[:, :, column], expected)
 
 
+def test_float32_uniforms_are_numpys_float32_draws_of_the_stream():
+    """The float32 contract stated as NumPy: 24-bit draws, two per PCG64 step,
+    not the float64 draws rounded."""
+    expected = (
+        np.random.Generator(np.random.PCG64(np.random.SeedSequence(5, spawn_key=(3, 1))))
+        .random(4 * 8, dtype=np.float32)
+        .reshape(4, 8)
+    )
+    np.testing.assert_array_equal(uniforms(5, 3, "forget", 4, 8, dtype=np.float32), expected)
+    float64 = uniforms(5, 3, "forget", 4, 8)
+    assert not np.array_equal(expected, float64.astype(np.float32))
+    np.testing.assert_array_equal(expected * 2.0**24, np.floor(expected * 2.0**24))
+
+
 def test_float32_uniforms_stay_below_one():
+    """``u < p`` must hold for ``p = 1``: float32 draws are at most ``1 - 2**-24``."""
     noise = SeedBatchNoise(0, range(64), ["input"], hidden_size=64, dtype=np.float32)
     block = noise.next_block(200)["input"]
     assert block.dtype == np.float32
     assert block.max() < 1.0 and block.min() >= 0.0
+
+
+def test_other_dtypes_are_refused():
+    with pytest.raises(ValueError, match="float32 or float64"):
+        SeedBatchNoise(0, [1], ["input"], hidden_size=2, dtype=np.float16)
 
 
 def test_vectorised_seed_states_equal_numpy_seed_sequence():
