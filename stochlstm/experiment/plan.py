@@ -420,12 +420,18 @@ class MemoryEstimate:
         return sum(self.parts.values())
 
     @property
-    def total(self) -> int:
-        return self.run_long + self.batch
+    def peak(self) -> int:
+        """The larger phase: simulating (the held parts and the batch), or
+        writing the tables (the held parts and the tables)."""
+        held = self.run_long - self.parts.get("table writing", 0)
+        return held + max(self.batch, self.parts.get("table writing", 0))
 
     def describe(self) -> str:
         parts = ", ".join(f"{name} {_mb(b)}" for name, b in self.parts.items() if b)
-        return f"about {_mb(self.total)} of {_mb(self.budget)} ({parts}, batch {_mb(self.batch)})"
+        return (
+            f"about {_mb(self.peak)} at the peak, of {_mb(self.budget)} "
+            f"({parts}, batch {_mb(self.batch)})"
+        )
 
 
 _ADVICE = {
@@ -491,8 +497,7 @@ def _memory_plan(
         if cells > largest_cells:
             largest_cells = cells
             shape = (
-                f"{width} conditions x {quantities} quantities x {n_recorded} steps x "
-                f"{units} units x 4 float64 per point"
+                f"{width} conditions x {quantities} quantities x {n_recorded} steps x {units} units"
             )
     parts = {
         "weights": weights,
@@ -512,12 +517,14 @@ def _memory_plan(
     batch_size = min(blocks * SEED_BLOCK, -(-n_seeds // SEED_BLOCK) * SEED_BLOCK)
     in_flight = per_seed * batch_size * jobs
     estimate = MemoryEstimate(parts, in_flight, budget, shape)
-    # tables are written after the last batch: the run's peak is the larger phase
-    need = max(held + in_flight, held + tables)
+    need = estimate.peak
     if need > budget:
         phase = {**parts, "seeds in flight": in_flight}
         biggest = max(phase, key=phase.get)
-        detail = f": {shape}" if biggest == "per-cell statistics" else ""
+        detail = {
+            "per-cell statistics": f": {shape} x 4 float64 per point",
+            "table writing": f": summary rows of {shape} per point",
+        }.get(biggest, "")
         message = (
             f"the run needs about {need / 2**20:,.0f} MB "
             f"({biggest} {phase[biggest] / 2**20:,.0f} MB{detail}); "
