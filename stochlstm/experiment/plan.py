@@ -11,6 +11,17 @@ Tasks are (sweep point, batch of seeds). Batches are whole blocks of
 :data:`~stochlstm.engine.statistics.SEED_BLOCK` seeds and their size comes
 from the experiment file only, so the plan, and every number the run writes,
 is the same whatever ``--jobs``, threads or executor runs the tasks.
+
+Before building anything, the plan estimates the memory of every phase from
+the config alone (weights, inputs, the per-cell statistics and sample paths
+held for the whole run, the seeds in flight, writing the tables), chooses the
+batch so that it fits ``execution.memory_budget_mb`` beside what the run
+holds, and refuses a run that cannot fit with one line naming its largest
+part and what to shrink.
+
+A sweep's points are made when asked for (:class:`~stochlstm.experiment.load.SweepPoints`);
+their weights, inputs and conditions are built once per distinct value of
+the keys they come from.
 """
 
 from __future__ import annotations
