@@ -234,7 +234,7 @@ def validate(
         planned = plan_run(config)
     if plan:
         out.print(planned.describe())
-    seeds = config.seed_list()
+    seeds = planned.seeds
     out.print(
         f"[green]ok[/]: {experiment} is valid: experiment {config.name!r}, {len(seeds)} seeds, "
         f"conditions {', '.join(config.conditions)}"

@@ -96,7 +96,75 @@ def _force_on_a_folder_without_a_run(tmp_path, experiment):
     return ["run", experiment, "--out", tmp_path / "runs", "--force"]
 
 
+def _edited(old, new):
+    """An experiment file with ``old`` replaced by ``new``, run into tmp/runs."""
+
+    def make(tmp_path, experiment):
+        text = experiment.read_text()
+        assert old in text
+        experiment.write_text(text.replace(old, new))
+        return ["run", experiment, "--out", tmp_path / "runs"]
+
+    return make
+
+
+def _alias_bomb(tmp_path, experiment):
+    """Nine levels of ten aliases each: 10**9 values if expanded."""
+    levels = ["a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    levels += [f"a{k}: &a{k} [{', '.join([f'*a{k - 1}'] * 10)}]" for k in range(1, 9)]
+    bomb = "".join(f"    {line}\n" for line in levels)
+    text = experiment.read_text().replace(
+        "model: {input_size: 2, hidden_size: 3, weights: {init: uniform, seed: 1}}",
+        "model:\n  input_size: 2\n  hidden_size: 3\n  weights:\n" + bomb,
+    )
+    experiment.write_text(text)
+    return ["validate", experiment]
+
+
+def _malformed_csv(tmp_path, experiment):
+    (tmp_path / "x.csv").write_text("a,b\n1,2,3\n4,5,6\n")
+    text = experiment.read_text().replace(
+        "inputs: {kind: sine, period: 8, steps: 10}",
+        f"inputs: {{kind: csv, file: {tmp_path / 'x.csv'}, columns: [a, b]}}",
+    )
+    experiment.write_text(text)
+    return ["run", experiment, "--out", tmp_path / "runs"]
+
+
 MISTAKES = {
+    "YAML alias bomb": (_alias_bomb, EXIT_BAD_INPUT, "aliases"),
+    "seeds: 1:20 (not 80)": (_edited("seeds: 600", "seeds: 1:20"), EXIT_BAD_INPUT, "seeds"),
+    "seeds beyond 2**63": (
+        _edited("seeds: 600", "seeds: {start: 1000000000000000000000000, count: 2}"),
+        EXIT_BAD_INPUT,
+        "seeds",
+    ),
+    "more seeds than memory": (
+        _edited("seeds: 600", "seeds: 100000000000000"),
+        EXIT_BAD_INPUT,
+        "run fewer seeds",
+    ),
+    "hidden_size too large for memory": (
+        _edited("hidden_size: 3", "hidden_size: 10000000"),
+        EXIT_BAD_INPUT,
+        "memory_budget_mb",
+    ),
+    "steps too many for memory": (
+        _edited("steps: 10}", "steps: 100000000}"),
+        EXIT_BAD_INPUT,
+        "memory_budget_mb",
+    ),
+    "a CSV row with more fields than the header": (
+        _malformed_csv,
+        EXIT_BAD_INPUT,
+        "line 2 has 3 fields but the header has 2",
+    ),
+    "--executor tcp:// to nothing (5 s)": (
+        lambda tmp, exp: ["run", exp, "--out", tmp / "runs", "--executor", "tcp://127.0.0.1:9"],
+        EXIT_BAD_INPUT,
+        "127.0.0.1:9",
+        pytest.mark.slow,
+    ),
     "--executor bogus": (
         lambda tmp, exp: ["run", exp, "--out", tmp / "runs", "--executor", "bogus", "-j", "2"],
         EXIT_BAD_INPUT,
@@ -130,9 +198,11 @@ MISTAKES = {
 }
 
 
-@pytest.mark.parametrize("case", list(MISTAKES))
-def test_each_mistake_is_one_line_and_its_exit_code(tmp_path, experiment, case):
-    make_args, code, message = MISTAKES[case]
+@pytest.mark.parametrize(
+    "make_args, code, message",
+    [pytest.param(*case[:3], marks=case[3:], id=name) for name, case in MISTAKES.items()],
+)
+def test_each_mistake_is_one_line_and_its_exit_code(tmp_path, experiment, make_args, code, message):
     result = invoke(*make_args(tmp_path, experiment))
     assert result.exit_code == code, result.output
     assert "Traceback" not in result.output

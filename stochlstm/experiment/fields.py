@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Union
 
@@ -176,6 +176,11 @@ class SeedRange(Strict):
 
 def seed_list(seeds: int | list[int] | SeedRange) -> list[int]:
     """The seeds a ``seeds`` entry names, in order."""
+    return list(seed_range(seeds))
+
+
+def seed_range(seeds: int | list[int] | SeedRange) -> Sequence[int]:
+    """The seeds a ``seeds`` entry names, without building a list of a range."""
     if isinstance(seeds, SeedRange):
-        return list(range(seeds.start, seeds.start + seeds.count))
-    return list(seeds) if isinstance(seeds, list) else list(range(seeds))
+        return range(seeds.start, seeds.start + seeds.count)
+    return seeds if isinstance(seeds, list) else range(seeds)

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from ..core.names import RESERVED_COLUMNS
 from . import yaml_dialect
-from .fields import seed_list
+from .fields import seed_range
 from .problems import (
     ConfigError,
     Problem,
@@ -204,7 +204,8 @@ def _cross_checks(raw: dict, context: dict) -> list[tuple[tuple, str]]:
         message = "y needs a readout: set model.output_size >= 1"
         out.append((("record", "quantities", quantities.index("y")), message))
     if "seeds" in top and isinstance(record.get("seeds"), list):
-        run_seeds = set(seed_list(top["seeds"]))
+        run_seeds = seed_range(top["seeds"])
+        run_seeds = set(run_seeds) if isinstance(run_seeds, list) else run_seeds
         for index, seed in enumerate(record["seeds"]):
             if seed not in run_seeds:
                 out.append(
@@ -448,7 +449,7 @@ def _point_source(source: Source, base: ExperimentConfig, indices: Sequence[int]
     return dataclasses.replace(
         source,
         swept=swept,
-        point=", ".join(f"{c}={v!r}" for c, v in values.items()),
+        point=", ".join(f"{c}={_short(repr(v))}" for c, v in values.items()),
         points=None,
     )
 
@@ -586,3 +587,8 @@ def load_experiment(path, overrides: Sequence[str] = ()) -> ExperimentConfig:
         raise ConfigError([Problem(str(path), None, "", message)]) from None
     source = Source(file=str(path), base_dir=path.parent.resolve(), origin=path.resolve())
     return _parse(text, source, overrides)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """``text`` for a message, cut short when long (a swept value may be a whole weights array)."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"

@@ -38,6 +38,7 @@ from ..engine.kernel import noise_block_steps
 from ..engine.recorder import RecordPlan, derived_quantities
 from ..engine.statistics import SEED_BLOCK
 from ..engine.threads import usable_cores
+from .fields import seed_range
 from .inputs import InputError, make_inputs
 from .load import sweep_columns, sweep_points
 from .problems import ConfigError, Problem, Source
@@ -205,7 +206,7 @@ class _ConditionPart:
 
 
 def _model_part(config: ExperimentConfig, builder: _Builder) -> _ModelPart | None:
-    model, seeds = config.model, config.seed_list()
+    model, seeds = config.model, list(seed_range(config.seeds)[:1])
     sizes = dict(input_size=model.input_size, hidden_size=model.hidden_size)
     weights = builder.get(
         config,
@@ -306,7 +307,14 @@ _FLOAT = 8  # bytes of a float64
 # summary columns besides the sweep's: condition, quantity, t, unit, n, mean,
 # sd, se, ci_low, ci_high, min, max
 _SUMMARY_COLUMNS = 12
-_TABLE_COPIES = 2  # the frame and the writer's copy of it
+# Writing the tables (measured with tracemalloc): summary.csv is formatted one
+# (condition, quantity) part at a time, about 4 copies of a part's values; the
+# trajectories' columns are held whole once (three times for Parquet, through
+# a pandas frame and an Arrow table).
+_SUMMARY_PART_COPIES = 4
+# A seed in the plan: a Python int in the run's list and in its task's tuple.
+_SEED_LIST_BYTES = 2 * 8 + 32
+_TRAJECTORY_COPIES = {"csv": 1, "parquet": 3}
 _KERNEL_ROWS = 24  # (H, B) work arrays of the kernel, per condition
 _STEP_ROWS = 12  # (H, B) arrays of one step handed to the recorder, per condition
 
@@ -381,14 +389,16 @@ def paths_bytes(config: ExperimentConfig, n_conditions: int, n_steps: int) -> in
 
 
 def tables_bytes(config: ExperimentConfig, n_conditions: int, cells: int, n_steps: int) -> int:
-    """Writing summary and trajectories: rows x columns x 8 bytes, twice."""
+    """Writing summary and trajectories: a part of the summary (one condition
+    and quantity: steps x units rows) at a time, the trajectories whole."""
     sweep = len(config.sweep or ())
-    summary = cells * (_SUMMARY_COLUMNS + sweep)
     steps = len(set(range(0, n_steps, config.record.every)) | {n_steps - 1})
-    path_rows = len(config.recorded_seeds()) * n_conditions * steps
-    path_rows *= len(config.recorded_units())
+    units = len(config.recorded_units())
+    summary_part = steps * max(units, config.model.output_size, 1) * (_SUMMARY_COLUMNS + sweep)
+    path_rows = len(config.recorded_seeds()) * n_conditions * steps * units
     trajectories = path_rows * (4 + sweep + len(config.recorded_quantities()))
-    return (summary + trajectories) * _FLOAT * _TABLE_COPIES
+    copies = _TRAJECTORY_COPIES.get(config.output.format, 3)
+    return (summary_part * _SUMMARY_PART_COPIES + trajectories * copies) * _FLOAT
 
 
 def seed_bytes(
@@ -451,9 +461,13 @@ _ADVICE = {
     ),
     "sample paths": "record fewer sample paths (record.seeds), steps, units or quantities",
     "table writing": "record fewer steps (record.every), units or sample paths",
+    "seed list": "run fewer seeds (split them over several runs)",
     "weights": "use a smaller model (hidden_size, input_size)",
     "inputs": "use fewer steps or a smaller model",
-    "seeds in flight": "use a smaller model, fewer conditions, or fewer steps",
+    "seeds in flight": (
+        "record fewer steps (record.every), units or derived quantities, "
+        "or use a smaller model or fewer conditions"
+    ),
 }
 
 
@@ -516,8 +530,9 @@ def _memory_plan(
         "per-cell statistics": statistics,
         "sample paths": paths,
         "table writing": tables,
+        "seed list": n_seeds * _SEED_LIST_BYTES,
     }
-    held = weights + inputs + statistics + paths
+    held = weights + inputs + statistics + paths + parts["seed list"]
     jobs = config.execution.jobs
     room = budget - held
     requested = config.execution.batch_size
@@ -534,7 +549,11 @@ def _memory_plan(
         biggest = max(phase, key=phase.get)
         detail = {
             "per-cell statistics": f": {shape} x 4 float64 per point",
-            "table writing": f": summary rows of {shape} per point",
+            "table writing": ": the rows of trajectories.csv, held whole while written",
+            "seeds in flight": (
+                f": {batch_size} seeds at once, with block statistics of {shape} "
+                "x 4 float64 per 256 seeds"
+            ),
         }.get(biggest, "")
         message = (
             f"the run needs about {need / 2**20:,.0f} MB "
@@ -554,10 +573,15 @@ def plan_run(config: ExperimentConfig) -> RunPlan:
     sweep = sweep_points(config)
     model_configs, model_of = _variants(sweep, _MODEL_KEYS)
     condition_configs, condition_of = _variants(sweep, _CONDITION_KEYS)
-    seeds = tuple(config.seed_list())
     memory, batch_size = _memory_plan(
-        config, model_configs, model_of, condition_configs, condition_of, len(seeds)
+        config,
+        model_configs,
+        model_of,
+        condition_configs,
+        condition_of,
+        len(seed_range(config.seeds)),
     )
+    seeds = tuple(config.seed_list())
     builder = _Builder()
     model_parts = [_model_part(c, builder) for c in model_configs]
     if builder.problems:

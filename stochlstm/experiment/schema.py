@@ -41,6 +41,7 @@ from .fields import (
     named,
     one_of,
     seed_list,
+    seed_range,
     union,
 )
 from .forms import InputsSpec, RandomWeights, WeightsSpec
@@ -301,7 +302,7 @@ class ExperimentConfig(Strict):
         ``record.seeds`` of :meth:`seed_list`, or the list given."""
         if isinstance(self.record.seeds, list):
             return list(self.record.seeds)
-        return self.seed_list()[: self.record.seeds]
+        return list(seed_range(self.seeds)[: self.record.seeds])
 
     def recorded_quantities(self) -> list[str]:
         """The recorded cell quantities; ``all`` is every quantity the model has."""

@@ -170,8 +170,10 @@ def test_statistics_over_the_budget_are_refused_naming_their_shape():
         plan_run(parse_experiment(text, file="long.yaml"))
     message = error.value.problems[0].message
     assert message.startswith("the run needs about ")
-    assert "(table writing " in message  # rows x 12 columns x 8 bytes x 2: the largest part
-    assert "2 conditions x 18 quantities x 30000 steps x 24 units per point" in message
+    # the largest part: a block of 256 seeds holds its statistics of every cell twice
+    assert "(seeds in flight " in message
+    assert "256 seeds at once, with block statistics of 2 conditions x 18 quantities x" in message
+    assert "30000 steps x 24 units" in message
     assert "record fewer steps (record.every)" in message
 
 
