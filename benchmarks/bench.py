@@ -1272,6 +1272,9 @@ def sweep_experiment(tmp: Path, s: dict) -> Path:
                 "model.weights.seed": list(range(s["weight_seeds"])),
             },
             "output": {"dir": str(tmp / "results"), "figures": False},
+            # its statistics and sample paths over 100,000 points need ~19 GB: the budget
+            # lets validation go to the end (under 512 MB it is refused, also timed here)
+            "execution": {"memory_budget_mb": 100_000},
         },
     )
 

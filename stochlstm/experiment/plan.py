@@ -417,7 +417,8 @@ def seed_bytes(
     noise = len(streams) * block_steps * hidden * (_FLOAT + itemsize)
     kernel = len(conditions) * _KERNEL_ROWS * hidden * itemsize
     step = len(conditions) * _STEP_ROWS * hidden * _FLOAT
-    baseline_states = 2 * block_steps * hidden * _FLOAT
+    # the baseline's c and h over a block of steps, kept until the other conditions used them
+    baseline_states = 2 * block_steps * hidden * _FLOAT if len(conditions) > 1 else 0
     inputs = 0
     if getattr(config.inputs, "per_seed", False):
         inputs = n_steps * model.input_size * (_FLOAT + itemsize)
@@ -541,6 +542,10 @@ def _memory_plan(
     else:
         blocks = max(1, -(-requested // SEED_BLOCK))
     batch_size = min(blocks * SEED_BLOCK, -(-n_seeds // SEED_BLOCK) * SEED_BLOCK)
+    # as many batches as needed, of even sizes (4,000 seeds: 2 x 2,048, not 2,304 + 1,696),
+    # so that each splits into as many groups of seeds for the threads
+    n_batches = -(-n_seeds // batch_size)
+    batch_size = -(-n_seeds // (n_batches * SEED_BLOCK)) * SEED_BLOCK
     in_flight = per_seed * batch_size * jobs
     estimate = MemoryEstimate(parts, in_flight, budget, shape)
     need = estimate.peak
