@@ -11,7 +11,8 @@ import pytest
 
 from stochlstm.experiment import load
 from stochlstm.experiment.load import load_experiment, parse_experiment, sweep_points
-from stochlstm.experiment.plan import plan_run, recorded_cells
+from stochlstm.experiment.memory import recorded_cells
+from stochlstm.experiment.plan import plan_run
 from stochlstm.experiment.problems import ConfigError, split_path
 from stochlstm.experiment.run import run_simulation
 
@@ -37,10 +38,10 @@ def reference_points(config):
     for choice in itertools.product(*(range(len(config.sweep[p])) for p in paths)):
         raw, values = copy.deepcopy(base), {}
         for path, index in zip(paths, choice, strict=True):
-            load._set_path(raw, split_path(path), copy.deepcopy(config.sweep[path][index]))
+            load.set_path(raw, split_path(path), copy.deepcopy(config.sweep[path][index]))
             values[columns[path]] = config.sweep[path][index]
         source = load._point_source(config._source, config, list(choice))
-        point, found = load._validate(raw, source)
+        point, found = load.validate_tree(raw, source)
         for problem in found:
             key = (problem.path, problem.message.rsplit(" (at sweep point", 1)[0])
             if key not in seen:

@@ -1,0 +1,178 @@
+"""Validating an experiment's tree: the schema's fields one section at a time,
+then what needs several sections at once (lengths against the model's sizes,
+recorded units and seeds, swept paths); and setting a value at a key path,
+for ``--set`` and for sweep points.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+
+from .fields import seed_range
+from .problems import (
+    Problem,
+    Source,
+    check_path,
+    child_type,
+    describe,
+    format_path,
+    pydantic_problem,
+    split_path,
+    unwrap,
+)
+from .schema import ExperimentConfig, InitialState, ModelSpec, RecordSpec
+
+__all__ = ["cross_checks", "schema_default", "set_path", "valid_fields", "validate_tree"]
+
+# --------------------------------------------------------------------------- validation of a whole tree
+
+_FIELD_ADAPTERS: dict[tuple[type, str], TypeAdapter] = {}
+
+
+def valid_fields(cls: type[BaseModel], raw, context: dict) -> dict[str, Any]:
+    """The fields of ``cls`` that are valid on their own in the mapping ``raw``
+    (defaults for absent ones): what the checks across sections rely on, so
+    that they run even where other keys of the same section are wrong."""
+    valid = {}
+    for name, info in cls.model_fields.items() if isinstance(raw, dict) else ():
+        if name not in raw:
+            if not info.is_required():
+                valid[name] = info.get_default(call_default_factory=True)
+            continue
+        if (cls, name) not in _FIELD_ADAPTERS:
+            is_model = isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)
+            config = None if is_model else ConfigDict(strict=True, allow_inf_nan=False)
+            _FIELD_ADAPTERS[cls, name] = TypeAdapter(
+                Annotated[info.annotation, info], config=config
+            )
+        try:
+            valid[name] = _FIELD_ADAPTERS[cls, name].validate_python(raw[name], context=context)
+        except ValidationError:
+            pass
+    return valid
+
+
+def validate_tree(raw, source: Source) -> tuple[ExperimentConfig | None, list[Problem]]:
+    """The config of ``raw`` (a parsed file with overrides applied) and every problem."""
+    if not isinstance(raw, dict):
+        keys = ", ".join(ExperimentConfig.model_fields)
+        what = "empty" if raw is None else f"{describe(raw)}, not a mapping"
+        return None, [
+            source.problem((), f"the experiment file is {what}; expected the keys {keys}")
+        ]
+    context = {"base_dir": source.base_dir}
+    problems = [source.problem(p, m) for p, m in cross_checks(raw, context)]
+    try:
+        config = ExperimentConfig.model_validate(raw, context=context)
+    except ValidationError as error:
+        return None, [source.problem(*pydantic_problem(e)) for e in error.errors()] + problems
+    config._source = source
+    return (None, problems) if problems else (config, [])
+
+
+def cross_checks(raw: dict, context: dict) -> list[tuple[tuple, str]]:
+    """Checks that need several sections; each runs when the keys it reads are valid."""
+    top = valid_fields(ExperimentConfig, raw, context)
+    model = valid_fields(ModelSpec, raw.get("model"), context)
+    record = valid_fields(RecordSpec, raw.get("record", {}), context)
+    state = valid_fields(InitialState, raw.get("initial_state", {}), context)
+    out = []
+
+    def lengths(parts, value, size, what):
+        if isinstance(value, list) and len(value) != size:
+            values = "value" if size == 1 else "values"
+            out.append((parts, f"expected {size} {values} ({what}), got {len(value)}"))
+
+    hidden_size = model.get("hidden_size")
+    if hidden_size is not None:
+        for name in ("h", "c"):
+            lengths(("initial_state", name), state.get(name), hidden_size, "model.hidden_size")
+        units = record.get("units")
+        for index, unit in enumerate(units if isinstance(units, list) else ()):
+            if unit >= hidden_size:
+                message = f"unit {unit} does not exist: the units are 0..{hidden_size - 1}"
+                out.append((("record", "units", index), message))
+    size, inputs, what = model.get("input_size"), top.get("inputs"), "model.input_size"
+    if size is not None and inputs is not None:
+        names = {
+            "constant": ("value",),
+            "gaussian": ("mean", "sd"),
+            "sine": ("amplitude", "period", "phase", "offset"),
+        }
+        for name in names.get(inputs.kind, ()):
+            lengths(("inputs", name), getattr(inputs, name), size, what)
+        before = len(out)
+        for t, row in enumerate(inputs.values if inputs.kind == "sequence" else ()):
+            lengths(("inputs", "values", t), row if isinstance(row, list) else [row], size, what)
+        if len(out) > before + 3:  # three rows of the wrong length, then how many more
+            more = f"{len(out) - before - 3} more rows of the wrong length"
+            out[before + 3 :] = [(("inputs", "values"), more)]
+        if inputs.kind == "epidemic" and size != 1:
+            message = (
+                f"must be 1 for inputs of kind epidemic (one column of daily counts), got {size}"
+            )
+            out.append((("model", "input_size"), message))
+        if inputs.kind == "csv" and len(inputs.columns) != size:
+            message = f"expected {size} columns ({what}), got {len(inputs.columns)}"
+            out.append((("inputs", "columns"), message))
+    quantities = record.get("quantities")
+    if model.get("output_size") == 0 and isinstance(quantities, list) and "y" in quantities:
+        message = "y needs a readout: set model.output_size >= 1"
+        out.append((("record", "quantities", quantities.index("y")), message))
+    if "seeds" in top and isinstance(record.get("seeds"), list):
+        run_seeds = seed_range(top["seeds"])
+        run_seeds = set(run_seeds) if isinstance(run_seeds, list) else run_seeds
+        for index, seed in enumerate(record["seeds"]):
+            if seed not in run_seeds:
+                out.append(
+                    (("record", "seeds", index), f"seed {seed} is not one of the run's seeds")
+                )
+    for key in top.get("sweep") or {}:
+        try:
+            parts = split_path(key)
+        except ValueError as error:
+            out.append((("sweep", key), str(error)))
+            continue
+        wrong = "a sweep cannot sweep the sweep" if parts[0] == "sweep" else check_path(parts)
+        if wrong:
+            out.append((("sweep", key), f"not a key of the experiment file: {wrong}"))
+    return out
+
+
+def schema_default(parts: Sequence):
+    """The default of the mapping at ``parts`` as plain data (``{}`` if none), so
+    that setting ``model.weights.seed`` in a file without ``model.weights``
+    starts from the default weights, not from an empty mapping."""
+    try:
+        parent = unwrap(functools.reduce(child_type, parts[:-1], ExperimentConfig))
+        default = parent.model_fields[parts[-1]].get_default(call_default_factory=True)
+    except (KeyError, AttributeError):
+        return {}
+    if isinstance(default, BaseModel):
+        return default.model_dump(mode="json", exclude_none=True)
+    return copy.deepcopy(default) if isinstance(default, dict) else {}
+
+
+def set_path(data: dict, parts: Sequence, value) -> None:
+    """Set ``data[parts...] = value``, creating missing mappings from their
+    defaults; ValueError if a step is neither a mapping nor a list with that index."""
+    node = data
+    for depth, part in enumerate(parts):
+        where = format_path(parts[:depth]) or "the file"
+        if isinstance(part, int):
+            if not isinstance(node, list) or not 0 <= part < len(node):
+                size = f"a list of {len(node)}" if isinstance(node, list) else describe(node)
+                raise ValueError(f"{where} is {size}, so it has no item [{part}]")
+        elif not isinstance(node, dict):
+            raise ValueError(f"{where} is {describe(node)}, not a mapping")
+        if depth == len(parts) - 1:
+            node[part] = value
+        else:
+            if isinstance(node, dict) and node.get(part) is None:
+                node[part] = schema_default(parts[: depth + 1])
+            node = node[part]
