@@ -92,7 +92,7 @@ def recorded_cells(config: ExperimentConfig, conditions: ExperimentConfig, n_ste
     statistics of one point whose record and model are ``config``'s and
     conditions ``conditions``'s: a cell is (condition, quantity incl.
     derived, recorded step, unit)."""
-    steps = len(set(range(0, n_steps, config.record.every)) | {n_steps - 1})
+    steps = recorded_steps(n_steps, config.record.every)
     units = len(config.recorded_units())
     derived = set(config.recorded_derived())
     own = len(config.recorded_quantities())
@@ -103,6 +103,12 @@ def recorded_cells(config: ExperimentConfig, conditions: ExperimentConfig, n_ste
     return sum(per_condition) * steps * units, len(per_condition), max(per_condition), steps, units
 
 
+def recorded_steps(n_steps: int, every: int) -> int:
+    """How many steps are recorded: every ``every``-th from 0, and the last
+    (counted, not listed: ``steps`` may be huge)."""
+    return len(range(0, n_steps, every)) + ((n_steps - 1) % every != 0)
+
+
 def statistics_bytes(cells: int) -> int:
     """The run-long statistics of a point: four float64 arrays (mean, m2, min,
     max) per cell, held for the whole run."""
@@ -111,7 +117,7 @@ def statistics_bytes(cells: int) -> int:
 
 def paths_bytes(config: ExperimentConfig, n_conditions: int, n_steps: int) -> int:
     """The sample paths of a point, held for the whole run."""
-    steps = len(set(range(0, n_steps, config.record.every)) | {n_steps - 1})
+    steps = recorded_steps(n_steps, config.record.every)
     per_seed = steps * len(config.recorded_units()) * len(config.recorded_quantities())
     return len(config.recorded_seeds()) * n_conditions * per_seed * _FLOAT
 
@@ -120,7 +126,7 @@ def tables_bytes(config: ExperimentConfig, n_conditions: int, cells: int, n_step
     """Writing summary and trajectories: a part of the summary (one condition
     and quantity: steps x units rows) at a time, the trajectories whole."""
     sweep = len(config.sweep or ())
-    steps = len(set(range(0, n_steps, config.record.every)) | {n_steps - 1})
+    steps = recorded_steps(n_steps, config.record.every)
     units = len(config.recorded_units())
     summary_part = steps * max(units, config.model.output_size, 1) * (_SUMMARY_COLUMNS + sweep)
     path_rows = len(config.recorded_seeds()) * n_conditions * steps * units

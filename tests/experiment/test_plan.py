@@ -9,7 +9,8 @@ import textwrap
 
 import pytest
 
-from stochlstm.experiment import load
+from stochlstm.experiment import sweep as sweeps
+from stochlstm.experiment import validation
 from stochlstm.experiment.load import load_experiment, parse_experiment, sweep_points
 from stochlstm.experiment.memory import recorded_cells
 from stochlstm.experiment.plan import plan_run
@@ -33,15 +34,15 @@ def reference_points(config):
     """Every sweep point validated whole, one by one (the plain definition)."""
     base = config.model_dump(mode="json", exclude_none=True)
     base.pop("sweep")
-    paths, columns = list(config.sweep), load.sweep_columns(config)
+    paths, columns = list(config.sweep), sweeps.sweep_columns(config)
     points, problems, seen = [], [], set()
     for choice in itertools.product(*(range(len(config.sweep[p])) for p in paths)):
         raw, values = copy.deepcopy(base), {}
         for path, index in zip(paths, choice, strict=True):
-            load.set_path(raw, split_path(path), copy.deepcopy(config.sweep[path][index]))
+            validation.set_path(raw, split_path(path), copy.deepcopy(config.sweep[path][index]))
             values[columns[path]] = config.sweep[path][index]
-        source = load._point_source(config._source, config, list(choice))
-        point, found = load.validate_tree(raw, source)
+        source = sweeps._point_source(config._source, config, list(choice))
+        point, found = validation.validate_tree(raw, source)
         for problem in found:
             key = (problem.path, problem.message.rsplit(" (at sweep point", 1)[0])
             if key not in seen:
