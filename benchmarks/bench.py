@@ -1004,7 +1004,6 @@ def bench_e2e(report: Report, sizes: dict, tmp: Path) -> None:
 
 def bench_recorder(report: Report, sizes: dict, tmp: Path) -> None:
     from stochlstm.engine.kernel import run_kernel
-    from stochlstm.engine.recorder import BatchRecorder
     from stochlstm.engine.threads import run_in_threads, seed_groups
 
     s = sizes["e2e"]
@@ -1014,16 +1013,7 @@ def bench_recorder(report: Report, sizes: dict, tmp: Path) -> None:
     inputs = {task.batch: point.inputs(list(task.seeds)) for task in plan.tasks}
 
     def group(seeds, inputs, record: bool, steps: int | None, cancelled) -> None:
-        consumer = _noop
-        if record:
-            consumer = BatchRecorder(
-                point.record,
-                point.conditions,
-                seeds,
-                point.weights.hidden_size,
-                point.weights.output_size,
-                baseline=point.baseline,
-            )
+        consumer = point.recorder(seeds) if record else _noop
         run_kernel(
             point.weights,
             inputs if steps is None else inputs[:steps],

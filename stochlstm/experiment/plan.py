@@ -28,13 +28,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..core.conditions import Condition
 from ..core.weights import LSTMWeights
-from ..engine.recorder import RecordPlan
+from ..engine.recorder import BatchRecorder, RecordPlan
 from ..engine.threads import usable_cores
 from .fields import seed_range
 from .inputs import InputError, make_inputs
@@ -72,6 +73,18 @@ class PointSpec:
         spec, input_size = self.inputs_spec, self.weights.input_size
         return make_inputs(spec, input_size=input_size, seeds=seeds)
 
+    def recorder(self, seeds: Sequence[int]) -> BatchRecorder:
+        """The recorder of ``seeds`` of this point, the kernel's consumer."""
+        weights = self.weights
+        return BatchRecorder(
+            self.record,
+            self.conditions,
+            seeds,
+            weights.hidden_size,
+            weights.output_size,
+            baseline=self.baseline,
+        )
+
 
 @dataclass(frozen=True)
 class Task:
@@ -84,7 +97,8 @@ class Task:
 class RunPlan:
     """The run: its resolved config, sweep points, tasks, and what the
     analysis of its tables reads (the baseline, the sweep columns).
-    ``memory`` is the estimate the batch size was chosen from."""
+    ``memory`` is the estimate the batch size was chosen from; ``input_files``
+    the weights and input files the points read."""
 
     config: ExperimentConfig
     points: Sequence[PointSpec]
@@ -92,6 +106,7 @@ class RunPlan:
     seeds: tuple[int, ...]
     batch_size: int
     memory: MemoryEstimate | None = None
+    input_files: tuple[Path, ...] = ()
 
     @property
     def name(self) -> str:
@@ -322,7 +337,13 @@ def plan_run(config: ExperimentConfig) -> RunPlan:
     tasks = tuple(
         Task(index, b, batch) for index in range(len(points)) for b, batch in enumerate(batches)
     )
-    return RunPlan(config, points, tasks, seeds, batch_size, memory)
+    files = {
+        Path(spec.file)
+        for c in model_configs
+        for spec in (c.model.weights, c.inputs)
+        if getattr(spec, "file", None) is not None
+    }
+    return RunPlan(config, points, tasks, seeds, batch_size, memory, tuple(sorted(files)))
 
 
 # --------------------------------------------------------------------------- where tasks run

@@ -37,12 +37,12 @@ from typing import Any
 import numpy as np
 
 from ..engine.kernel import run_kernel
-from ..engine.recorder import BatchRecord, BatchRecorder
+from ..engine.recorder import BatchRecord
 from ..engine.threads import check, run_in_threads, seed_groups
 from . import rundir
 from .checkpoint import CHECKPOINT, CheckpointError, load_checkpoint, save_checkpoint
 from .interrupts import deferred, stop_signals
-from .load import load_experiment, sweep_points
+from .load import load_experiment
 from .lock import RunLock
 from .plan import PointSpec, RunPlan, Task, execution, in_process, plan_run
 from .tables import Accumulator, write_tables
@@ -71,14 +71,7 @@ def run_task(point: PointSpec, seeds: Sequence[int], threads: int = 1) -> BatchR
 
 
 def _run_group(point: PointSpec, seeds: list[int], cancelled: threading.Event) -> BatchRecord:
-    recorder = BatchRecorder(
-        point.record,
-        point.conditions,
-        seeds,
-        point.weights.hidden_size,
-        point.weights.output_size,
-        baseline=point.baseline,
-    )
+    recorder = point.recorder(seeds)
 
     def consume(index: int, t: int, values: dict[str, np.ndarray]) -> None:
         check(cancelled)
@@ -190,27 +183,17 @@ def run_simulation(
     target = Path(out if out is not None else config.output.dir) / config.name
     rundir.check_output_location(target)
     resolved_yaml = config.to_resolved_yaml()
-    inputs = _input_checksums(config)
+    inputs = {str(path): rundir.file_sha256(path) for path in plan.input_files}
     phases = list(phases(config) if callable(phases) else phases)
     names = ("simulate", "tables", *(phase.name for phase in phases))
     with rundir.output_errors(target), RunLock(target, command), stop_signals():
         work_dir, previous = _choose_work_dir(target, resume, force, resolved_yaml, inputs)
         if previous is not None and _all_done(previous, names):
             return RunOutcome(target, "complete", previous)
-        run = _RunInProgress(plan, target, work_dir, previous, names, inputs)
-        run.start(config, resolved_yaml, command, jobs, threads)
+        run = _RunInProgress(plan, target, work_dir, previous, names, inputs, resolved_yaml)
+        run.start(command, jobs, threads)
         run.go(jobs, threads, executor, progress, phases)
         return RunOutcome(target, run.manifest["status"], run.manifest, plan)
-
-
-def _input_checksums(config) -> dict[str, str]:
-    """``{file: sha256}`` of the weights and input files every sweep point reads."""
-    files = set()
-    for _, point in sweep_points(config):
-        for spec in (point.model.weights, point.inputs):
-            if getattr(spec, "file", None) is not None:
-                files.add(Path(spec.file))
-    return {str(path): rundir.file_sha256(path) for path in sorted(files)}
 
 
 def _fingerprint(resolved_yaml: str, inputs: dict[str, str]) -> str:
@@ -290,16 +273,17 @@ def _check_same_run(work_dir: Path, previous: dict, resolved_yaml: str, inputs: 
 class _RunInProgress:
     """The phases of one run into ``work_dir``, its manifest kept true at each step."""
 
-    def __init__(self, plan, target, work_dir, previous, names, inputs):
+    def __init__(self, plan, target, work_dir, previous, names, inputs, resolved_yaml):
         self.plan, self.target, self.work_dir = plan, target, work_dir
         self.previous, self.names, self.inputs = previous, names, inputs
-        self.fingerprint = _fingerprint(plan.config.to_resolved_yaml(), inputs)
+        self.resolved_yaml = resolved_yaml
+        self.fingerprint = _fingerprint(resolved_yaml, inputs)
         self.checkpoint = work_dir / CHECKPOINT
         self.accumulator: Accumulator | None = None
         self.current = "simulate"
         self.started = time.time()
 
-    def start(self, config, resolved_yaml, command, jobs, threads) -> None:
+    def start(self, command, jobs, threads) -> None:
         previous = self.previous
         manifest = _manifest(self.plan, previous, command, jobs, threads)
         done = (previous or {}).get("phases", {})
@@ -312,8 +296,10 @@ class _RunInProgress:
         if previous is None:
             self.work_dir.mkdir(parents=True, exist_ok=True)
             files = [
-                rundir.atomic_write_text(self.work_dir / "experiment.yaml", config.source_text),
-                rundir.atomic_write_text(self.work_dir / "resolved.yaml", resolved_yaml),
+                rundir.atomic_write_text(
+                    self.work_dir / "experiment.yaml", self.plan.config.source_text
+                ),
+                rundir.atomic_write_text(self.work_dir / "resolved.yaml", self.resolved_yaml),
             ]
             manifest["checksums"] = rundir.checksums(self.work_dir, files)
         rundir.write_manifest(self.work_dir, manifest)
