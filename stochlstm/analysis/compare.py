@@ -43,6 +43,7 @@ __all__ = [
     "compare_runs",
     "comparison_summary_text",
     "default_out_dir",
+    "headline_rows",
     "plot_comparison",
     "run_labels",
     "settings_difference",
