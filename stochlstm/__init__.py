@@ -9,8 +9,10 @@ run), :mod:`stochlstm.analysis` (metrics, figures, report) and
 
 __version__ = "0.1.0"
 
+from .analysis.compare import compare_runs, plot_comparison, write_comparison
 from .analysis.pipeline import analyze, run_experiment
 from .analysis.run import Run, RunError, load_run
+from .analysis.runs import list_runs
 from .core.cell import cell_step
 from .core.conditions import Condition
 from .core.gates import GATE_RULES, Bernoulli, Concrete, Deterministic, Threshold, gate_rule
@@ -51,18 +53,22 @@ __all__ = [
     "analyze",
     "build_weights",
     "cell_step",
+    "compare_runs",
     "from_keras",
     "from_per_gate",
     "from_torch",
     "gate_rule",
     "init_uniform",
+    "list_runs",
     "load_experiment",
     "load_run",
     "load_weights",
     "parse_experiment",
     "plan_run",
+    "plot_comparison",
     "run_experiment",
     "run_kernel",
     "save_weights",
     "simulate",
+    "write_comparison",
 ]

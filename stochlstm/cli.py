@@ -284,6 +284,63 @@ def example(seed: Annotated[int, typer.Option(help="Seed of the gate noise.")] =
     out.print(worked_example(seed), markup=False)
 
 
+@app.command()
+def runs(
+    directory: Annotated[
+        Path, typer.Argument(help="A results folder (or a run directory).")
+    ] = Path("results"),
+) -> None:
+    """List the runs in a results folder: status, seeds, sweep points, times, conditions."""
+    from .analysis.runs import list_runs, runs_text
+
+    with _user_errors():
+        found = list_runs(directory)
+    if found.empty:
+        out.print(
+            f"no runs in {directory} (a run directory holds a manifest.json; "
+            "`stochlstm run EXPERIMENT` writes one)",
+            markup=False,
+        )
+        return
+    out.print(runs_text(found), markup=False)
+
+
+@app.command()
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="A run directory: a.")],
+    run_b: Annotated[Path, typer.Argument(help="A run directory: b.")],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Folder for comparison.csv and divergence.png "
+            "(default: ./compare-<a>-vs-<b>; never inside a run directory).",
+        ),
+    ] = None,
+    every_row: Annotated[
+        bool, typer.Option("--all", help="Print every matched row, not only the headline ones.")
+    ] = False,
+    no_verify: NoVerify = False,
+) -> None:
+    """Two runs side by side: their metrics in one table (b − a) and their divergence in one figure."""
+    from .analysis import compare as comparing
+
+    with _user_errors():
+        a, b = (load_run(path, verify=not no_verify) for path in (run_a, run_b))
+        labels = comparing.run_labels(run_a, run_b)
+        folder = out_dir or comparing.default_out_dir(run_a, run_b)
+        comparing.check_out_dir(folder, (a, b))
+        table = comparing.compare_runs(a, b)
+        written, problem = comparing.write_comparison(a, b, folder, table=table, labels=labels)
+    settings = comparing.settings_difference(a, b)
+    text = comparing.comparison_summary_text(table, labels, settings=settings, every_row=every_row)
+    out.print(text, markup=False)
+    if problem:
+        err.print(f"warning: no figure: {problem}", markup=False, style="yellow")
+    for path in written:
+        out.print(f"wrote {path}", markup=False)
+
+
 def main() -> None:
     app()
 

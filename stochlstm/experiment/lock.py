@@ -19,12 +19,36 @@ from pathlib import Path
 
 from .rundir import RunDirectoryError, now
 
-__all__ = ["RunLock", "lock_path"]
+__all__ = ["RunLock", "lock_holder", "lock_path"]
 
 
 def lock_path(target: Path) -> Path:
     """The lock file of the run directory ``target``."""
     return target.parent / f".{target.name}.lock"
+
+
+def lock_holder(target: str | os.PathLike) -> str | None:
+    """Who holds the lock of run directory ``target`` (the line the holder wrote),
+    or None when no process does.
+
+    There is no way to ask ``flock`` without taking the lock: a free lock is
+    taken shared and released at once. A writer starting in that instant is
+    refused as if the run were busy; a listing of runs can live with that.
+    """
+    import fcntl
+
+    path = lock_path(Path(target))
+    try:
+        handle = open(path, encoding="utf-8")  # noqa: SIM115 (closed below)
+    except FileNotFoundError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return handle.read().strip() or "another process"
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return None
 
 
 class RunLock:
