@@ -39,6 +39,9 @@ half_life_theory       c         the same for retention_theory
 saturation             i, f, o   share of gate probabilities below 0.1 or above 0.9
 flip_rate              i, f, o   share of binary gate samples that disagree with
                                  rounding the probability (binary gates only)
+loss, loss_window, ... y         with targets: the readout's loss, per seed and of the
+                                 seed-averaged prediction, against the baseline's
+                                 (:mod:`stochlstm.analysis.loss`)
 =====================  ========  =====================================================
 
 Confidence intervals are 95%. Averages over cells (steps and/or units) carry
@@ -60,6 +63,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.names import GATES, STATES, SUMMARY_COLUMNS
+from .loss import LOSS_METRICS, loss_metrics
 
 __all__ = [
     "METRIC_ORDER",
@@ -89,6 +93,7 @@ METRIC_ORDER = (
     "half_life_theory",
     "saturation",
     "flip_rate",
+    *LOSS_METRICS,
 )
 
 # Differences smaller than this are rounding, not effects: where every seed has
@@ -288,17 +293,26 @@ def gate_saturation(summary: pd.DataFrame, sweep: Sequence[str] = ()) -> pd.Data
     return _concat(parts, keys)
 
 
-def compute_metrics(summary: pd.DataFrame, *, sweep: Sequence[str] = ()) -> pd.DataFrame:
+def compute_metrics(
+    summary: pd.DataFrame,
+    *,
+    sweep: Sequence[str] = (),
+    targets: pd.DataFrame | None = None,
+    baseline: str | None = None,
+) -> pd.DataFrame:
     """Every metric of every condition (and sweep point) of a summary, tidy, sorted
     by sweep point and condition (first appearance), metric (table order),
     quantity, t and unit (overall rows after per-t rows).
 
     ``sweep`` names the summary's sweep columns (a run's ``sweep_columns``);
-    any other column than the contract's is an error.
+    any other column than the contract's is an error. ``targets`` (a run's
+    targets.csv) and ``baseline`` serve the loss metrics.
     """
     check_columns(summary, SUMMARY_COLUMNS, sweep)
     functions = (divergence, mean_field_gap, gate_calibration, memory_survival, gate_saturation)
-    metrics = _concat([f(summary, sweep) for f in functions], [*sweep, "condition"])
+    parts = [f(summary, sweep) for f in functions]
+    parts.append(loss_metrics(summary, sweep, targets=targets, baseline=baseline))
+    metrics = _concat([p for p in parts if p is not None], [*sweep, "condition"])
     ranks = {
         "condition": {c: k for k, c in enumerate(pd.unique(summary["condition"]))},
         "metric": {m: k for k, m in enumerate(METRIC_ORDER)},

@@ -131,7 +131,9 @@ def analyze_and_draw(
 
 def _write_metrics(run: Run) -> Path:
     try:
-        metrics = compute_metrics(run.summary, sweep=run.sweep_columns)
+        metrics = compute_metrics(
+            run.summary, sweep=run.sweep_columns, targets=run.targets, baseline=run.baseline
+        )
     except ValueError as error:
         raise RunError(f"{run.path}: {error}") from None
     path = run.path / "metrics.csv"

@@ -34,6 +34,7 @@ __all__ = ["Run", "RunError", "load_run"]
 _KEY_DTYPES = {"condition": "str", "t": "int64", "unit": "int64"}
 _SUMMARY_DTYPES = {**_KEY_DTYPES, "quantity": "str", "n": "int64"}
 _TRAJECTORY_DTYPES = {**_KEY_DTYPES, "seed": "int64"}
+_TARGETS_DTYPES = {"loss": "str", "t": "int64", "unit": "int64", "in_window": "int64"}
 _METRICS_DTYPES = {**_KEY_DTYPES, "metric": "str", "quantity": "str", "t": "Int64", "unit": "Int64"}
 
 
@@ -108,7 +109,16 @@ class Run:
         path = self.path / "metrics.csv"
         if path.exists():
             return _read_csv(path, _METRICS_DTYPES)
-        return compute_metrics(self.summary, sweep=self.sweep_columns)
+        return compute_metrics(
+            self.summary, sweep=self.sweep_columns, targets=self.targets, baseline=self.baseline
+        )
+
+    @cached_property
+    def targets(self) -> pd.DataFrame | None:
+        """``targets.csv`` (the targets of a run whose targets are the same at
+        every seed, see :func:`~stochlstm.experiment.tables.targets_parts`); None without."""
+        frame = _read_csv(self.path / "targets.csv", _TARGETS_DTYPES, optional=True)
+        return frame if len(frame) else None
 
 
 def _verify(path: Path, checksums: dict[str, str]) -> None:
@@ -151,6 +161,7 @@ VERIFIED = (
     "trajectories.csv",
     "trajectories.parquet",
     "metrics.csv",
+    "targets.csv",
 )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from ..core.names import METRICS_COLUMNS, STATES
+from .loss import LOSS_TABLE_COLUMNS, loss_table_columns
 from .metrics import check_columns
 
 __all__ = ["TABLE_COLUMNS", "comparison_table", "comparison_text"]
@@ -33,6 +34,7 @@ TABLE_COLUMNS = {
     "saturation": "share of gate probabilities below 0.1 or above 0.9 (mean over gates)",
     "flip_rate": "share of binary gate samples that disagree with rounding p "
     "(mean over binary gates)",
+    **LOSS_TABLE_COLUMNS,
 }
 
 
@@ -72,7 +74,8 @@ def comparison_table(
         table[metric] = pick(metric)
     for metric in ("half_life", "half_life_theory"):
         table[metric] = pick(metric, "c")
-    numbers = [c for c in TABLE_COLUMNS if table[c].notna().any()]
+    table = table.merge(loss_table_columns(metrics, keys), on=keys, how="left")  # with targets
+    numbers = [c for c in TABLE_COLUMNS if c in table and table[c].notna().any()]
     return table[[*keys, "baseline", *numbers]]
 
 

@@ -9,12 +9,14 @@ __all__ = [
     "CELL_QUANTITIES",
     "DERIVED_QUANTITIES",
     "GATES",
+    "LOSS_QUANTITIES",
     "METRICS_COLUMNS",
     "RESERVED_COLUMNS",
     "STATES",
     "STATISTICS",
     "SUMMARY_COLUMNS",
     "SUMMARY_KEYS",
+    "TARGETS_COLUMNS",
     "TRAJECTORY_KEYS",
 ]
 
@@ -27,10 +29,13 @@ STATES: tuple[str, ...] = ("c", "h")
 # Per-seed quantities the recorder derives from the cell's (see stochlstm.engine.recorder):
 # dev_* (value minus the baseline's), div_* (RMS of dev_* over units), retention,
 # sat_* (saturated probability), flip_* (binary gate that disagrees with rounding).
+# With targets (see stochlstm.engine.loss): loss (per step), loss_window (its mean
+# over the loss window) and dev_loss_window (minus the baseline's at the same seed).
+LOSS_QUANTITIES: tuple[str, ...] = ("loss", "loss_window", "dev_loss_window")
 # fmt: off
 DERIVED_QUANTITIES: tuple[str, ...] = (
     "dev_c", "dev_h", "div_c", "div_h", "retention", "retention_theory",
-    "sat_i", "sat_f", "sat_o", "flip_i", "flip_f", "flip_o",
+    "sat_i", "sat_f", "sat_o", "flip_i", "flip_f", "flip_o", *LOSS_QUANTITIES,
 )
 # fmt: on
 
@@ -48,7 +53,18 @@ METRICS_COLUMNS: tuple[str, ...] = (
     "ci_low",
     "ci_high",
 )
+# targets.csv (with targets whose values are the same at every seed): the loss,
+# the target of output ``unit`` at step t (unit -1: a class index), and 1 where t
+# is in the loss window, else 0.
+TARGETS_COLUMNS: tuple[str, ...] = ("loss", "t", "unit", "target", "in_window")
 # Columns of the run's tables: a sweep column never takes one of these names.
 RESERVED_COLUMNS: frozenset[str] = frozenset(
-    {*SUMMARY_COLUMNS, *TRAJECTORY_KEYS, *METRICS_COLUMNS, *CELL_QUANTITIES, "x"}
+    {
+        *SUMMARY_COLUMNS,
+        *TRAJECTORY_KEYS,
+        *METRICS_COLUMNS,
+        *TARGETS_COLUMNS,
+        *CELL_QUANTITIES,
+        "x",
+    }
 )

@@ -13,9 +13,11 @@ and of the derived comparisons against the baseline (deterministic) condition:
 ``retention_theory``   the same product of keep *probabilities*
 ``sat_i/f/o``          ``1[p < 0.1 or p > 0.9]``
 ``flip_i/f/o``         ``1[gate != 1[p > 0.5]]``, for binary gates only
+``loss``, ...          the readout's loss against targets, when the plan has
+                       them (:mod:`stochlstm.engine.loss`)
 =====================  ======================================================
 
-One-per-seed quantities (``div_*``) use unit ``-1``. Quantities whose every
+One-per-seed quantities (``div_*``, the loss) use unit ``-1``. Quantities whose every
 value is 0 or 1 (the realised gates of binary rules, ``retention`` under a
 binary forget gate, ``sat_*``, ``flip_*``) take the one-pass statistics of
 :meth:`stochlstm.engine.statistics.BlockMoments.indicator`; the others the
@@ -33,6 +35,7 @@ import numpy as np
 
 from ..core.conditions import Condition
 from ..core.names import DERIVED_QUANTITIES, GATES
+from .loss import LossPlan, LossRecorder
 from .statistics import SEED_BLOCK, BlockMoments, block_sizes
 
 __all__ = ["BatchRecord", "BatchRecorder", "RecordPlan", "derived_quantities"]
@@ -42,7 +45,8 @@ __all__ = ["BatchRecord", "BatchRecorder", "RecordPlan", "derived_quantities"]
 class RecordPlan:
     """Which steps, units, quantities and sample paths are kept. ``derived`` names the
     derived quantities to stream, in the order of :data:`DERIVED_QUANTITIES` (``True``
-    for all, ``False`` for none), each kept for the conditions it applies to."""
+    for all, ``False`` for none), each kept for the conditions it applies to; ``loss``,
+    how the readout is scored against targets (None: no targets)."""
 
     quantities: tuple[str, ...]
     steps: tuple[int, ...]
@@ -51,6 +55,7 @@ class RecordPlan:
     derived: tuple[str, ...] = DERIVED_QUANTITIES
     initial_state: bool = False  # keep t = -1 rows in the sample paths
     block: int = SEED_BLOCK
+    loss: LossPlan | None = None
 
     def __post_init__(self):
         derived = self.derived
@@ -166,7 +171,9 @@ class BatchRecorder:
     """Consumer of :func:`~stochlstm.engine.kernel.run_kernel` for one batch of seeds.
 
     ``conditions`` must list the baseline first (when there is one), so that its
-    state at step ``t`` is known when the other conditions reach ``t``.
+    state at step ``t`` is known when the other conditions reach ``t``. ``targets``
+    (of these seeds, see :class:`~stochlstm.engine.loss.LossRecorder`) are needed
+    when the plan has a ``loss``.
     """
 
     def __init__(
@@ -177,6 +184,7 @@ class BatchRecorder:
         hidden_size: int,
         output_size: int = 0,
         baseline: str | None = None,
+        targets: np.ndarray | None = None,
     ):
         self.plan = plan
         if baseline is not None and list(conditions)[0] != baseline:
@@ -224,6 +232,20 @@ class BatchRecorder:
                     shape = (len(plan.steps), self._width(quantity), len(self.path_seeds))
                     self.record.paths[(name, quantity)] = np.empty(shape)
         self.block_moments = BlockMoments(batch, rows_needed, plan.block)
+        self.loss = None
+        if plan.loss is not None:
+            if targets is None or not output_size:
+                raise ValueError("a plan with a loss needs a readout and the targets")
+            self.loss = LossRecorder(
+                plan.loss,
+                targets,
+                list(conditions),
+                self.has_baseline,
+                batch,
+                plan.steps,
+                len(self.sizes),
+                self.record.moments,
+            )
         # the baseline's c and/or h at recorded steps, until every condition has used them
         self.baseline_needs = tuple(sorted(baseline_needs))
         self.baseline_state: dict[int, dict[str, np.ndarray]] = {}
@@ -299,6 +321,8 @@ class BatchRecorder:
     def __call__(self, index: int, t: int, values: dict[str, np.ndarray]) -> None:
         state = self.states[index]
         self._update_retention(state, values)
+        if self.loss is not None:
+            self.loss(index, t, values, self.block_moments)
         j = self.step_index.get(t)
         if j is None:
             return

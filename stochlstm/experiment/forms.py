@@ -24,6 +24,7 @@ from .fields import (
     one_of,
     union,
 )
+from .target_forms import NormalizeSpec
 
 __all__ = ["INPUT_KINDS", "WEIGHT_FORMS", "InputsSpec", "WeightsSpec", "form_keys"]
 
@@ -178,7 +179,7 @@ class CsvInputs(Strict):
     columns: Annotated[list[str], Field(min_length=1), UniqueList]
     start: NonNegativeInt | None = None
     stop: NonNegativeInt | None = None
-    normalize: Literal["none", "zscore", "minmax"] = "none"
+    normalize: NormalizeSpec = "none"
 
     @field_validator("stop")
     @classmethod

@@ -17,18 +17,15 @@ on global state or on which other seeds run:
 
 from __future__ import annotations
 
-import csv
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
-from ..core.errors import FieldError
 from ..core.randomness import generator
+from .csv_inputs import InputError, from_csv
 from .forms import InputsSpec
 from .problems import format_path, pydantic_problem
 
@@ -45,11 +42,6 @@ __all__ = [
     "sine",
     "sir_epidemic",
 ]
-
-
-class InputError(FieldError):
-    """A bad input specification; ``field`` names the offending key of the
-    ``inputs`` block (e.g. ``"file"``, ``"columns"``, ``"value"``)."""
 
 
 def input_generator(seed: int, run_seed: int | None = None) -> np.random.Generator:
@@ -225,6 +217,10 @@ def _scale_counts(counts: np.ndarray, scale, population: int) -> np.ndarray:
     raise InputError("scale", f"expected population, max, none or a positive number, got {scale!r}")
 
 
+# The counts of an SIR path an epidemic input or target can observe.
+SIR_COUNTS = ("new_cases", "infected", "susceptible", "recovered")
+
+
 def sir_epidemic(
     steps: int,
     *,
@@ -239,180 +235,28 @@ def sir_epidemic(
 ) -> np.ndarray:
     """Daily counts of a stochastic SIR outbreak (:func:`simulate_sir`) as one
     input column: ``(steps, 1)``, or ``(steps, B, 1)`` with ``run_seeds``.
-    ``observe`` is ``new_cases`` (incidence) or ``infected`` (prevalence, ``I``
-    at the end of each day). ``scale``: ``population`` divides by the
+    ``observe`` is ``new_cases`` (incidence), ``infected`` (prevalence, ``I``
+    at the end of each day), ``susceptible`` or ``recovered`` (the other
+    compartments; the inputs block offers the first two, targets all four:
+    :mod:`stochlstm.experiment.targets`). ``scale``: ``population`` divides by the
     population (the fraction newly infected, or infected, that day, in
     ``[0, 1]``); ``max`` divides each outbreak by its own largest count, so its
     peak is 1 (an outbreak with no cases stays 0); ``none`` keeps raw counts; a
     positive number divides by it.
     """
     steps = _check_steps(steps)
-    if observe not in ("new_cases", "infected"):
-        raise InputError("observe", f"expected new_cases or infected, got {observe!r}")
+    if observe not in SIR_COUNTS:
+        raise InputError("observe", f"expected one of {', '.join(SIR_COUNTS)}, got {observe!r}")
     _scale_counts(np.zeros(1), scale, 1)  # reject a bad scale before simulating
 
     def draw(rng: np.random.Generator) -> np.ndarray:
         path = simulate_sir(
             steps, population=population, infected=infected, beta=beta, gamma=gamma, generator=rng
         )
-        counts = path.new_cases if observe == "new_cases" else path.infected
+        counts = getattr(path, observe)
         return _scale_counts(counts, scale, population)[:, None]
 
     return _seeded(draw, (steps, 1), seed, run_seeds)
-
-
-def _normalize(values: np.ndarray, how: str) -> np.ndarray:
-    if how == "none":
-        return values
-    if how == "zscore":
-        centred = values - values.mean(axis=0)
-        sd = values.std(axis=0)  # population sd (ddof=0), as sklearn's StandardScaler
-        return np.divide(centred, sd, out=np.zeros_like(centred), where=sd > 0)
-    if how == "minmax":
-        low, span = values.min(axis=0), np.ptp(values, axis=0)
-        return np.divide(values - low, span, out=np.zeros_like(values), where=span > 0)
-    raise InputError("normalize", f"expected none, zscore or minmax, got {how!r}")
-
-
-def _shown(text: str, limit: int = 20) -> str:
-    """``repr(text)``, cut to ``limit`` characters."""
-    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text):,} characters)"
-
-
-@dataclass(frozen=True)
-class _CSVTable:
-    """A CSV file as text: the header's names (stripped), the data rows (each
-    one field per name) and the line each row starts on."""
-
-    names: list[str]
-    rows: list[list[str]]
-    lines: list[int]
-
-
-def _read_csv_table(path: Path) -> _CSVTable:
-    """The fields of a CSV file (UTF-8, a byte order mark allowed, commas
-    between fields, ``"`` quoting): InputError("file") unless every row has as
-    many fields as the header; blank lines are allowed only at the end."""
-
-    def refuse(message: str):
-        raise InputError("file", f"{path.name}: {message}")
-
-    rows, lines = [], []
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as file:
-            reader = csv.reader(file, strict=True)
-            end = 0  # the line the previous row ended on
-            for row in reader:
-                rows.append(row)
-                lines.append(end + 1)
-                end = reader.line_num
-    except UnicodeDecodeError:
-        refuse("is not UTF-8 text")
-    except csv.Error as error:
-        refuse(f"line {end + 1}: not CSV: {error}")
-    while rows and not rows[-1]:  # a blank line at the end is not a row of data
-        rows.pop()
-        lines.pop()
-    if not rows:
-        refuse("is empty; expected a header row naming the columns, then rows of numbers")
-    header, rows, lines = rows[0], rows[1:], lines[1:]
-    for row, line in zip(rows, lines, strict=True):
-        if not row:
-            refuse(f"line {line} is blank; blank lines are allowed only at the end")
-    wrong = [
-        (len(row), line) for row, line in zip(rows, lines, strict=True) if len(row) != len(header)
-    ]
-    if wrong:
-        more = f" (and {len(wrong) - 1} more rows)" if len(wrong) > 1 else ""
-        fields = "field" if wrong[0][0] == 1 else "fields"
-        refuse(
-            f"line {wrong[0][1]} has {wrong[0][0]} {fields} but the header has {len(header)}"
-            f"{more}; every row needs one field per column"
-        )
-    return _CSVTable([name.strip() for name in header], rows, lines)
-
-
-_NUMBER = re.compile(r"[ \t]*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?[ \t]*")
-
-
-def _numbers(cells: list[str]) -> np.ndarray:
-    """The cells as float64: decimal numbers (spaces around allowed), NaN for
-    any other cell."""
-    return np.array([float(c) if _NUMBER.fullmatch(c) else math.nan for c in cells])
-
-
-def from_csv(
-    file,
-    columns: Sequence[str],
-    *,
-    start: int | None = None,
-    stop: int | None = None,
-    normalize: str = "none",
-    base_dir=".",
-) -> np.ndarray:
-    """Columns of a CSV file (with a header row) as inputs ``(T, len(columns))``.
-
-    ``file`` is relative to ``base_dir`` (the experiment file's folder). Every
-    row has one field per name of the header (quoted with ``"`` where it holds
-    a comma); blank lines are allowed at the end only; names are matched
-    without surrounding spaces. ``start`` / ``stop`` select data rows as a
-    Python slice: row 0 is the first row after the header (line 2 of the file
-    when no field spans lines). Every selected value must be a finite decimal
-    number (``12``, ``-0.5``, ``1e-3``); errors name the file and the line
-    (and the column and the row). ``normalize`` is applied per column after
-    slicing: ``zscore`` ``(x - mean) / sd`` with the population sd (ddof=0),
-    ``minmax`` ``(x - min) / (max - min)``; a constant column becomes zeros
-    under both.
-    """
-    path = Path(base_dir) / Path(file)
-    if not path.is_file():
-        what = "is a directory, not a file" if path.is_dir() else "not found"
-        where = "" if Path(file).is_absolute() else f" (looked for {path})"
-        raise InputError("file", f"{str(file)!r} {what}{where}")
-    columns = list(columns)
-    if not columns:
-        raise InputError("columns", "expected at least one column name")
-    repeated = sorted({c for c in columns if columns.count(c) > 1})
-    if repeated:
-        raise InputError("columns", f"{', '.join(map(repr, repeated))} listed more than once")
-    table = _read_csv_table(path)
-    missing = [c for c in columns if c not in table.names]
-    if missing:
-        available = ", ".join(name[:40] for name in table.names[:20]) or "(none)"
-        more = f" and {len(table.names) - 20} more" if len(table.names) > 20 else ""
-        raise InputError(
-            "columns",
-            f"{', '.join(map(_shown, missing))} not in {path.name}; "
-            f"its columns are: {available}{more}",
-        )
-    twice = [c for c in columns if table.names.count(c) > 1]
-    if twice:
-        fields = [k + 1 for k, name in enumerate(table.names) if name == twice[0]]
-        message = f"{path.name} has two columns named {_shown(twice[0])} (fields {fields})"
-        raise InputError("columns", message)
-    rows = range(len(table.rows))[slice(start, stop)]
-    if len(rows) == 0:
-        raise InputError(
-            "start",
-            f"no rows selected from {path.name} "
-            f"({len(table.rows)} data rows, start={start}, stop={stop})",
-        )
-    values = np.empty((len(rows), len(columns)))
-    for k, column in enumerate(columns):
-        field = table.names.index(column)
-        text = [table.rows[r][field] for r in rows]
-        values[:, k] = _numbers(text)
-        bad = np.flatnonzero(~np.isfinite(values[:, k]))
-        if bad.size:
-            shown = ", ".join(
-                f"row {rows[b]} (line {table.lines[rows[b]]}): "
-                f"{_shown(text[b]) if text[b].strip() else 'empty'}"
-                for b in bad[:3]
-            )
-            more = f" and {bad.size - 3} more" if bad.size > 3 else ""
-            message = f"{path.name}, column {_shown(column)}: not a finite number at {shown}{more}"
-            raise InputError("columns", message)
-    return _normalize(values, normalize)
 
 
 _INPUTS = TypeAdapter(InputsSpec)

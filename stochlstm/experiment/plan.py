@@ -43,6 +43,7 @@ from .memory import MemoryEstimate, memory_plan
 from .problems import ConfigError, Problem
 from .schema import ExperimentConfig
 from .sweep import sweep_columns, sweep_points
+from .targets import TargetError, build_targets, make_targets
 from .weight_files import WeightsError, build_weights
 
 __all__ = ["MemoryEstimate", "PointSpec", "RunPlan", "Task", "execution", "plan_run"]
@@ -65,6 +66,8 @@ class PointSpec:
     root_seed: int
     dtype: str
     n_steps: int
+    shared_targets: np.ndarray | None = None  # (n, W); None without targets or per seed
+    targets_spec: Any = None  # for targets of inputs drawn per seed
 
     def inputs(self, seeds: Sequence[int]) -> np.ndarray:
         """The inputs of ``seeds``: the shared ``(T, X)``, or ``(T, B, X)``."""
@@ -72,6 +75,15 @@ class PointSpec:
             return self.shared_inputs
         spec, input_size = self.inputs_spec, self.weights.input_size
         return make_inputs(spec, input_size=input_size, seeds=seeds)
+
+    def targets(self, seeds: Sequence[int]) -> np.ndarray | None:
+        """The targets of ``seeds`` (:mod:`~stochlstm.experiment.targets`): the
+        shared ``(n, W)``, or ``(n, B, W)``; None without targets."""
+        if self.record.loss is None or self.shared_targets is not None:
+            return self.shared_targets
+        inputs = self.inputs(seeds)
+        spec = self.targets_spec
+        return make_targets(spec, inputs_spec=self.inputs_spec, inputs=inputs, seeds=seeds)
 
     def recorder(self, seeds: Sequence[int]) -> BatchRecorder:
         """The recorder of ``seeds`` of this point, the kernel's consumer."""
@@ -83,6 +95,7 @@ class PointSpec:
             weights.hidden_size,
             weights.output_size,
             baseline=self.baseline,
+            targets=self.targets(seeds),
         )
 
 
@@ -148,7 +161,7 @@ class RunPlan:
         return "\n".join(lines)
 
 
-def _record_plan(config: ExperimentConfig, n_steps: int) -> RecordPlan:
+def _record_plan(config: ExperimentConfig, n_steps: int, loss=None) -> RecordPlan:
     steps = sorted(set(range(0, n_steps, config.record.every)) | {n_steps - 1})
     return RecordPlan(
         quantities=tuple(config.recorded_quantities()),
@@ -157,6 +170,7 @@ def _record_plan(config: ExperimentConfig, n_steps: int) -> RecordPlan:
         path_seeds=tuple(config.recorded_seeds()),
         derived=tuple(config.recorded_derived()),
         initial_state=config.record.initial_state,
+        loss=loss,
     )
 
 
@@ -173,7 +187,7 @@ class _Builder:
         if key not in self.built:
             try:
                 self.built[key] = build()
-            except (WeightsError, InputError, OSError) as error:
+            except (WeightsError, InputError, TargetError, OSError) as error:
                 self.built[key] = None
                 self._report(config, error)
         return self.built[key]
@@ -187,6 +201,8 @@ class _Builder:
             message = error.detail if error.field in given else str(error)
         elif isinstance(error, InputError):
             parts, message = ("inputs", error.field), error.detail
+        elif isinstance(error, TargetError):
+            parts, message = ("targets", error.field), error.detail
         else:
             parts, message = (), f"{type(error).__name__}: {error}"
         problem = config._source.problem(parts, message)
@@ -198,7 +214,7 @@ class _Builder:
 
 # The parts of a point, each from the top-level keys of the config it reads:
 # built once per distinct value of those keys (see SweepPoints.variants).
-_MODEL_KEYS = ("model", "inputs", "seeds", "initial_state", "record")
+_MODEL_KEYS = ("model", "inputs", "targets", "seeds", "initial_state", "record")
 _CONDITION_KEYS = ("conditions", "baseline")
 
 
@@ -210,6 +226,8 @@ class _ModelPart:
     initial_state: dict[str, np.ndarray]
     record: RecordPlan
     n_steps: int
+    shared_targets: np.ndarray | None
+    targets_spec: Any
 
 
 @dataclass(frozen=True)
@@ -238,13 +256,24 @@ def _model_part(config: ExperimentConfig, builder: _Builder) -> _ModelPart | Non
     )
     if weights is None or inputs is None:
         return None
+    built = builder.get(
+        config,
+        ("targets", config.model_dump_json(include={"targets", "inputs", "model", "record"})),
+        lambda: build_targets(config, inputs, seeds[:1]),
+    )
+    if built is None:
+        return None
+    targets, loss = built
+    targets_per_seed = targets is not None and targets.ndim == 3
     return _ModelPart(
         weights=weights,
         shared_inputs=None if per_seed else inputs,
         inputs_spec=config.inputs if per_seed else None,
         initial_state=config.build_initial_state(),
-        record=_record_plan(config, inputs.shape[0]),
+        record=_record_plan(config, inputs.shape[0], loss),
         n_steps=inputs.shape[0],
+        shared_targets=None if targets_per_seed else targets,
+        targets_spec=config.targets if targets_per_seed else None,
     )
 
 
@@ -295,6 +324,8 @@ class _Points(Sequence):
             root_seed=self.root_seeds[self.root_seed_of[index]],
             dtype=self.dtypes[self.dtype_of[index]],
             n_steps=model.n_steps,
+            shared_targets=model.shared_targets,
+            targets_spec=model.targets_spec,
         )
 
 
@@ -340,7 +371,7 @@ def plan_run(config: ExperimentConfig) -> RunPlan:
     files = {
         Path(spec.file)
         for c in model_configs
-        for spec in (c.model.weights, c.inputs)
+        for spec in (c.model.weights, c.inputs, c.targets)
         if getattr(spec, "file", None) is not None
     }
     return RunPlan(config, points, tasks, seeds, batch_size, memory, tuple(sorted(files)))

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Tag
 from ..core.gates import GATE_RULES
 from . import forms
 from .schema import ExperimentConfig
+from .target_forms import TARGET_KINDS
 
 __all__ = [
     "ConfigError",
@@ -283,6 +284,8 @@ def pydantic_problem(error: Mapping) -> tuple[list, str]:
         more, message = [ctx["key"]] if ctx.get("key") else [], ctx["msg"]
     elif kind == "input_kind":
         more, message = _choice_problem(value, "input kind", "kind", forms.INPUT_KINDS)
+    elif kind == "target_kind":
+        more, message = _choice_problem(value, "target kind", "kind", TARGET_KINDS)
     elif kind == "gate_rule":
         more, message = _choice_problem(value, "gate rule", "rule", GATE_RULES)
     elif kind == "weights_form":

@@ -45,6 +45,7 @@ from .fields import (
     union,
 )
 from .forms import InputsSpec, RandomWeights, WeightsSpec
+from .target_forms import TargetsSpec
 
 __all__ = ["ConditionSpec", "ExperimentConfig", "ModelSpec"]
 
@@ -246,6 +247,7 @@ class ExperimentConfig(Strict):
     model: ModelSpec
     initial_state: InitialState = InitialState()
     inputs: InputsSpec
+    targets: TargetsSpec | None = None  # what y should be, and the loss (target_forms)
     conditions: Annotated[dict[ConditionName, ConditionSpec], Field(min_length=1)]
     record: RecordSpec = RecordSpec()
     sweep: dict[str, Annotated[list[Any], Field(min_length=1)]] | None = None

@@ -53,7 +53,7 @@ def sweep_columns(config: ExperimentConfig) -> dict[str, str]:
 # weight seeds validates 1,100 configs, not 100,000. Keep in step with
 # ``cross_checks`` and ``ExperimentConfig``'s validators.
 _LINKED_KEYS = (
-    frozenset({"model", "initial_state", "record", "inputs", "seeds"}),
+    frozenset({"model", "initial_state", "record", "inputs", "targets", "seeds"}),
     frozenset({"conditions", "baseline"}),
 )
 

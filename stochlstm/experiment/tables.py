@@ -1,6 +1,8 @@
 """What a run keeps and the tables it writes: running statistics and sample
 paths folded in task order (:class:`Accumulator`), and ``summary.csv`` and
-``trajectories.csv`` made from them (the data contracts in the README).
+``trajectories.csv`` made from them (the data contracts in the README); with
+targets the same at every seed, ``targets.csv`` too, which the analysis reads
+the loss of the seed-averaged prediction from.
 
 The tables come in parts (one per point, condition and, for the summary,
 quantity) that :mod:`~stochlstm.experiment.csv_writer` formats and writes one
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..engine.loss import loss_quantities
 from ..engine.recorder import BatchRecord, derived_quantities
 from ..engine.simulate import tidy_columns
 from ..engine.statistics import RunningStats
@@ -27,6 +30,7 @@ from .rundir import atomic_path, atomic_write
 __all__ = [
     "Accumulator",
     "summary_parts",
+    "targets_parts",
     "trajectories_frame",
     "trajectories_parts",
     "write_tables",
@@ -78,6 +82,33 @@ def summary_parts(plan: RunPlan, accumulator: Accumulator) -> Iterator[dict[str,
                 t, unit = np.meshgrid(point.record.steps, units, indexing="ij")
                 labels = {**point.columns, "condition": condition, "quantity": quantity}
                 yield tidy_columns(labels, {"t": t, "unit": unit}, table)
+            loss = point.record.loss
+            for quantity in loss_quantities(loss, is_baseline):
+                stats = accumulator.stats.get((point.index, condition, quantity))
+                if stats is None:
+                    continue
+                steps = loss.summary_steps(quantity, point.record.steps)
+                t, unit = np.meshgrid(steps, [-1], indexing="ij")
+                labels = {**point.columns, "condition": condition, "quantity": quantity}
+                yield tidy_columns(labels, {"t": t, "unit": unit}, stats.table())
+
+
+def targets_parts(plan: RunPlan) -> Iterator[dict[str, object]]:
+    """targets.csv in parts, one per point whose targets are the same at every
+    seed: one row per (t, unit) with a target (``unit`` the output; -1 for a
+    class index), the loss, and ``in_window`` (1 where ``t`` is in the loss window)."""
+    for point in plan.points:
+        loss, targets = point.record.loss, point.shared_targets
+        if loss is None or targets is None:
+            continue
+        n_steps, width = targets.shape
+        units = [-1] if loss.encoding == "classes" else range(width)
+        t, unit = np.meshgrid(np.arange(n_steps), units, indexing="ij")
+        first, last = loss.window
+        in_window = ((t >= first) & (t <= last)).astype(np.int64)
+        labels = {**point.columns, "loss": loss.kind}
+        values = {"target": targets, "in_window": in_window}
+        yield tidy_columns(labels, {"t": t, "unit": unit}, values)
 
 
 def trajectories_parts(plan: RunPlan, accumulator: Accumulator) -> Iterator[dict[str, object]]:
@@ -120,8 +151,9 @@ def trajectories_frame(plan: RunPlan, accumulator: Accumulator) -> pd.DataFrame:
 def write_tables(
     work_dir: Path, plan: RunPlan, accumulator: Accumulator
 ) -> dict[str, tuple[Path, int]]:
-    """Write summary.csv and the trajectories (CSV, or Parquet with
-    ``output.format: parquet``); ``{file name: (path, rows)}``.
+    """Write summary.csv, the trajectories (CSV, or Parquet with
+    ``output.format: parquet``) and, when there are targets the same at every
+    seed, targets.csv; ``{file name: (path, rows)}``.
 
     The summary is formatted and written part by part
     (:mod:`~stochlstm.experiment.csv_writer`), so that besides the running
@@ -140,6 +172,9 @@ def write_tables(
         parts = list(trajectories_parts(plan, accumulator))
         names = list(dict.fromkeys(name for part in parts for name in part))
         outputs["trajectories.csv"] = _write_csv(work_dir / "trajectories.csv", parts, names)
+    targets = list(targets_parts(plan))
+    if targets:
+        outputs["targets.csv"] = _write_csv(work_dir / "targets.csv", targets)
     return outputs
 
 

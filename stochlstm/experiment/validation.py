@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
+from ..core.names import LOSS_QUANTITIES
 from .fields import seed_range
 from .problems import (
     Problem,
@@ -26,6 +27,7 @@ from .problems import (
     unwrap,
 )
 from .schema import ExperimentConfig, InitialState, ModelSpec, RecordSpec
+from .targets import TargetError, readout_kind, target_encoding, target_width
 
 __all__ = ["cross_checks", "schema_default", "set_path", "valid_fields", "validate_tree"]
 
@@ -132,6 +134,7 @@ def cross_checks(raw: dict, context: dict) -> list[tuple[tuple, str]]:
                 out.append(
                     (("record", "seeds", index), f"seed {seed} is not one of the run's seeds")
                 )
+    out += _target_checks(raw, top, model, record)
     for key in top.get("sweep") or {}:
         try:
             parts = split_path(key)
@@ -141,6 +144,87 @@ def cross_checks(raw: dict, context: dict) -> list[tuple[tuple, str]]:
         wrong = "a sweep cannot sweep the sweep" if parts[0] == "sweep" else check_path(parts)
         if wrong:
             out.append((("sweep", key), f"not a key of the experiment file: {wrong}"))
+    return out
+
+
+def _normalize_lengths(parts: tuple, spec, n_columns: int) -> list[tuple[tuple, str]]:
+    """``normalize: {mean, sd}`` lists of one number per column."""
+    constants = getattr(spec, "normalize", None)
+    out = []
+    for name in ("mean", "sd"):
+        value = getattr(constants, name, None)
+        if isinstance(value, list) and len(value) != n_columns:
+            message = f"expected {n_columns} values (one per column), got {len(value)}"
+            out.append(((*parts, "normalize", name), message))
+    return out
+
+
+def _target_width(targets, inputs, input_size) -> tuple[int | None, str]:
+    """How many target columns the block gives (None if unknown yet), and its key."""
+    if targets.kind == "inputs":
+        columns = targets.columns
+        return (len(columns) if columns else input_size), "columns"
+    if targets.kind == "csv":
+        return len(targets.columns), "columns"
+    if targets.kind == "sequence":
+        first = targets.values[0]
+        return (len(first) if isinstance(first, list) else 1), "values"
+    return 1, "observe"
+
+
+def _target_checks(raw: dict, top: dict, model: dict, record: dict) -> list[tuple[tuple, str]]:
+    """The targets against the model's readout and the inputs; the loss
+    quantities need targets; normalisation constants, one per column."""
+    out, targets, inputs = [], top.get("targets"), top.get("inputs")
+    if inputs is not None and inputs.kind == "csv":
+        out += _normalize_lengths(("inputs",), inputs, len(inputs.columns))
+    if targets is None:
+        derived = record.get("derived")
+        for index, name in enumerate(derived if isinstance(derived, list) else ()):
+            if name in LOSS_QUANTITIES:
+                message = f"{name} needs targets: add a targets block (targets: {{kind: ...}})"
+                out.append((("record", "derived", index), message))
+        return out
+    if targets.kind == "csv":
+        out += _normalize_lengths(("targets",), targets, len(targets.columns))
+        if targets.file is None and inputs is not None and inputs.kind != "csv":
+            message = f"missing: the inputs ({inputs.kind}) are not read from a file"
+            out.append((("targets", "file"), message))
+    if targets.kind == "epidemic" and inputs is not None and inputs.kind != "epidemic":
+        message = f"epidemic targets observe the outbreak of epidemic inputs; the inputs are {inputs.kind}"
+        out.append((("targets", "kind"), message))
+    if targets.kind == "inputs" and inputs is not None:
+        names = inputs.columns if inputs.kind == "csv" else []
+        input_size = model.get("input_size")
+        for index, column in enumerate(targets.columns or ()):
+            if isinstance(column, str) and column not in names:
+                known = f"the input columns are {', '.join(names)}" if names else "give indices"
+                out.append((("targets", "columns", index), f"not an input column ({known})"))
+            elif isinstance(column, int) and input_size is not None and column >= input_size:
+                message = (
+                    f"input column {column} does not exist: the columns are 0..{input_size - 1}"
+                )
+                out.append((("targets", "columns", index), message))
+    output_size = model.get("output_size")
+    if output_size is None:
+        return out
+    if output_size == 0:
+        message = "targets need a readout to compare with: set model.output_size >= 1"
+        return [*out, (("targets",), message)]
+    readout = readout_kind(model.get("readout"))
+    try:
+        encoding = target_encoding(targets.loss, readout)
+    except TargetError as error:
+        return [*out, (("targets", error.field), error.detail)]
+    expected = target_width(encoding, output_size)
+    given, key = _target_width(targets, inputs, model.get("input_size"))
+    if given is not None and given != expected:
+        why = (
+            "one class index per step (softmax readout)"
+            if encoding == "classes"
+            else f"one per output, model.output_size = {output_size}"
+        )
+        out.append((("targets", key), f"expected {expected} target column(s) ({why}), got {given}"))
     return out
 
 

@@ -783,7 +783,8 @@ def test_record_derived_all_none_or_a_list(tmp_path):
             "[dev_c, flip]",
             "record.derived[1]",
             "unknown derived quantity 'flip'; expected one of: dev_c, dev_h, div_c, div_h, "
-            "retention, retention_theory, sat_i, sat_f, sat_o, flip_i, flip_f, flip_o",
+            "retention, retention_theory, sat_i, sat_f, sat_o, flip_i, flip_f, flip_o, "
+            "loss, loss_window, dev_loss_window",
         ),
         ("[sat_i, sat_i]", "record.derived", "listed more than once: sat_i"),
         ("some", "record.derived", "expected 'all' or 'none', got the string 'some'"),
