@@ -40,7 +40,8 @@ __all__ = ["BatchRecord", "BatchRecorder", "RecordPlan", "derived_quantities"]
 
 @dataclass(frozen=True)
 class RecordPlan:
-    """Which steps, units, quantities and sample paths are kept. ``derived`` names the
+    """Which steps, units, quantities, sample paths and layer (of a stacked LSTM;
+    ``y`` is always the last layer's readout) are kept. ``derived`` names the
     derived quantities to stream, in the order of :data:`DERIVED_QUANTITIES` (``True``
     for all, ``False`` for none), each kept for the conditions it applies to."""
 
@@ -51,6 +52,7 @@ class RecordPlan:
     derived: tuple[str, ...] = DERIVED_QUANTITIES
     initial_state: bool = False  # keep t = -1 rows in the sample paths
     block: int = SEED_BLOCK
+    layer: int | None = None  # whose gates and states the kernel hands over (None: the last)
 
     def __post_init__(self):
         derived = self.derived

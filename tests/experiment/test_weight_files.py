@@ -303,10 +303,15 @@ def test_mapping_file_errors(tmp_path):
         weights_from_mapping(
             {"file": "w.npz", "W_y": [[1, 2, 3]]}, **SIZES, output_size=1, base_dir=tmp_path
         )
-    with pytest.raises(WeightsError, match=r"^file: gives a readout of output_size 1, but"):
+    with pytest.raises(
+        WeightsError,
+        match=r"^file: gives a readout \(readout_weight, readout_bias\) of output_size 1, but the "
+        r"model's output_size is 0: set model.output_size, or list readout_weight, readout_bias "
+        r"under ignore",
+    ):
         weights_from_mapping({"file": "w.npz"}, **SIZES, base_dir=tmp_path)
     with pytest.raises(
-        WeightsError, match=r"^weight_ih_l0: expected shape \(20, 3\) .* \(in .*w\.npz\)$"
+        WeightsError, match=r"^file: weight_ih_l0: expected shape \(20, 3\) .* \(in .*w\.npz\)$"
     ):
         weights_from_mapping({"file": "w.npz"}, input_size=3, hidden_size=5, base_dir=tmp_path)
 
@@ -333,7 +338,6 @@ def lstm_keys(prefix="", layers=1, reverse=False):
 @pytest.mark.parametrize(
     "arrays, key, shows",
     [
-        (lstm_keys(layers=2), "weight_ih_l1", r"a layer 1 \(num_layers > 1\)"),
         (
             lstm_keys(reverse=True),
             "weight_ih_l0_reverse",
@@ -346,9 +350,9 @@ def lstm_keys(prefix="", layers=1, reverse=False):
         ),
     ],
 )
-def test_only_single_layer_unidirectional_lstms_are_loaded(tmp_path, arrays, key, shows):
+def test_only_unidirectional_lstms_without_projection_are_loaded(tmp_path, arrays, key, shows):
     np.savez(tmp_path / "w.npz", **arrays)
-    message = rf"^{key}: shows {shows}; only single-layer unidirectional LSTMs are supported"
+    message = rf"^{key}: shows {shows}; only unidirectional LSTMs are supported"
     with pytest.raises(WeightsError, match=message) as caught:
         load_weights(tmp_path / "w.npz")
     assert caught.value.field == key
@@ -356,16 +360,24 @@ def test_only_single_layer_unidirectional_lstms_are_loaded(tmp_path, arrays, key
 
 def test_a_prefix_is_found_when_there_is_one_lstm_and_chosen_otherwise(tmp_path):
     np.savez(tmp_path / "one.npz", **lstm_keys("model.lstm."), **{"fc.weight": np.ones((1, 2))})
-    assert load_weights(tmp_path / "one.npz").hidden_size == 2
+    with pytest.raises(WeightsError, match=r"^file: arrays used by neither .*: fc\.weight; "):
+        load_weights(tmp_path / "one.npz")  # fc is not beside model.lstm: not the readout
+    assert load_weights(tmp_path / "one.npz", ignore=["fc.weight"]).hidden_size == 2
     two = {**lstm_keys("encoder."), **lstm_keys("decoder.")}
     two["decoder.weight_ih_l0"] = np.full((8, 1), 2.0)
     np.savez(tmp_path / "two.npz", **two)
-    with pytest.raises(WeightsError, match=r"several LSTMs \(encoder.weight_ih_l0, decoder.weight"):
+    with pytest.raises(
+        WeightsError, match=r"several LSTMs \(encoder.weight_ih_l0, decoder.weight.*keys\.lstm"
+    ):
         load_weights(tmp_path / "two.npz")
-    decoder = load_weights(tmp_path / "two.npz", prefix="decoder")
+    decoder = load_weights(tmp_path / "two.npz", keys={"lstm": "decoder"}, ignore=["encoder."])
     np.testing.assert_array_equal(decoder.weight_ih, np.full((8, 1), 2.0))
-    with pytest.raises(WeightsError, match=r"^prefix: no LSTM under 'other\.'"):
-        load_weights(tmp_path / "two.npz", prefix="other")
+    with pytest.raises(WeightsError, match=r"^file: arrays .*: encoder\.weight_ih_l0, encoder"):
+        load_weights(tmp_path / "two.npz", keys={"lstm": "decoder."})
+    with pytest.raises(WeightsError, match=r"^keys.lstm: no LSTM under 'other\.'"):
+        load_weights(tmp_path / "two.npz", keys={"lstm": "other"})
+    with pytest.raises(WeightsError, match=r"^ignore\[1\]: 'enc\.' matches no array"):
+        load_weights(tmp_path / "two.npz", ignore=["decoder.", "enc."])
 
 
 def test_file_errors(tmp_path):
@@ -466,14 +478,7 @@ def test_bigger_models_checkpoints_lstm_cells_and_bias_free_lstms(torch, tmp_pat
     np.testing.assert_array_equal(no_bias.bias_ih, np.zeros(12, np.float32))
 
 
-def test_a_saved_multi_layer_torch_lstm_is_rejected(torch, tmp_path):
-    torch.save(torch.nn.LSTM(2, 3, num_layers=2).state_dict(), tmp_path / "deep.pt")
-    with pytest.raises(
-        WeightsError,
-        match=r"^weight_ih_l1: shows a layer 1 \(num_layers > 1\); only "
-        r"single-layer unidirectional LSTMs are supported \(in ",
-    ):
-        load_weights(tmp_path / "deep.pt")
+def test_whole_modules_and_keras_layout_for_state_dicts_are_refused(torch, tmp_path):
     torch.save(torch.nn.LSTM(2, 3), tmp_path / "module.pt")  # a whole module, not a state dict
     with pytest.raises(
         WeightsError, match=r"^file: cannot read .*module\.pt as a PyTorch state dict"
