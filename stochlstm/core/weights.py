@@ -318,6 +318,9 @@ def _layer_values(layer, k: int) -> dict:
         if unknown:
             expected = ", ".join(LAYER_ARRAYS)
             raise WeightsError(f"layers[{k}]", f"unknown key {unknown[0]!r}; expected {expected}")
+        for role in ("weight_ih", "weight_hh"):
+            if layer.get(role) is None:
+                raise WeightsError(f"{role}_l{k}" if k else role, "missing")
         return dict(layer)
     values = list(layer)
     if not 2 <= len(values) <= 4:

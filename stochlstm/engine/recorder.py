@@ -52,7 +52,9 @@ class RecordPlan:
     derived: tuple[str, ...] = DERIVED_QUANTITIES
     initial_state: bool = False  # keep t = -1 rows in the sample paths
     block: int = SEED_BLOCK
-    layer: int | None = None  # whose gates and states the kernel hands over (None: the last)
+    # the layer whose gates and states the kernel hands over (None: the last, when no
+    # condition names layers)
+    layer: int | None = None
 
     def __post_init__(self):
         derived = self.derived
@@ -96,6 +98,16 @@ class BatchRecord:
                 for key in dict.fromkeys(k for r in records for k in r.paths)
             },
         )
+
+
+def _on_recorded_layer(conditions: Mapping[str, Condition], layer: int | None):
+    """The conditions as they act on the recorded layer: a condition that names
+    other layers runs the standard LSTM there (deterministic gates, not 0/1)."""
+    if layer is not None:
+        return {name: condition.on_layer(layer) for name, condition in conditions.items()}
+    if any(condition.layers is not None for condition in conditions.values()):
+        raise ValueError("RecordPlan.layer is needed when a condition names its layers")
+    return conditions
 
 
 def derived_quantities(condition: Condition, is_baseline: bool) -> tuple[str, ...]:
@@ -181,6 +193,7 @@ class BatchRecorder:
         baseline: str | None = None,
     ):
         self.plan = plan
+        conditions = _on_recorded_layer(conditions, plan.layer)
         if baseline is not None and list(conditions)[0] != baseline:
             raise ValueError("the baseline condition must come first")
         self.has_baseline = baseline is not None
