@@ -324,7 +324,7 @@ def _inline_torch(spec: TorchWeights, arrays, num_layers: int, sizes) -> LSTMWei
             raise WeightsError(f"weight_ih_l{k}", f"missing: model.num_layers is {num_layers}")
     for k, layer in upper.items():
         if k >= num_layers:
-            key = f"{next(iter(layer))}_l{k}"
+            key = f"{min(layer, key=LAYER_ARRAYS.index)}_l{k}"
             raise WeightsError(key, f"given, but model.num_layers is {num_layers}")
     if not upper:
         return weights
