@@ -21,6 +21,7 @@ from .core.weights import (
     from_keras,
     from_per_gate,
     from_torch,
+    from_torch_state_dict,
     init_uniform,
 )
 from .engine.kernel import run_kernel
@@ -54,6 +55,7 @@ __all__ = [
     "from_keras",
     "from_per_gate",
     "from_torch",
+    "from_torch_state_dict",
     "gate_rule",
     "init_uniform",
     "load_experiment",

@@ -140,8 +140,10 @@ class RunPlan:
                 continue
             point = self.points[index]
             label = ", ".join(f"{k}={v}" for k, v in point.columns.items()) or "(no sweep)"
+            layers = point.weights.num_layers
+            layers = f" x {layers} layers" if layers > 1 else ""
             lines.append(
-                f"  point {point.index}: {label}; hidden {point.weights.hidden_size}, "
+                f"  point {point.index}: {label}; hidden {point.weights.hidden_size}{layers}, "
                 f"{point.n_steps} steps, conditions: {', '.join(point.output_order)}; "
                 f"{batches} task(s)"
             )
