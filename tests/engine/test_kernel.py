@@ -425,3 +425,28 @@ def test_float32_weights_in_a_float64_run_sum_their_biases_in_float64(torch):
         output, _ = lstm(torch.from_numpy(inputs[:, None, :]))
         expected = head(output).numpy()[:, 0]
     np.testing.assert_allclose(sim["condition"]["y"][:, 0], expected, rtol=0, atol=1e-12)
+
+
+def test_stacked_per_seed_inputs_follow_the_reference_and_a_seed_is_the_same_in_any_batch():
+    weights = init_uniform(2, 5, seed=4, num_layers=3, output_size=2, readout_kind="softmax")
+    rng = np.random.Generator(np.random.PCG64(6))
+    inputs = rng.normal(size=(8, 600, 2))
+    conditions = {"bernoulli": BERNOULLI, "middle": Condition(zoneout={"h": 0.3}, layers=[1])}
+    batch = simulate(weights, inputs, conditions, range(600), root_seed=1, layer=1)
+    alone = simulate(weights, inputs[:, 7:8], conditions, [7], root_seed=1, layer=1)
+    for name, condition in conditions.items():
+        draws = [
+            {
+                stream: np.stack([uniforms(1, 7, stream, 8, 5, layer=k)], axis=1)
+                for stream in condition.on_layer(k).noise_streams
+            }
+            for k in range(3)
+        ]
+        expected = unroll(
+            weights, inputs[:, 7:8], np.zeros((1, 5)), np.zeros((1, 5)), condition, draws, layer=1
+        )
+        for quantity in batch.quantities:
+            np.testing.assert_array_equal(alone[name][quantity][:, 0], batch[name][quantity][:, 7])
+            np.testing.assert_allclose(
+                batch[name][quantity][:, 7], expected[quantity][:, 0], rtol=0, atol=1e-12
+            )
