@@ -31,7 +31,6 @@ __all__ = [
     "readout_layout",
     "tensor_to_numpy",
     "torch_layer",
-    "torch_layout",
 ]
 
 # The readout's activation (see stochlstm.core.cell): y = sigmoid(z), y = z or y = softmax(z).
@@ -42,14 +41,6 @@ _GATES = ("i", "f", "C", "o")  # the per-gate names of the row blocks, in order
 
 class WeightsError(FieldError):
     """Invalid weights; ``field`` is the offending array or key as the user wrote it."""
-
-
-def torch_layout(values, names, input_size=None, hidden_size=None) -> dict[str, np.ndarray]:
-    """One layer in the PyTorch layout and the optional readout, checked; missing
-    biases are zeros."""
-    label = labeller(names)
-    layer = torch_layer(values, label, input_size, hidden_size)
-    return layer | readout_layout(values, label, layer["weight_hh"].shape[1])
 
 
 def torch_layer(
