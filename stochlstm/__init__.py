@@ -23,6 +23,7 @@ from .core.weights import (
     from_keras,
     from_per_gate,
     from_torch,
+    from_torch_state_dict,
     init_uniform,
 )
 from .engine.kernel import run_kernel
@@ -57,6 +58,7 @@ __all__ = [
     "from_keras",
     "from_per_gate",
     "from_torch",
+    "from_torch_state_dict",
     "gate_rule",
     "init_uniform",
     "list_runs",

@@ -63,11 +63,20 @@ def _caption(path: Path) -> str:
     return path.stem
 
 
+def _model_line(model) -> str:
+    """``input_size = 1, hidden_size = 24, num_layers = 2, output_size = 1, readout = linear``:
+    the layers when there are several, the readout's kind when there is one."""
+    sizes = ["input_size", "hidden_size", "output_size"]
+    if model.num_layers > 1:
+        sizes.insert(2, "num_layers")
+    line = ", ".join(f"{size} = {getattr(model, size)}" for size in sizes)
+    return line + (f", readout = {model.readout.kind}" if model.output_size else "")
+
+
 def _facts(run: Run) -> list[tuple[str, str]]:
     """What was run, and with what. Not when: the start and finish times are in
     manifest.json, so that the same run gives the same page."""
     config, manifest, model = run.config, run.manifest, run.config.model
-    sizes = ("input_size", "hidden_size", "output_size")
     seeds = config.seed_list()
     if seeds == list(range(seeds[0], seeds[0] + len(seeds))):
         shown = f"{seeds[0]} … {seeds[-1]}"
@@ -79,7 +88,7 @@ def _facts(run: Run) -> list[tuple[str, str]]:
         ("seeds", f"{len(seeds)} ({shown})"),
         ("root_seed", str(config.root_seed)),
         ("dtype", config.dtype),
-        ("model", ", ".join(f"{size} = {getattr(model, size)}" for size in sizes)),
+        ("model", _model_line(model)),
         ("inputs", json.dumps({k: v for k, v in inputs.items() if not isinstance(v, list)})),
         ("baseline", run.baseline),
     ]

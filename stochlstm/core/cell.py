@@ -13,7 +13,15 @@ order input, forget, cell candidate, output. One step, for a batch::
     c_t    = f * c_{t-1} + i * g                           standard reading
     c_t    = (1 - f) * c_{t-1} + i * g                     literal reading ("erase")
     h_t    = o * tanh(c_t)
-    y_t    = sigmoid(W_y h_t + b_y)                        optional readout
+
+Stacked layers (``num_layers`` L, as ``torch.nn.LSTM``): layer ``k > 0`` takes
+the same step with weights, state ``(c, h)`` and uniforms of its own, on the
+input ``x_t = h_t`` of layer ``k - 1``. An optional readout reads ``h_t`` of the
+last layer, ``z_t = W_y h_t + b_y`` (``W_y (Y, H)``), in one of three kinds::
+
+    y_t    = sigmoid(z_t)                                  "sigmoid" (the default)
+    y_t    = z_t                                           "linear" (a regression head)
+    y_t,k  = exp(z_t,k) / sum_j exp(z_t,j)                 "softmax" (a classifier)
 
 ``G`` is the gating rule of the gate in the condition being run; ``u`` is the
 uniform draw ``u ~ U[0, 1)`` for that gate, step and unit:
@@ -34,31 +42,49 @@ Further options of a :class:`~stochlstm.core.conditions.Condition`:
   ``c_t = m * c_{t-1} + (1 - m) * c_t`` with ``m = 1[u < z_c]`` (likewise ``h``);
 - stochastic binary tanh units: the candidate ``g`` and/or ``tanh(c_t)`` is
   replaced by ``s = +1 if u < (1 + tanh a) / 2 else -1``, so ``E[s] = tanh a``;
-- noise ``"fixed"``: the uniforms of step 0 are reused at every step.
+- noise ``"fixed"``: the uniforms of step 0 are reused at every step;
+- layers: in a stacked LSTM the condition acts on the layers it lists, the
+  others are the standard LSTM.
 
-:func:`cell_step` is this math written plainly for a batch of rows; it is the
-reference that the vectorised kernel in :mod:`stochlstm.engine.kernel` is tested
-against, and it is tested against ``torch.nn.LSTM`` itself.
+:func:`cell_step` is this math written plainly for a batch of rows, one layer
+at a time, and :func:`readout` the readout; they are the reference that the
+vectorised kernel in :mod:`stochlstm.engine.kernel` is tested against, and they
+are tested against ``torch.nn.LSTM`` (and ``nn.Linear``, ``torch.softmax``) itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from .conditions import Condition
 from .gates import sigmoid
-from .weights import LSTMWeights
+from .weights import LayerWeights, LSTMWeights
 
-__all__ = ["cell_step", "preactivation", "stochastic_sign", "unroll"]
+__all__ = ["cell_step", "preactivation", "readout", "stochastic_sign", "unroll"]
 
 
-def preactivation(weights: LSTMWeights, x: np.ndarray, h_prev: np.ndarray) -> np.ndarray:
-    """``a = W_ih x + b_ih + W_hh h + b_hh`` for rows of ``x (B, X)``, ``h (B, H)``: ``(B, 4H)``."""
+def preactivation(
+    weights: LSTMWeights | LayerWeights, x: np.ndarray, h_prev: np.ndarray
+) -> np.ndarray:
+    """``a = W_ih x + b_ih + W_hh h + b_hh`` for rows of ``x (B, X)``, ``h (B, H)``:
+    ``(B, 4H)``, of one layer (layer 0 of an :class:`LSTMWeights`)."""
     return (
         x @ weights.weight_ih.T + weights.bias_ih + h_prev @ weights.weight_hh.T + weights.bias_hh
     )
+
+
+def readout(weights: LSTMWeights, hidden_state: np.ndarray) -> np.ndarray:
+    """The readout ``y`` of rows ``h (B, H)`` of the last layer: ``(B, Y)``, of the
+    weights' ``readout_kind``."""
+    preact = hidden_state @ weights.readout_weight.T + weights.readout_bias
+    if weights.readout_kind == "sigmoid":
+        return sigmoid(preact)
+    if weights.readout_kind == "linear":
+        return preact
+    shifted = np.exp(preact - preact.max(axis=1, keepdims=True))  # softmax, without overflow
+    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def stochastic_sign(mean: np.ndarray, uniform: np.ndarray) -> np.ndarray:
@@ -73,24 +99,28 @@ def cell_step(
     c_prev: np.ndarray,
     condition: Condition | None = None,
     uniforms: Mapping[str, np.ndarray] | None = None,
+    *,
+    layer: int = 0,
 ) -> dict[str, np.ndarray]:
-    """One step of the cell for a batch of rows. Pure: returns new arrays.
+    """One step of one layer of the cell for a batch of rows. Pure: returns new arrays.
 
-    ``x (B, X)``, ``h_prev (B, H)``, ``c_prev (B, H)``. ``uniforms`` maps each
-    noise stream the condition reads (``condition.noise_streams``: "input",
-    "forget", "output", "candidate", "cell_output", "zoneout_c", "zoneout_h")
-    to this step's draws ``(B, H)``.
+    ``x (B, X)`` (the layer's input: ``h`` of the layer below above layer 0),
+    ``h_prev (B, H)``, ``c_prev (B, H)``. ``uniforms`` maps each noise stream the
+    condition reads on this layer (``condition.on_layer(layer).noise_streams``:
+    "input", "forget", "output", "candidate", "cell_output", "zoneout_c",
+    "zoneout_h") to this step's draws ``(B, H)``.
 
     Returns the step's quantities by name: ``preact`` (B, 4H), ``p_i``, ``i``,
-    ``p_f``, ``f``, ``g``, ``p_o``, ``o``, ``c``, ``h`` and, with a readout, ``y``.
+    ``p_f``, ``f``, ``g``, ``p_o``, ``o``, ``c``, ``h`` and, on the last layer of
+    weights with a readout, ``y`` (B, Y).
     """
-    condition = condition or Condition()
+    condition = (condition or Condition()).on_layer(layer)
     uniforms = uniforms or {}
     missing = set(condition.noise_streams) - set(uniforms)
     if missing:
         raise ValueError(f"cell_step needs uniforms for {sorted(missing)}")
     hidden = weights.hidden_size
-    preact = preactivation(weights, x, h_prev)
+    preact = preactivation(weights.layers[layer], x, h_prev)
     input_preact, forget_preact, candidate_preact, output_preact = (
         preact[:, k * hidden : (k + 1) * hidden] for k in range(4)
     )
@@ -136,8 +166,8 @@ def cell_step(
         "c": cell,
         "h": hidden_state,
     }
-    if weights.output_size:
-        step["y"] = sigmoid(hidden_state @ weights.readout_weight.T + weights.readout_bias)
+    if weights.output_size and layer == weights.num_layers - 1:
+        step["y"] = readout(weights, hidden_state)
     return step
 
 
@@ -147,22 +177,34 @@ def unroll(
     h0: np.ndarray,
     c0: np.ndarray,
     condition: Condition | None = None,
-    uniforms: Mapping[str, np.ndarray] | None = None,
+    uniforms: Mapping[str, np.ndarray] | Sequence[Mapping[str, np.ndarray]] | None = None,
+    *,
+    layer: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """:func:`cell_step` over a sequence, plainly, one step after another.
+    """:func:`cell_step` over a sequence and the layers, plainly, one step after another.
 
-    ``inputs (T, B, X)``, ``h0`` and ``c0`` ``(B, H)``, ``uniforms`` maps a
-    noise stream to ``(T, B, H)``. Returns each quantity stacked over time,
-    ``(T, B, H)``. The reference for the vectorised kernel.
+    ``inputs (T, B, X)``; ``h0`` and ``c0`` ``(B, H)`` (every layer's) or
+    ``(L, B, H)``; ``uniforms`` maps a noise stream to ``(T, B, H)``, or is a
+    sequence of such mappings, one per layer. Returns the quantities of
+    ``layer`` (default: the last) stacked over time, ``(T, B, H)``, and the
+    readout ``y`` ``(T, B, Y)``. The reference for the vectorised kernel.
     """
-    condition = condition or Condition()
-    uniforms = uniforms or {}
-    h, c = np.asarray(h0), np.asarray(c0)
+    n_layers = weights.num_layers
+    layer = n_layers - 1 if layer is None else layer
+    if not 0 <= layer < n_layers:
+        raise ValueError(f"layer {layer} does not exist: the layers are 0..{n_layers - 1}")
+    if uniforms is None or isinstance(uniforms, Mapping):
+        uniforms = [uniforms or {}] + [{}] * (n_layers - 1)
+    h = [np.asarray(h0)] * n_layers if np.ndim(h0) == 2 else list(np.asarray(h0))
+    c = [np.asarray(c0)] * n_layers if np.ndim(c0) == 2 else list(np.asarray(c0))
     history: dict[str, list[np.ndarray]] = {}
     for t, x in enumerate(np.asarray(inputs)):
-        step_uniforms = {stream: draws[t] for stream, draws in uniforms.items()}
-        step = cell_step(weights, x, h, c, condition, step_uniforms)
-        h, c = step["h"], step["c"]
-        for name, value in step.items():
+        kept = {}
+        for k in range(n_layers):
+            step_uniforms = {stream: draws[t] for stream, draws in uniforms[k].items()}
+            step = cell_step(weights, x, h[k], c[k], condition, step_uniforms, layer=k)
+            h[k], c[k], x = step["h"], step["c"], step["h"]
+            kept |= step if k == layer else {"y": step["y"]} if "y" in step else {}
+        for name, value in kept.items():
             history.setdefault(name, []).append(value)
     return {name: np.stack(values) for name, values in history.items()}

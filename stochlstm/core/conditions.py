@@ -12,11 +12,16 @@ Python and in YAML::
     Condition(zoneout={"c": 0.1, "h": 0.05})
     Condition(candidate="binary", cell_output="binary", noise="fixed")
     Condition("bernoulli", forget_semantics="erase")
+    Condition("bernoulli", layers=[1])            # {gates: bernoulli, layers: [1]}
+
+In a stacked LSTM a condition applies to every layer, or to the layers it
+lists; the other layers are the standard LSTM (:meth:`Condition.on_layer`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import operator
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -68,6 +73,8 @@ class Condition:
       stochastic ±1 unit with mean ``tanh`` in place of the candidate / ``tanh(c)``.
     - ``noise``: ``"fresh"`` uniforms every step, or ``"fixed"`` per sequence
       (the uniforms of step 0 reused at every step).
+    - ``layers``: the layers of a stacked LSTM (0 the bottom) all of the above
+      applies to; the others are the standard LSTM. ``None``: every layer.
     """
 
     input: GateRule
@@ -78,6 +85,7 @@ class Condition:
     candidate: Literal["tanh", "binary"]
     cell_output: Literal["tanh", "binary"]
     noise: Literal["fresh", "fixed"]
+    layers: tuple[int, ...] | None
 
     def __init__(
         self,
@@ -91,6 +99,7 @@ class Condition:
         candidate: str = "tanh",
         cell_output: str = "tanh",
         noise: str = "fresh",
+        layers: Sequence[int] | None = None,
         **parameters,
     ):
         known = {p for rule in GATE_RULES.values() for p in rule.parameters()}
@@ -122,6 +131,16 @@ class Condition:
         if not isinstance(zoneout, Zoneout):
             zoneout = Zoneout(**(zoneout or {}))
         object.__setattr__(self, "zoneout", zoneout)
+        object.__setattr__(self, "layers", _layers(layers))
+
+    def applies_to(self, layer: int) -> bool:
+        """Whether this condition's rules act on ``layer`` of a stacked LSTM."""
+        return self.layers is None or layer in self.layers
+
+    def on_layer(self, layer: int) -> Condition:
+        """The condition that ``layer`` runs: this one, or the standard LSTM on a
+        layer it does not list."""
+        return self if self.applies_to(layer) else _STANDARD
 
     @property
     def noise_streams(self) -> tuple[str, ...]:
@@ -152,4 +171,23 @@ class Condition:
             parts.append("binary tanh(c)")
         if self.noise != "fresh":
             parts.append(f"noise={self.noise}")
+        if self.layers is not None:
+            parts.append(f"layers={list(self.layers)}")
         return ", ".join(parts)
+
+
+def _layers(layers) -> tuple[int, ...] | None:
+    if layers is None:
+        return None
+    try:
+        chosen = tuple(operator.index(k) for k in layers if not isinstance(k, bool))
+    except TypeError:
+        chosen = ()
+    if not chosen or len(chosen) != len(layers) or min(chosen) < 0:
+        raise ValueError(f"layers must be a non-empty list of layer indices >= 0, got {layers!r}")
+    if len(set(chosen)) != len(chosen):
+        raise ValueError(f"layers lists a layer more than once: {layers!r}")
+    return tuple(sorted(chosen))
+
+
+_STANDARD = Condition()

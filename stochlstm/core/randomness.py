@@ -9,11 +9,15 @@ Gate noise: each (root seed, seed, stream) has its own generator,
 where ``stream_index`` is the position of the stream in :data:`NOISE_STREAMS`
 ("input", "forget", "output", "candidate", "cell_output", "zoneout_c",
 "zoneout_h"). Its draws, in order,
-are the uniforms of step 0 units 0..H-1, then step 1, and so on. So the uniform
-of a (gate, t, unit) at seed ``s`` depends on ``(root_seed, s, gate, t, unit)``
-(and the hidden size and the run's dtype) only: never on the batch, the other seeds, the
-conditions run, the process or the executor. Every condition reads the same
-streams, which gives common random numbers across conditions.
+are the uniforms of step 0 units 0..H-1, then step 1, and so on. In a stacked
+LSTM, layer ``k > 0`` has streams of its own,
+``SeedSequence(root_seed, spawn_key=(seed, stream_index, k))``; layer 0's are
+the ones above, so a one-layer model's noise is the same whatever layers exist.
+So the uniform of a (gate, t, unit) of a layer at seed ``s`` depends on
+``(root_seed, s, layer, gate, t, unit)`` (and the hidden size and the run's dtype)
+only: never on the batch, the other seeds, the conditions run, the process or
+the executor. Every condition reads the same streams, which gives common random
+numbers across conditions.
 
 The uniforms have the run's dtype: ``Generator.random(dtype=dtype)``. A float64
 run's are ``random()``, 53 bits each; a float32 run's are
@@ -41,6 +45,7 @@ __all__ = [
     "generator",
     "seed_states",
     "stream_generator",
+    "stream_key",
     "uniforms",
 ]
 
@@ -64,18 +69,31 @@ def generator(seed: int, spawn_key: Sequence[int] = ()) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(sequence))
 
 
-def stream_generator(root_seed: int, seed: int, stream: str) -> np.random.Generator:
-    """The generator of one noise stream of one seed."""
-    return generator(root_seed, (seed, _STREAM_INDEX[stream]))
+def stream_key(seed: int, stream: str, layer: int = 0) -> tuple[int, ...]:
+    """The spawn key of one noise stream of one seed (and layer)."""
+    if layer < 0:
+        raise ValueError(f"layer must be >= 0, got {layer}")
+    return (seed, _STREAM_INDEX[stream]) + ((layer,) if layer else ())
+
+
+def stream_generator(root_seed: int, seed: int, stream: str, layer: int = 0) -> np.random.Generator:
+    """The generator of one noise stream of one seed (of one layer)."""
+    return generator(root_seed, stream_key(seed, stream, layer))
 
 
 def uniforms(
-    root_seed: int, seed: int, stream: str, n_steps: int, hidden_size: int, dtype=np.float64
+    root_seed: int,
+    seed: int,
+    stream: str,
+    n_steps: int,
+    hidden_size: int,
+    dtype=np.float64,
+    layer: int = 0,
 ) -> np.ndarray:
-    """The uniforms of one stream of one seed for steps 0..n_steps-1 in a run of
-    ``dtype``: ``(n_steps, hidden_size)``."""
+    """The uniforms of one stream of one seed (of one layer) for steps
+    0..n_steps-1 in a run of ``dtype``: ``(n_steps, hidden_size)``."""
     return (
-        stream_generator(root_seed, seed, stream)
+        stream_generator(root_seed, seed, stream, layer)
         .random(n_steps * hidden_size, dtype=dtype)
         .reshape(n_steps, hidden_size)
     )
@@ -119,7 +137,7 @@ def _mix(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _seed_states_same_width(
-    root_seed: int, seeds: np.ndarray, seed_words: int, stream_index: int
+    root_seed: int, seeds: np.ndarray, seed_words: int, key_tail: tuple[int, ...]
 ) -> np.ndarray:
     count = len(seeds)
     run_words = _uint32_words(root_seed)
@@ -129,7 +147,8 @@ def _seed_states_same_width(
         ((seeds >> np.uint64(32 * k)) & np.uint64(_MASK32)).astype(np.uint32)
         for k in range(seed_words)
     ]
-    columns += [np.full(count, w, dtype=np.uint32) for w in _uint32_words(stream_index)]
+    for part in key_tail:  # the spawn key after the seed: stream index (and layer)
+        columns += [np.full(count, w, dtype=np.uint32) for w in _uint32_words(part)]
     hashmix = _HashMix(_INIT_A)
     pool = [hashmix(columns[i]) for i in range(_POOL)]
     for src in range(_POOL):
@@ -151,8 +170,8 @@ def _seed_states_same_width(
     return low | (high << np.uint64(32))
 
 
-def seed_states(root_seed: int, seeds, stream: str) -> np.ndarray:
-    """``SeedSequence(root_seed, spawn_key=(seed, stream_index)).generate_state(4, uint64)``
+def seed_states(root_seed: int, seeds, stream: str, layer: int = 0) -> np.ndarray:
+    """``SeedSequence(root_seed, spawn_key=stream_key(seed, stream, layer)).generate_state(4, uint64)``
     for every seed at once: ``(B, 4)`` uint64 (seeds below 2**64)."""
     seeds = [int(s) for s in seeds]
     if any(s < 0 or s >= 2**64 for s in seeds):
@@ -160,10 +179,11 @@ def seed_states(root_seed: int, seeds, stream: str) -> np.ndarray:
     seeds_array = np.asarray(seeds, dtype=np.uint64)
     states = np.empty((len(seeds), 4), dtype=np.uint64)
     wide = seeds_array >= np.uint64(2**32)
+    key_tail = stream_key(0, stream, layer)[1:]
     for seed_words, rows in ((1, ~wide), (2, wide)):
         if rows.any():
             states[rows] = _seed_states_same_width(
-                int(root_seed), seeds_array[rows], seed_words, _STREAM_INDEX[stream]
+                int(root_seed), seeds_array[rows], seed_words, key_tail
             )
     return states
 
@@ -187,7 +207,7 @@ _ROW_PADDING_BYTES = 64
 
 
 class SeedBatchNoise:
-    """Draws the uniforms of a batch of seeds, a block of steps at a time.
+    """Draws the uniforms of a batch of seeds (of one layer), a block of steps at a time.
 
     Each seed's draws of a block are one call of its generator, written into its
     own row; the kernel reads them in that drawn layout, as ``(H, B)`` views of
@@ -202,6 +222,7 @@ class SeedBatchNoise:
         streams: Sequence[str],
         hidden_size: int,
         dtype=np.float64,
+        layer: int = 0,
     ):
         self.streams = tuple(streams)
         self.hidden_size = hidden_size
@@ -213,7 +234,7 @@ class SeedBatchNoise:
         self._draws = {  # bound methods: a call per seed and block is the hot loop
             stream: [
                 np.random.Generator(np.random.PCG64(_FixedState(state))).random
-                for state in seed_states(root_seed, seeds, stream)
+                for state in seed_states(root_seed, seeds, stream, layer)
             ]
             for stream in self.streams
         }

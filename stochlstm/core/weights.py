@@ -1,21 +1,26 @@
 """LSTM weights: one immutable object in PyTorch's layout, and the array forms
 a user may give them in.
 
-The layout is ``torch.nn.LSTM``'s (the equations are in :mod:`stochlstm.core.cell`)::
+The layout is ``torch.nn.LSTM``'s (the equations are in :mod:`stochlstm.core.cell`),
+one set of arrays per layer ``k`` (``weight_ih_l{k}``, ... in a state dict)::
 
-    weight_ih (4H, X)    weight_hh (4H, H)    bias_ih (4H,)    bias_hh (4H,)
+    weight_ih (4H, X)    weight_hh (4H, H)    bias_ih (4H,)    bias_hh (4H,)    layer 0
+    weight_ih (4H, H)    ...                                                     layer k > 0
     row blocks, in order: input gate i, forget gate f, cell candidate g, output gate o
 
     a = weight_ih @ x_t + bias_ih + weight_hh @ h_{t-1} + bias_hh
     a_i, a_f, a_g, a_o = a[0:H], a[H:2H], a[2H:3H], a[3H:4H]
 
-with an optional readout ``y_t = sigmoid(readout_weight @ h_t + readout_bias)``,
-``readout_weight (Y, H)``, ``readout_bias (Y,)``.
+where the input ``x_t`` of layer ``k > 0`` is ``h_t`` of layer ``k - 1``, with an
+optional readout on the last layer's ``h_t``: ``readout_weight (Y, H)``,
+``readout_bias (Y,)`` and its kind, ``sigmoid`` (the default), ``linear`` or
+``softmax``.
 
 The forms, each giving an :class:`LSTMWeights`:
 
 - random: :func:`init_uniform`, torch's default initialisation, seeded;
-- PyTorch layout: :func:`from_torch`;
+- PyTorch layout: :func:`from_torch` (one layer), :func:`from_torch_state_dict`
+  (an ``nn.LSTM``'s state dict, any number of layers), :meth:`LSTMWeights.from_layers`;
 - Keras layout: :func:`from_keras`, ``kernel (X, 4H)``, ``recurrent_kernel (H, 4H)``,
   ``bias (4H,)``; Keras' gate order i, f, c, o is torch's, so these are the same
   blocks, transposed;
@@ -23,66 +28,62 @@ The forms, each giving an :class:`LSTMWeights`:
   ``(H, X + H)`` acting on ``[x_t, h_{t-1}]`` (x first), biases ``b_i, b_f, b_C, b_o``.
 
 Files (``.npz``, PyTorch state dicts) are read by
-:mod:`stochlstm.experiment.weight_files`. Every check raises
-:class:`WeightsError`, whose message starts with the array or key as the user
-wrote it (``W_f``, ``kernel``, ``lstm.weight_hh_l0``, ``file``).
+:mod:`stochlstm.experiment.weight_files`. The checks are
+:mod:`stochlstm.core.weight_layouts`; every one raises :class:`WeightsError`,
+whose message starts with the array or key as the user wrote it (``W_f``,
+``kernel``, ``lstm.weight_hh_l1``, ``file``).
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from .errors import FieldError
 from .randomness import generator
+from .weight_layouts import (
+    READOUT_KINDS,
+    WeightsError,
+    count,
+    expected_sizes,
+    first_matrix,
+    float_dtype,
+    keras_layout,
+    labeller,
+    per_gate_layout,
+    readout_layout,
+    torch_layer,
+)
 
 __all__ = [
+    "LAYER_ARRAYS",
+    "READOUT_KINDS",
     "LSTMWeights",
+    "LayerWeights",
     "WeightsError",
     "from_keras",
     "from_per_gate",
     "from_torch",
+    "from_torch_state_dict",
     "init_uniform",
 ]
 
 _GATES = ("i", "f", "C", "o")  # the per-gate names of the row blocks, in order
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-class WeightsError(FieldError):
-    """Invalid weights; ``field`` is the offending array or key as the user wrote it."""
+LAYER_ARRAYS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
 @dataclass(frozen=True, eq=False, repr=False)
-class LSTMWeights:
-    """Weights of a single-layer LSTM in PyTorch's layout (see the module docstring).
-
-    Construction checks the shapes against each other (the sizes are read from
-    ``weight_ih``) and that every value is finite, and stores read-only copies.
-    A missing ``readout_bias`` beside a ``readout_weight`` is zeros. The dtype is
-    float32 if every array given is float32, else float64.
-    """
+class LayerWeights:
+    """One layer's arrays, read-only, of one dtype: ``weight_ih (4H, X_k)``,
+    ``weight_hh (4H, H)``, ``bias_ih (4H,)``, ``bias_hh (4H,)``. Made (and
+    checked) by :class:`LSTMWeights`."""
 
     weight_ih: np.ndarray
     weight_hh: np.ndarray
     bias_ih: np.ndarray
     bias_hh: np.ndarray
-    readout_weight: np.ndarray | None = None
-    readout_bias: np.ndarray | None = None
-
-    def __post_init__(self):
-        arrays = torch_layout(self._arrays(), names={})
-        all_float32 = all(a is None or a.dtype == np.float32 for a in arrays.values())
-        dtype = np.float32 if all_float32 else np.float64
-        for name, array in arrays.items():
-            if array is not None:
-                array = np.array(array, dtype=dtype, order="C")  # a copy: never the caller's buffer
-                array.setflags(write=False)
-            object.__setattr__(self, name, array)
 
     @property
     def input_size(self) -> int:
@@ -91,6 +92,109 @@ class LSTMWeights:
     @property
     def hidden_size(self) -> int:
         return self.weight_hh.shape[1]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in LAYER_ARRAYS}
+
+
+class LSTMWeights:
+    """Weights of an LSTM of one or more layers in PyTorch's layout, and its
+    readout (see the module docstring).
+
+    ``LSTMWeights(weight_ih, weight_hh, bias_ih, bias_hh, readout_weight,
+    readout_bias)`` is a one-layer LSTM; ``upper_layers`` adds layers 1, 2, ...
+    (each a :class:`LayerWeights`, a mapping of its four arrays, or a sequence of
+    them), as does :meth:`from_layers`. ``weight_ih`` ... are layer 0's
+    (``nn.LSTM``'s ``weight_ih_l0``); ``layers`` holds every layer's.
+
+    Construction checks the shapes against each other (the sizes are read from
+    layer 0's ``weight_ih``) and that every value is finite, and stores read-only
+    copies. Missing biases are zeros (``readout_bias`` beside a ``readout_weight``
+    too). The dtype is float32 if every array given is float32, else float64.
+    ``readout_kind`` is ``sigmoid``, ``linear`` or ``softmax``.
+    """
+
+    __slots__ = ("layers", "readout_bias", "readout_kind", "readout_weight")
+
+    def __init__(
+        self,
+        weight_ih,
+        weight_hh,
+        bias_ih=None,
+        bias_hh=None,
+        readout_weight=None,
+        readout_bias=None,
+        *,
+        upper_layers: Sequence = (),
+        readout_kind: str = "sigmoid",
+    ):
+        first = {"weight_ih": weight_ih, "weight_hh": weight_hh}
+        first |= {"bias_ih": bias_ih, "bias_hh": bias_hh}
+        given = [first, *(_layer_values(layer, k) for k, layer in enumerate(upper_layers, 1))]
+        layers = [torch_layer(first, labeller({}))]
+        hidden = layers[0]["weight_hh"].shape[1]
+        for k, values in enumerate(given[1:], 1):
+            label = _layer_label(k)
+            layers.append(torch_layer(values, label, hidden, hidden, input_name="hidden_size"))
+        values = {"readout_weight": readout_weight, "readout_bias": readout_bias}
+        readout = readout_layout(values, labeller({}), hidden)
+        if readout_kind not in READOUT_KINDS:
+            expected = ", ".join(READOUT_KINDS)
+            raise WeightsError("readout_kind", f"expected one of {expected}, got {readout_kind!r}")
+        arrays = [a for layer in layers for a in layer.values()]
+        arrays += [a for a in readout.values() if a is not None]
+        dtype = np.float32 if all(a.dtype == np.float32 for a in arrays) else np.float64
+        layers = tuple(LayerWeights(**{n: _frozen(a, dtype) for n, a in x.items()}) for x in layers)
+        readout = {name: _frozen(a, dtype) for name, a in readout.items()}
+        object.__setattr__(self, "layers", layers)
+        object.__setattr__(self, "readout_weight", readout["readout_weight"])
+        object.__setattr__(self, "readout_bias", readout["readout_bias"])
+        object.__setattr__(self, "readout_kind", readout_kind)
+
+    @classmethod
+    def from_layers(
+        cls, layers: Sequence, readout_weight=None, readout_bias=None, *, readout_kind="sigmoid"
+    ) -> LSTMWeights:
+        """Weights of ``layers`` (each a :class:`LayerWeights`, a mapping of
+        ``weight_ih, weight_hh, bias_ih, bias_hh`` or a sequence of them), bottom first."""
+        if not layers:
+            raise WeightsError("layers", "at least one layer is needed")
+        first, *upper = layers
+        readout = {"readout_weight": readout_weight, "readout_bias": readout_bias}
+        return cls(
+            **_layer_values(first, 0), **readout, upper_layers=upper, readout_kind=readout_kind
+        )
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"LSTMWeights is immutable: cannot set {name}")
+
+    @property
+    def weight_ih(self) -> np.ndarray:
+        return self.layers[0].weight_ih
+
+    @property
+    def weight_hh(self) -> np.ndarray:
+        return self.layers[0].weight_hh
+
+    @property
+    def bias_ih(self) -> np.ndarray:
+        return self.layers[0].bias_ih
+
+    @property
+    def bias_hh(self) -> np.ndarray:
+        return self.layers[0].bias_hh
+
+    @property
+    def input_size(self) -> int:
+        return self.layers[0].input_size
+
+    @property
+    def hidden_size(self) -> int:
+        return self.layers[0].hidden_size
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.layers)
 
     @property
     def output_size(self) -> int:
@@ -103,28 +207,40 @@ class LSTMWeights:
 
     def astype(self, dtype) -> LSTMWeights:
         """The same weights as float32 or float64."""
-        dtype = _float_dtype(dtype)
+        dtype = float_dtype(dtype)
         if dtype == self.dtype:
             return self
         with np.errstate(over="ignore"):  # a value beyond float32's range becomes inf ...
-            cast = {name: a if a is None else a.astype(dtype) for name, a in self._arrays().items()}
+            layers = [{n: a.astype(dtype) for n, a in x.arrays().items()} for x in self.layers]
+            readout = [a if a is None else a.astype(dtype) for a in self._readout()]
         try:
-            return LSTMWeights(**cast)
+            return LSTMWeights.from_layers(layers, *readout, readout_kind=self.readout_kind)
         except WeightsError as error:  # ... and is reported here
             raise WeightsError(error.field, f"{error.detail} after the cast to {dtype}") from None
 
     def with_readout(self, weight, bias=None, *, names: Mapping[str, str] | None = None):
         """These weights with the readout ``weight (Y, H)``, ``bias (Y,)`` (zeros if
-        missing), in their dtype; ``names`` are the user's names for the two
-        arrays, used in errors."""
+        missing), in their dtype and of their readout kind; ``names`` are the user's
+        names for the two arrays, used in errors."""
         given = {"readout_weight": weight, "readout_bias": bias}
         readout = readout_layout(given, labeller(names or {}), self.hidden_size)
-        readout = {key: array.astype(self.dtype) for key, array in readout.items()}
-        return dataclasses.replace(self, **readout)
+        readout = [a.astype(self.dtype) for a in readout.values()]
+        layers = [x.arrays() for x in self.layers]
+        return LSTMWeights.from_layers(layers, *readout, readout_kind=self.readout_kind)
+
+    def with_readout_kind(self, kind: str) -> LSTMWeights:
+        """These weights with the readout applying ``kind`` (sigmoid, linear, softmax)."""
+        layers = [x.arrays() for x in self.layers]
+        return LSTMWeights.from_layers(layers, *self._readout(), readout_kind=kind)
 
     def to_per_gate(self) -> dict[str, np.ndarray]:
-        """The per-gate form, ``b_* = bias_ih block + bias_hh block``, and ``W_y, b_y``
-        when there is a readout. Inverse of :func:`from_per_gate`."""
+        """The per-gate form of a one-layer LSTM, ``b_* = bias_ih block + bias_hh
+        block``, and ``W_y, b_y`` when there is a readout. Inverse of :func:`from_per_gate`."""
+        if self.num_layers > 1:
+            raise WeightsError(
+                "num_layers",
+                f"the per-gate form holds one layer; these weights have {self.num_layers}",
+            )
         blocks = zip(_GATES, np.split(self.weight_ih, 4), np.split(self.weight_hh, 4), strict=True)
         form = {f"W_{gate}": np.hstack([ih, hh]) for gate, ih, hh in blocks}
         biases = zip(_GATES, np.split(self.bias_ih, 4), np.split(self.bias_hh, 4), strict=True)
@@ -134,31 +250,93 @@ class LSTMWeights:
         return form
 
     def to_torch_state_dict(self) -> dict[str, np.ndarray]:
-        """Writable copies under ``nn.LSTM``'s parameter names (``weight_ih_l0``, ...);
-        the readout is not part of an ``nn.LSTM`` and is left out."""
-        names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-        return {f"{name}_l0": getattr(self, name).copy() for name in names}
+        """Writable copies under ``nn.LSTM``'s parameter names (``weight_ih_l0``, ...,
+        ``bias_hh_l{L-1}``); the readout is not part of an ``nn.LSTM`` and is left out."""
+        return {
+            f"{name}_l{k}": array.copy()
+            for k, layer in enumerate(self.layers)
+            for name, array in layer.arrays().items()
+        }
 
     def __eq__(self, other):
         if not isinstance(other, LSTMWeights):
             return NotImplemented
-        pairs = zip(self._arrays().values(), other._arrays().values(), strict=True)
+        mine, theirs = self._all_arrays(), other._all_arrays()
         # all arrays of an LSTMWeights have its dtype; a missing readout (None) equals only None
-        return self.dtype == other.dtype and all(np.array_equal(a, b) for a, b in pairs)
+        return (
+            self.dtype == other.dtype
+            and self.readout_kind == other.readout_kind
+            and len(mine) == len(theirs)
+            and all(np.array_equal(a, b) for a, b in zip(mine, theirs, strict=True))
+        )
+
+    __hash__ = None  # type: ignore[assignment]
 
     def __reduce__(self):  # rebuilt through __init__, so unpickled arrays are read-only too
-        return type(self), tuple(self._arrays().values())
+        layers = [x.arrays() for x in self.layers]
+        return _rebuild, (layers, *self._readout(), self.readout_kind)
 
     def __repr__(self):
         sizes = f"input_size={self.input_size}, hidden_size={self.hidden_size}"
-        return f"LSTMWeights({sizes}, output_size={self.output_size}, dtype={self.dtype})"
+        if self.num_layers > 1:
+            sizes += f", num_layers={self.num_layers}"
+        readout = f"output_size={self.output_size}"
+        if self.output_size and self.readout_kind != "sigmoid":
+            readout += f", readout_kind={self.readout_kind}"
+        return f"LSTMWeights({sizes}, {readout}, dtype={self.dtype})"
 
-    def _arrays(self) -> dict[str, Any]:
-        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+    def _readout(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        return self.readout_weight, self.readout_bias
+
+    def _all_arrays(self) -> list[np.ndarray | None]:
+        return [a for x in self.layers for a in x.arrays().values()] + list(self._readout())
+
+
+def _rebuild(layers, readout_weight, readout_bias, readout_kind) -> LSTMWeights:
+    return LSTMWeights.from_layers(layers, readout_weight, readout_bias, readout_kind=readout_kind)
+
+
+def _frozen(array, dtype):
+    if array is None:
+        return None
+    array = np.array(array, dtype=dtype, order="C")  # a copy: never the caller's buffer
+    array.setflags(write=False)
+    return array
+
+
+def _layer_label(k: int):
+    """The names of layer ``k``'s arrays in errors: ``weight_ih``, or ``weight_ih_l1`` above 0."""
+    return labeller({}) if k == 0 else (lambda role: f"{role}_l{k}")
+
+
+def _layer_values(layer, k: int) -> dict:
+    """A layer given as :class:`LayerWeights`, a mapping or a sequence, as a mapping."""
+    if isinstance(layer, LayerWeights):
+        return layer.arrays()
+    if isinstance(layer, Mapping):
+        unknown = sorted(set(layer) - set(LAYER_ARRAYS))
+        if unknown:
+            expected = ", ".join(LAYER_ARRAYS)
+            raise WeightsError(f"layers[{k}]", f"unknown key {unknown[0]!r}; expected {expected}")
+        for role in ("weight_ih", "weight_hh"):
+            if layer.get(role) is None:
+                raise WeightsError(f"{role}_l{k}" if k else role, "missing")
+        return dict(layer)
+    values = list(layer)
+    if not 2 <= len(values) <= 4:
+        raise WeightsError(f"layers[{k}]", f"expected 2 to 4 arrays ({', '.join(LAYER_ARRAYS)})")
+    return dict(zip(LAYER_ARRAYS, values, strict=False))
 
 
 def init_uniform(
-    input_size: int, hidden_size: int, *, seed, output_size: int = 0, dtype=np.float64
+    input_size: int,
+    hidden_size: int,
+    *,
+    seed,
+    output_size: int = 0,
+    num_layers: int = 1,
+    readout_kind: str = "sigmoid",
+    dtype=np.float64,
 ) -> LSTMWeights:
     """Random weights from torch's default initialisation distribution, reproducibly.
 
@@ -168,23 +346,31 @@ def init_uniform(
     The same distribution as torch, not the same numbers.
 
     The draws come from ``Generator(PCG64(SeedSequence(seed)))``, in float64, in
-    this fixed order, each array filled row-major: ``weight_ih``, ``weight_hh``,
-    ``bias_ih``, ``bias_hh``, ``readout_weight``, ``readout_bias``. So the same seed
-    gives the same LSTM whatever ``output_size`` is, and float32 weights are the
-    float64 ones rounded.
+    this fixed order, each array filled row-major: layer 0's ``weight_ih``,
+    ``weight_hh``, ``bias_ih``, ``bias_hh``, then layer 1's, ..., then
+    ``readout_weight``, ``readout_bias``. So the same seed gives the same layer 0
+    whatever ``num_layers``, the same LSTM whatever ``output_size``, and float32
+    weights are the float64 ones rounded.
     """
-    input_size = _count("input_size", input_size, minimum=0)
-    hidden_size = _count("hidden_size", hidden_size, minimum=1)
-    output_size = _count("output_size", output_size, minimum=0)
-    dtype = _float_dtype(dtype)
+    input_size = count("input_size", input_size, minimum=0)
+    hidden_size = count("hidden_size", hidden_size, minimum=1)
+    output_size = count("output_size", output_size, minimum=0)
+    num_layers = count("num_layers", num_layers, minimum=1)
+    dtype = float_dtype(dtype)
     rng = generator(seed)
     bound = 1.0 / np.sqrt(hidden_size)
     rows = 4 * hidden_size
-    shapes = [(rows, input_size), (rows, hidden_size), (rows,), (rows,)]
-    if output_size:
-        shapes += [(output_size, hidden_size), (output_size,)]
-    draws = [rng.uniform(-bound, bound, size=shape) for shape in shapes]
-    return LSTMWeights(*(draw.astype(dtype) for draw in draws))
+
+    def draw(shape):
+        return rng.uniform(-bound, bound, size=shape).astype(dtype)
+
+    layers = []
+    for k in range(num_layers):
+        inputs = input_size if k == 0 else hidden_size
+        shapes = [(rows, inputs), (rows, hidden_size), (rows,), (rows,)]
+        layers.append([draw(shape) for shape in shapes])
+    readout = [draw((output_size, hidden_size)), draw((output_size,))] if output_size else []
+    return LSTMWeights.from_layers(layers, *readout, readout_kind=readout_kind)
 
 
 def from_torch(
@@ -198,12 +384,41 @@ def from_torch(
     input_size: int | None = None,
     hidden_size: int | None = None,
 ) -> LSTMWeights:
-    """Weights in PyTorch's layout (arrays, nested lists or tensors); missing biases
+    """One layer in PyTorch's layout (arrays, nested lists or tensors); missing biases
     are zeros. ``input_size`` / ``hidden_size``, when given, are checked; otherwise
     they are read from ``weight_ih``."""
     # weight_ih against the sizes given; LSTMWeights checks the rest against weight_ih
-    _first_matrix("weight_ih", weight_ih, axis=0, **expected_sizes(input_size, hidden_size))
+    first_matrix("weight_ih", weight_ih, axis=0, **expected_sizes(input_size, hidden_size))
     return LSTMWeights(weight_ih, weight_hh, bias_ih, bias_hh, readout_weight, readout_bias)
+
+
+_STATE_DICT_KEY = re.compile(r"^(?P<name>weight_ih|weight_hh|bias_ih|bias_hh)_l(?P<layer>\d+)$")
+
+
+def from_torch_state_dict(
+    state_dict: Mapping, readout_weight=None, readout_bias=None, *, readout_kind="sigmoid"
+) -> LSTMWeights:
+    """The weights of an ``nn.LSTM``'s ``state_dict()`` (tensors or arrays, any
+    number of layers, unidirectional, without projection), with an optional
+    readout (an ``nn.Linear`` head's ``weight`` and ``bias``). Inverse of
+    :meth:`LSTMWeights.to_torch_state_dict`."""
+    layers: dict[int, dict] = {}
+    for key, value in state_dict.items():
+        match = _STATE_DICT_KEY.match(str(key))
+        if not match:
+            raise WeightsError(
+                str(key), "not a parameter of a unidirectional nn.LSTM (weight_ih_l0, ...)"
+            )
+        layers.setdefault(int(match["layer"]), {})[match["name"]] = value
+    for k in range(len(layers)):
+        if k not in layers or "weight_ih" not in layers[k]:
+            raise WeightsError(
+                f"weight_ih_l{k}", f"missing in a state dict of {len(layers)} layers"
+            )
+        if "weight_hh" not in layers[k]:
+            raise WeightsError(f"weight_hh_l{k}", f"missing beside weight_ih_l{k}")
+    ordered = [layers[k] for k in range(len(layers))]
+    return LSTMWeights.from_layers(ordered, readout_weight, readout_bias, readout_kind=readout_kind)
 
 
 def from_keras(
@@ -249,199 +464,6 @@ def from_per_gate(
     puts h first: swap the column blocks for that), readout ``W_y (Y, H)``, ``b_y (Y,)``.
     The first ``input_size`` columns go to ``weight_ih``, the rest to ``weight_hh``;
     the biases (zeros if missing) go to ``bias_ih``, and ``bias_hh`` is zeros."""
-    sizes = expected_sizes(input_size, hidden_size)
-    input_size, hidden_size = sizes["input_size"], sizes["hidden_size"]
-    if input_size is None:
-        raise WeightsError("input_size", "required: where x ends in [x_t, h_{t-1}]")
-    meaning = "(hidden_size, input_size + hidden_size)"
-    first = _matrix("W_i", W_i, meaning)
-    if hidden_size is None:
-        hidden_size = first.shape[0]
-        if hidden_size == 0:
-            raise WeightsError("W_i", f"has no rows; expected shape {meaning}")
-    shape = (hidden_size, input_size + hidden_size)
-    matrices = zip(_GATES, (W_i, W_f, W_C, W_o), strict=True)
-    weights = [_checked(f"W_{gate}", weight, shape, meaning) for gate, weight in matrices]
-    vectors = zip(_GATES, (b_i, b_f, b_C, b_o), strict=True)
-    biases = [
-        _bias(f"b_{gate}", bias, hidden_size, "(hidden_size,)", first.dtype)
-        for gate, bias in vectors
-    ]
-    bias = np.concatenate(biases)
-    given = {"readout_weight": W_y, "readout_bias": b_y}
-    label = labeller({"readout_weight": "W_y", "readout_bias": "b_y"})
-    readout = readout_layout(given, label, hidden_size)
-    return LSTMWeights(
-        np.concatenate([weight[:, :input_size] for weight in weights]),
-        np.concatenate([weight[:, input_size:] for weight in weights]),
-        bias,
-        np.zeros_like(bias),
-        **readout,
-    )
-
-
-def torch_layout(values, names, input_size=None, hidden_size=None) -> dict[str, np.ndarray]:
-    """The PyTorch-layout arrays, checked; missing biases are zeros."""
-    label = labeller(names)
-    weight_ih, hidden_size = _first_matrix(
-        label("weight_ih"), values["weight_ih"], input_size, hidden_size, axis=0
-    )
-    rows = 4 * hidden_size
-    hh_meaning = "(4*hidden_size, hidden_size)"
-    weight_hh = _checked(label("weight_hh"), values["weight_hh"], (rows, hidden_size), hh_meaning)
-    arrays = {"weight_ih": weight_ih, "weight_hh": weight_hh}
-    for name in ("bias_ih", "bias_hh"):
-        arrays[name] = _bias(
-            label(name), values.get(name), rows, "(4*hidden_size,)", weight_ih.dtype
-        )
-    return arrays | readout_layout(values, label, hidden_size)
-
-
-def keras_layout(values, names, input_size=None, hidden_size=None) -> dict[str, np.ndarray]:
-    """A Keras LSTM's arrays, checked in Keras' terms, in the PyTorch layout."""
-    label = labeller(names)
-    kernel, hidden_size = _first_matrix(
-        label("kernel"), values["kernel"], input_size, hidden_size, axis=1
-    )
-    columns = 4 * hidden_size
-    recurrent_kernel = _checked(
-        label("recurrent_kernel"),
-        values["recurrent_kernel"],
-        (hidden_size, columns),
-        "(hidden_size, 4*hidden_size)",
-    )
-    bias = _bias(label("bias"), values.get("bias"), columns, "(4*hidden_size,)", kernel.dtype)
-    return {
-        "weight_ih": kernel.T,
-        "weight_hh": recurrent_kernel.T,
-        "bias_ih": bias,
-        "bias_hh": np.zeros_like(bias),
-        **readout_layout(values, label, hidden_size),
-    }
-
-
-def readout_layout(values, label, hidden_size: int) -> dict[str, np.ndarray | None]:
-    """The optional readout, checked; a missing bias beside a weight is zeros."""
-    weight, bias = values.get("readout_weight"), values.get("readout_bias")
-    if weight is None:
-        if bias is not None:
-            raise WeightsError(label("readout_bias"), f"given without {label('readout_weight')}")
-        return {"readout_weight": None, "readout_bias": None}
-    meaning = "(output_size, hidden_size)"
-    weight = _matrix(label("readout_weight"), weight, meaning)
-    output_size = weight.shape[0]
-    if output_size == 0:
-        raise WeightsError(
-            label("readout_weight"), "has no rows; leave the readout out for no readout"
-        )
-    weight = _checked(label("readout_weight"), weight, (output_size, hidden_size), meaning)
-    bias = _bias(label("readout_bias"), bias, output_size, "(output_size,)", weight.dtype)
-    return {"readout_weight": weight, "readout_bias": bias}
-
-
-def labeller(names: Mapping[str, str]):
-    """``label(role)``: the user's name for an array (the role itself by default)."""
-    return lambda role: names.get(role, role)
-
-
-def _as_numbers(name: str, value) -> np.ndarray:
-    """``value`` (nested lists, an array or a torch tensor) as an array of real numbers."""
-    if value is None:
-        raise WeightsError(name, "expected an array of numbers, got None")
-    if hasattr(value, "detach"):  # a torch tensor; torch itself need not be imported
-        value = tensor_to_numpy(value)
-    try:
-        array = np.asarray(value)
-    except ValueError:  # ragged nested lists
-        raise WeightsError(name, "rows have different lengths") from None
-    if array.dtype.kind not in "iuf":
-        raise WeightsError(name, f"expected real numbers, got values of type {array.dtype}")
-    return array
-
-
-def _matrix(name: str, value, meaning: str) -> np.ndarray:
-    """The array the sizes are read from: at least it must be 2-D."""
-    array = _as_numbers(name, value)
-    if array.ndim != 2:
-        raise WeightsError(
-            name, f"expected a 2-D array of shape {meaning}, got shape {array.shape}"
-        )
-    return array
-
-
-def _first_matrix(name: str, value, input_size=None, hidden_size=None, *, axis: int):
-    """The first matrix of a layout (``weight_ih``, ``kernel``), checked, and
-    ``hidden_size``: it is ``4*hidden_size`` long along ``axis`` and ``input_size``
-    along the other, each size as given or else as read from the matrix."""
-    meaning = "(4*hidden_size, input_size)" if axis == 0 else "(input_size, 4*hidden_size)"
-    matrix = _matrix(name, value, meaning)
-    if hidden_size is None:
-        length = matrix.shape[axis]
-        if length == 0 or length % 4:
-            what = "rows" if axis == 0 else "columns"
-            raise WeightsError(
-                name,
-                f"expected shape {meaning}, got {matrix.shape}: "
-                f"{length} {what} is not 4*hidden_size for a hidden_size >= 1",
-            )
-        hidden_size = length // 4
-    if input_size is None:
-        input_size = matrix.shape[1 - axis]
-    shape = (4 * hidden_size, input_size) if axis == 0 else (input_size, 4 * hidden_size)
-    return _checked(name, matrix, shape, meaning), hidden_size
-
-
-def _checked(name: str, value, shape: tuple[int, ...], meaning: str) -> np.ndarray:
-    """``value`` as an array of ``shape`` (described by ``meaning``) of finite numbers."""
-    array = _as_numbers(name, value)
-    if array.shape != shape:
-        raise WeightsError(name, f"expected shape {shape} = {meaning}, got {array.shape}")
-    not_finite = ~np.isfinite(array)
-    if not_finite.any():
-        index = np.argwhere(not_finite)[0].tolist()
-        value = array[tuple(index)]
-        what = "NaN" if np.isnan(value) else ("inf" if value > 0 else "-inf")
-        where = f"index {index[0]}" if array.ndim == 1 else str(index)
-        count = int(not_finite.sum())
-        more = f" ({count} non-finite values in all)" if count > 1 else ""
-        raise WeightsError(name, f"contains {what} at {where}{more}")
-    return array
-
-
-def _bias(name: str, value, length: int, meaning: str, dtype) -> np.ndarray:
-    if value is None:
-        return np.zeros(length, dtype=dtype)
-    return _checked(name, value, (length,), meaning)
-
-
-def tensor_to_numpy(tensor) -> np.ndarray:
-    tensor = tensor.detach().cpu()
-    try:
-        return tensor.numpy()
-    except TypeError:  # bfloat16 and other dtypes numpy lacks
-        return tensor.float().numpy()
-
-
-def _count(name: str, value, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise WeightsError(name, f"expected an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def expected_sizes(input_size, hidden_size) -> dict[str, int | None]:
-    """The sizes to check against, each ``None`` when it is to be read from the arrays."""
-    if input_size is not None:
-        input_size = _count("input_size", input_size, minimum=0)
-    if hidden_size is not None:
-        hidden_size = _count("hidden_size", hidden_size, minimum=1)
-    return {"input_size": input_size, "hidden_size": hidden_size}
-
-
-def _float_dtype(dtype) -> np.dtype:
-    try:
-        resolved = np.dtype(dtype)
-    except TypeError:
-        resolved = None
-    if resolved not in _FLOAT_DTYPES:
-        raise WeightsError("dtype", f"expected float32 or float64, got {dtype!r}")
-    return resolved
+    values = {"W_i": W_i, "W_f": W_f, "W_C": W_C, "W_o": W_o}
+    values |= {"b_i": b_i, "b_f": b_f, "b_C": b_C, "b_o": b_o, "W_y": W_y, "b_y": b_y}
+    return LSTMWeights(**per_gate_layout(values, **expected_sizes(input_size, hidden_size)))

@@ -12,7 +12,11 @@ preallocated buffers. Two identities keep the step cheap:
 - inputs shared by all seeds are projected once, before the loop, and added
   to ``W_hh h_{t-1}``; inputs that differ per seed take one product per step,
   ``[W_hh | W_ih | b]`` on ``[h_{t-1}; x_t; 1]`` (measured faster than two
-  products and an add; the precomputed projection is faster still).
+  products and an add; the precomputed projection is faster still). A layer
+  above the first takes the second way, its ``x_t`` the ``h_t`` of the layer below.
+
+Each layer has its own uniforms (:func:`stochlstm.core.randomness.stream_key`),
+drawn for the conditions that act on it.
 
 BLAS runs single-threaded inside the kernel (its threads only pay for the
 largest products): the cores run groups of seeds, each a kernel of its own
@@ -35,7 +39,7 @@ from threadpoolctl import threadpool_limits
 from ..core.conditions import Condition
 from ..core.gates import GateRule
 from ..core.randomness import NOISE_STREAMS, SeedBatchNoise
-from ..core.weights import LSTMWeights
+from ..core.weights import LayerWeights, LSTMWeights
 from .statistics import SEED_BLOCK
 
 __all__ = [
@@ -43,6 +47,7 @@ __all__ = [
     "as_conditions",
     "check_inputs",
     "initial_columns",
+    "record_layer",
     "run_kernel",
 ]
 
@@ -102,33 +107,36 @@ def _matmul(
     return out
 
 
-class _Kernel:
-    """The weights of one run, prepared for the feature-major step."""
+class _LayerKernel:
+    """The weights of one layer, prepared for the feature-major step. Layer 0
+    reads the run's ``inputs``; a layer above it (``inputs`` None) the ``h`` of
+    the layer below, handed to :meth:`preactivation` each step."""
 
-    def __init__(self, weights: LSTMWeights, inputs: np.ndarray, batch: int, dtype):
-        hidden = weights.hidden_size
+    def __init__(self, layer: LayerWeights, inputs: np.ndarray | None, batch: int, dtype):
+        hidden = layer.hidden_size
         self.hidden, self.batch, self.dtype = hidden, batch, np.dtype(dtype)
         self.blocks = [slice(start, start + SEED_BLOCK) for start in range(0, batch, SEED_BLOCK)]
         # the gate blocks i, f, g, o taken as i, f, o, g; -1 on the gate rows
         order = np.arange(4 * hidden).reshape(4, hidden)[[0, 1, 3, 2]].ravel()
         row_scale = np.repeat([-1.0, -1.0, -1.0, 1.0], hidden)
-        weight_hh, weight_ih = weights.weight_hh[order], weights.weight_ih[order]
-        bias = (weights.bias_ih + weights.bias_hh)[order, None]
-        if inputs.ndim == 2:  # (T, X) shared by all seeds
+        weight_hh, weight_ih = layer.weight_hh[order], layer.weight_ih[order]
+        # the biases summed in the wider of the weights' and the run's dtype: float32
+        # weights in a float64 run are summed in float64 (torch's float64 LSTM does too)
+        sum_dtype = np.result_type(layer.bias_ih.dtype, self.dtype)
+        bias = (layer.bias_ih.astype(sum_dtype) + layer.bias_hh.astype(sum_dtype))[order, None]
+        if inputs is not None and inputs.ndim == 2:  # (T, X) shared by all seeds
             self.stack_rows = hidden
             self.stacked = np.ascontiguousarray(weight_hh * row_scale[:, None], dtype=dtype)
             projection = (inputs @ weight_ih.T + bias.T) * row_scale  # (T, 4H)
             self.projection = np.ascontiguousarray(projection[:, :, None], dtype=dtype)
-        else:  # (T, B, X): one sequence per seed
-            self.stack_rows = hidden + weights.input_size + 1
+        else:  # (T, B, X): one sequence per seed, or the layer below's h
+            self.stack_rows = hidden + layer.input_size + 1
             stacked = np.hstack([weight_hh, weight_ih, bias]) * row_scale[:, None]
             self.stacked = np.ascontiguousarray(stacked, dtype=dtype)
             self.projection = None
-            self.inputs = np.ascontiguousarray(inputs.transpose(0, 2, 1), dtype=dtype)  # (T, X, B)
-        self.readout = None
-        if weights.output_size:
-            weight = np.ascontiguousarray(weights.readout_weight, dtype=dtype)
-            self.readout = (weight, np.asarray(weights.readout_bias, dtype=dtype)[:, None])
+            self.inputs = None
+            if inputs is not None:  # (T, X, B)
+                self.inputs = np.ascontiguousarray(inputs.transpose(0, 2, 1), dtype=dtype)
 
     def new_stack(self, h0: np.ndarray) -> np.ndarray:
         """The column buffer ``(rows, B)``: ``h`` in the first H rows (then
@@ -139,20 +147,21 @@ class _Kernel:
             stack[-1] = 1
         return stack
 
-    def preactivation(self, t: int, stack: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """The preactivation ``(4H, B)``, negated on the gate rows, from the stack."""
+    def preactivation(self, t: int, stack: np.ndarray, out: np.ndarray, x=None) -> np.ndarray:
+        """The preactivation ``(4H, B)``, negated on the gate rows, from the stack
+        (and ``x (X, B)``, the layer below's ``h``, above layer 0)."""
         if self.projection is None:
-            stack[self.hidden : -1] = self.inputs[t]
+            stack[self.hidden : -1] = self.inputs[t] if x is None else x
         _matmul(self.stacked, stack, out, self.blocks)
         if self.projection is not None:
             out += self.projection[t]
         return out
 
 
-class _ConditionState:
-    """The state and work buffers of one condition over a batch of seeds."""
+class _LayerState:
+    """The state and work buffers of one condition on one layer over a batch of seeds."""
 
-    def __init__(self, condition: Condition, kernel: _Kernel, h0, c0):
+    def __init__(self, condition: Condition, kernel: _LayerKernel, h0, c0):
         hidden, batch, dtype = kernel.hidden, kernel.batch, kernel.dtype
         self.condition, self.kernel = condition, kernel
 
@@ -169,7 +178,6 @@ class _ConditionState:
         needs_preact = any(getattr(condition, g).needs_preact for g in self.gate_out)
         self.preact = buffer() if needs_preact else None
         self.mask = np.empty((hidden, batch), dtype=bool)
-        self.readout = None if kernel.readout is None else buffer(kernel.readout[0].shape[0])
 
     def _gate(self, name: str, rule: GateRule, block: int, prob, uniform):
         preact = None
@@ -178,10 +186,11 @@ class _ConditionState:
             preact = np.negative(self.scaled_preact[rows], out=self.preact)
         return rule(prob, preact=preact, uniform=uniform, out=self.gate_out[name])
 
-    def step(self, t: int, noise: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Advance one step; ``noise`` maps a stream to this step's ``(H, B)`` uniforms."""
+    def step(self, t: int, noise: Mapping[str, np.ndarray], x=None) -> dict[str, np.ndarray]:
+        """Advance one step; ``noise`` maps a stream to this step's ``(H, B)``
+        uniforms, ``x`` is the layer below's ``h`` (above layer 0)."""
         condition, hidden = self.condition, self.kernel.hidden
-        preact = self.kernel.preactivation(t, self.stack, self.scaled_preact)
+        preact = self.kernel.preactivation(t, self.stack, self.scaled_preact, x)
         gates, activations = 3 * hidden, self.activations
         probs = np.exp(preact[:gates], out=activations[:gates])  # exp(-a)
         probs += 1
@@ -216,7 +225,7 @@ class _ConditionState:
 
         self.c, self.c_next = cell, self.c
         self.stack, self.stack_next = self.stack_next, self.stack
-        values = {
+        return {
             "p_i": input_prob,
             "i": input_gate,
             "p_f": forget_prob,
@@ -227,16 +236,57 @@ class _ConditionState:
             "c": cell,
             "h": hidden_state,
         }
-        if self.readout is not None:
-            weight, bias = self.kernel.readout
-            y = _matmul(weight, hidden_state, self.readout, self.kernel.blocks)
-            y += bias
+
+
+class _Readout:
+    """``y = f(W_y h + b_y)`` of the last layer's ``h (H, B)`` into ``(Y, B)``."""
+
+    def __init__(self, weights: LSTMWeights, blocks: list[slice], dtype):
+        self.weight = np.ascontiguousarray(weights.readout_weight, dtype=dtype)
+        self.bias = np.asarray(weights.readout_bias, dtype=dtype)[:, None]
+        self.kind, self.blocks = weights.readout_kind, blocks
+
+    def __call__(self, hidden_state: np.ndarray, out: np.ndarray) -> np.ndarray:
+        y = _matmul(self.weight, hidden_state, out, self.blocks)
+        y += self.bias
+        if self.kind == "sigmoid":  # 1 / (1 + exp(-z)) = (1 + tanh(z / 2)) / 2
             y *= 0.5
             np.tanh(y, out=y)
             y *= 0.5
             y += 0.5
-            values["y"] = y
-        return values
+        elif self.kind == "softmax":  # exp(z - max z) / sum, over the outputs
+            y -= y.max(axis=0, keepdims=True)
+            np.exp(y, out=y)
+            y /= y.sum(axis=0, keepdims=True)
+        return y
+
+
+class _ConditionState:
+    """One condition over a batch of seeds: its state on every layer, bottom
+    first, and the readout of the last."""
+
+    def __init__(self, condition: Condition, kernels, readout: _Readout | None, h0, c0, layer):
+        self.condition = condition
+        self.layers = [
+            _LayerState(condition.on_layer(k), kernel, h0, c0) for k, kernel in enumerate(kernels)
+        ]
+        self.readout, self.layer = readout, layer
+        self.y = None
+        if readout is not None:
+            self.y = np.empty((readout.weight.shape[0], kernels[0].batch), dtype=kernels[0].dtype)
+
+    def step(self, t: int, noise: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        """Advance every layer one step; ``noise[k]`` is layer ``k``'s. The values
+        of the recorded layer, and ``y``."""
+        below = None
+        for k, state in enumerate(self.layers):
+            values = state.step(t, noise[k], below)
+            below = values["h"]
+            if k == self.layer:
+                recorded = values
+        if self.readout is not None:
+            recorded["y"] = self.readout(below, self.y)
+        return recorded
 
 
 def _stochastic_sign(mean, uniform, out):
@@ -269,13 +319,16 @@ def run_kernel(
     root_seed: int = 0,
     initial_state: Mapping[str, np.ndarray] | None = None,
     dtype=np.float64,
+    layer: int | None = None,
 ) -> None:
     """Run every condition over ``seeds`` and hand each step to ``consumer``.
 
     ``consumer(condition_index, t, values)`` receives, for every condition and
-    step (t increasing within a condition), the step's quantities as ``(H, B)``
-    arrays (``y``: ``(Y, B)``), in the order of ``seeds``. The arrays are
-    views into work buffers: copy what you keep.
+    step (t increasing within a condition), the step's quantities of ``layer``
+    (default: the last) as ``(H, B)`` arrays, and the readout ``y`` of the last
+    layer as ``(Y, B)``, in the order of ``seeds``. The arrays are views into
+    work buffers: copy what you keep. The initial state (``(H,)`` or ``(B, H)``)
+    is every layer's.
     """
     conditions = as_conditions(conditions)
     seeds = [int(s) for s in seeds]
@@ -299,42 +352,89 @@ def run_kernel(
 
     # exp(-a) overflows to inf for a < -709 (float64): the gate is then exactly 0.
     with threadpool_limits(limits=1, user_api="blas"), np.errstate(over="ignore"):
-        _run(weights, inputs, conditions, seeds, consumer, root_seed, initial_state, dtype)
+        _run(weights, inputs, conditions, seeds, consumer, root_seed, initial_state, dtype, layer)
 
 
-def _run(weights, inputs, conditions, seeds, consumer, root_seed, initial_state, dtype) -> None:
+def record_layer(weights: LSTMWeights, layer: int | None) -> int:
+    """The layer whose quantities are recorded: ``layer``, or the last by default."""
+    n_layers = weights.num_layers
+    layer = n_layers - 1 if layer is None else int(layer)
+    if not 0 <= layer < n_layers:
+        raise ValueError(f"layer {layer} does not exist: the layers are 0..{n_layers - 1}")
+    return layer
+
+
+class _LayerNoise:
+    """The uniforms of one layer: the streams its conditions read, drawn a block
+    of steps at a time; a stream several conditions read copied to the step layout."""
+
+    def __init__(self, conditions, layer, root_seed, seeds, hidden, dtype):
+        on_layer = [c.on_layer(layer) for c in conditions]
+        readers = {s: sum(s in c.noise_streams for c in on_layer) for s in NOISE_STREAMS}
+        self.streams = [s for s in NOISE_STREAMS if readers[s]]
+        self.readers, self.shape, self.dtype = readers, (hidden, len(seeds)), dtype
+        self.noise = None
+        if self.streams:
+            self.noise = SeedBatchNoise(root_seed, seeds, self.streams, hidden, dtype, layer)
+        self.first_step: dict[str, np.ndarray] = {}
+
+    def allocate(self, block_steps: int) -> None:
+        self.step_layout = {
+            s: np.empty((block_steps, *self.shape), dtype=self.dtype)
+            for s in self.streams
+            if self.readers[s] > 1
+        }
+
+    def next_block(self, n_steps: int, first: bool, keep_first: bool) -> list[dict]:
+        """Each step's ``{stream: (H, B)}`` of the next ``n_steps`` steps."""
+        block = self.noise.next_block(n_steps) if self.noise else {}
+        for stream, buffer in self.step_layout.items():
+            np.copyto(buffer[:n_steps], block[stream])
+            block[stream] = buffer[:n_steps]
+        if first and keep_first:
+            self.first_step = {stream: draws[0].copy() for stream, draws in block.items()}
+        return [{stream: draws[k] for stream, draws in block.items()} for k in range(n_steps)]
+
+
+def _run(
+    weights, inputs, conditions, seeds, consumer, root_seed, initial_state, dtype, layer
+) -> None:
     batch, hidden = len(seeds), weights.hidden_size
     inputs = check_inputs(inputs, weights, batch)
+    layer = record_layer(weights, layer)
     n_steps = inputs.shape[0]
-    kernel = _Kernel(weights, inputs, batch, dtype)
+    kernels = [
+        _LayerKernel(weights_k, inputs if k == 0 else None, batch, dtype)
+        for k, weights_k in enumerate(weights.layers)
+    ]
+    dtype = kernels[0].dtype
+    readout = _Readout(weights, kernels[0].blocks, dtype) if weights.output_size else None
     initial_state = initial_state or {}
-    h0 = initial_columns(initial_state.get("h"), "h", hidden, batch, kernel.dtype)
-    c0 = initial_columns(initial_state.get("c"), "c", hidden, batch, kernel.dtype)
-    states = [_ConditionState(condition, kernel, h0, c0) for condition in conditions.values()]
+    h0 = initial_columns(initial_state.get("h"), "h", hidden, batch, dtype)
+    c0 = initial_columns(initial_state.get("c"), "c", hidden, batch, dtype)
+    states = [
+        _ConditionState(condition, kernels, readout, h0, c0, layer)
+        for condition in conditions.values()
+    ]
 
-    readers = {s: sum(s in c.noise_streams for c in conditions.values()) for s in NOISE_STREAMS}
-    streams = [s for s in NOISE_STREAMS if readers[s]]
-    noise = SeedBatchNoise(root_seed, seeds, streams, hidden, kernel.dtype) if streams else None
-    block_steps = noise_block_steps(len(streams), hidden, batch, n_steps, kernel.dtype)
-    step_layout = {
-        s: np.empty((block_steps, hidden, batch), dtype=kernel.dtype)
-        for s in streams
-        if readers[s] > 1
-    }
-    first_step_noise: dict[str, np.ndarray] = {}
+    layer_noise = [
+        _LayerNoise(conditions.values(), k, root_seed, seeds, hidden, dtype)
+        for k in range(weights.num_layers)
+    ]
+    n_streams = sum(len(noise.streams) for noise in layer_noise)
+    block_steps = noise_block_steps(n_streams, hidden, batch, n_steps, dtype)
+    for noise in layer_noise:
+        noise.allocate(block_steps)
+    keep_first = any(c.noise == "fixed" for c in conditions.values())
 
     for block_start in range(0, n_steps, block_steps):
         steps = range(block_start, min(n_steps, block_start + block_steps))
-        block = noise.next_block(len(steps)) if noise else {}
-        for stream, buffer in step_layout.items():
-            np.copyto(buffer[: len(steps)], block[stream])
-            block[stream] = buffer[: len(steps)]
-        if block_start == 0 and any(c.noise == "fixed" for c in conditions.values()):
-            first_step_noise = {stream: draws[0].copy() for stream, draws in block.items()}
-        per_step = [
-            {stream: draws[k] for stream, draws in block.items()} for k in range(len(steps))
+        per_layer = [
+            noise.next_block(len(steps), block_start == 0, keep_first) for noise in layer_noise
         ]
+        per_step = list(zip(*per_layer, strict=True))  # per step: each layer's noise
+        first_step = [noise.first_step for noise in layer_noise]
         for index, state in enumerate(states):
             fixed = state.condition.noise == "fixed"
             for t, step_noise in zip(steps, per_step, strict=True):
-                consumer(index, t, state.step(t, first_step_noise if fixed else step_noise))
+                consumer(index, t, state.step(t, first_step if fixed else step_noise))

@@ -43,7 +43,8 @@ __all__ = ["BatchRecord", "BatchRecorder", "RecordPlan", "derived_quantities"]
 
 @dataclass(frozen=True)
 class RecordPlan:
-    """Which steps, units, quantities and sample paths are kept. ``derived`` names the
+    """Which steps, units, quantities, sample paths and layer (of a stacked LSTM;
+    ``y`` is always the last layer's readout) are kept. ``derived`` names the
     derived quantities to stream, in the order of :data:`DERIVED_QUANTITIES` (``True``
     for all, ``False`` for none), each kept for the conditions it applies to; ``loss``,
     how the readout is scored against targets (None: no targets)."""
@@ -56,6 +57,9 @@ class RecordPlan:
     initial_state: bool = False  # keep t = -1 rows in the sample paths
     block: int = SEED_BLOCK
     loss: LossPlan | None = None
+    # the layer whose gates and states the kernel hands over (None: the last, when no
+    # condition names layers)
+    layer: int | None = None
 
     def __post_init__(self):
         derived = self.derived
@@ -99,6 +103,16 @@ class BatchRecord:
                 for key in dict.fromkeys(k for r in records for k in r.paths)
             },
         )
+
+
+def _on_recorded_layer(conditions: Mapping[str, Condition], layer: int | None):
+    """The conditions as they act on the recorded layer: a condition that names
+    other layers runs the standard LSTM there (deterministic gates, not 0/1)."""
+    if layer is not None:
+        return {name: condition.on_layer(layer) for name, condition in conditions.items()}
+    if any(condition.layers is not None for condition in conditions.values()):
+        raise ValueError("RecordPlan.layer is needed when a condition names its layers")
+    return conditions
 
 
 def derived_quantities(condition: Condition, is_baseline: bool) -> tuple[str, ...]:
@@ -187,6 +201,7 @@ class BatchRecorder:
         targets: np.ndarray | None = None,
     ):
         self.plan = plan
+        conditions = _on_recorded_layer(conditions, plan.layer)
         if baseline is not None and list(conditions)[0] != baseline:
             raise ValueError("the baseline condition must come first")
         self.has_baseline = baseline is not None

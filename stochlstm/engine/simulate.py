@@ -14,7 +14,7 @@ import pandas as pd
 from ..core.conditions import Condition
 from ..core.names import CELL_QUANTITIES
 from ..core.weights import LSTMWeights
-from .kernel import as_conditions, check_inputs, initial_columns, run_kernel
+from .kernel import as_conditions, check_inputs, initial_columns, record_layer, run_kernel
 from .threads import check, run_in_threads, seed_groups, usable_cores
 
 __all__ = ["Simulation", "readout_columns", "simulate", "tidy_columns", "tidy_frame"]
@@ -62,12 +62,14 @@ def tidy_frame(
 class Simulation:
     """Every step of every condition and seed: ``sim[condition][quantity]`` is
     ``(T, B, H)`` (``y``: ``(T, B, Y)``), row ``t`` the step that consumed ``x_t``.
+    The cell quantities are those of one layer of a stacked LSTM (``layer``).
     """
 
     conditions: tuple[str, ...]
     seeds: tuple[int, ...]
     quantities: tuple[str, ...]
     arrays: dict[str, dict[str, np.ndarray]]
+    layer: int = 0
 
     def __getitem__(self, condition: str) -> dict[str, np.ndarray]:
         return self.arrays[condition]
@@ -97,6 +99,7 @@ def simulate(
     dtype=np.float64,
     quantities: Sequence[str] | None = None,
     threads: int | None = None,
+    layer: int | None = None,
 ) -> Simulation:
     """Simulate ``conditions`` for ``seeds`` and keep every step.
 
@@ -105,7 +108,8 @@ def simulate(
     ``s`` depends on ``(root_seed, s)`` only (see :mod:`stochlstm.core.randomness`),
     and every condition sees the same noise. ``threads`` (default: the usable
     cores) run groups of seeds in parallel (:mod:`stochlstm.engine.threads`);
-    the numbers do not depend on it.
+    the numbers do not depend on it. In a stacked LSTM the quantities kept are
+    those of ``layer`` (default: the last), and ``y`` the readout of the last.
 
     >>> from stochlstm import Condition, init_uniform, simulate
     >>> weights = init_uniform(input_size=2, hidden_size=4, seed=0)
@@ -123,6 +127,7 @@ def simulate(
     if unknown:
         raise ValueError(f"unknown quantities {sorted(unknown)}; available: {', '.join(available)}")
     inputs = check_inputs(inputs, weights, len(seeds))
+    layer = record_layer(weights, layer)
     initial_state = dict(initial_state or {})
     for name, value in initial_state.items():  # checked whole, before groups slice it
         initial_columns(value, name, weights.hidden_size, len(seeds), dtype)
@@ -151,9 +156,10 @@ def simulate(
                 for name, value in initial_state.items()
             },
             dtype=dtype,
+            layer=layer,
         )
 
     threads = usable_cores() if threads is None else threads
     groups = seed_groups(len(seeds), threads, weights.hidden_size)
     run_in_threads([partial(run_group, group) for group in groups], threads)
-    return Simulation(names, tuple(seeds), quantities, arrays)
+    return Simulation(names, tuple(seeds), quantities, arrays, layer)

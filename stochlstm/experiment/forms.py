@@ -6,9 +6,18 @@ given and reports that form's errors. Building them is
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .fields import (
     FilePath,
@@ -63,12 +72,62 @@ class RandomWeights(_WeightsForm):
     seed: NonNegativeInt = 0
 
 
+# A layer's array in nn.LSTM's names: 'weight_ih_l1'.
+_LAYER_KEY = re.compile(r"^(?P<role>weight_ih|weight_hh|bias_ih|bias_hh)_l(?P<layer>\d+)$")
+_LAYER_VALUES = {"weight": TypeAdapter(Matrix), "bias": TypeAdapter(Vector)}
+
+
 class TorchWeights(_WeightsForm):
+    """Layer 0 as ``weight_ih, weight_hh, bias_ih, bias_hh`` (or with ``_l0``), and
+    layer ``k > 0`` as ``weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k}``,
+    kept as extra keys (so the resolved config writes them back by these names)."""
+
+    model_config = ConfigDict(extra="allow")
+
     form: ClassVar[str] = "PyTorch layout"
     weight_ih: Matrix
     weight_hh: Matrix
     bias_ih: Vector | None = None
     bias_hh: Vector | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _layer_zero_names(cls, value):
+        """``weight_ih_l0`` ... are layer 0's ``weight_ih`` ..."""
+        if not isinstance(value, dict):
+            return value
+        value = dict(value)
+        for role in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            if f"{role}_l0" in value:
+                if role in value:
+                    fail(f"a second {role} beside {role}_l0; give one", key=f"{role}_l0")
+                value[role] = value.pop(f"{role}_l0")
+        return value
+
+    @model_validator(mode="after")
+    def _layer_keys(self):
+        for key, value in (self.model_extra or {}).items():
+            match = _LAYER_KEY.match(key)
+            if not match:
+                allowed = ", ".join([*type(self).model_fields, "weight_ih_l<k> ... (layer k >= 1)"])
+                fail(f"unknown key {key!r}; allowed keys: {allowed}", key=key)
+            try:
+                checked = _LAYER_VALUES[key.partition("_")[0]].validate_python(value, strict=True)
+            except ValidationError:
+                shape = (
+                    "a list of rows of numbers" if key.startswith("weight") else "a list of numbers"
+                )
+                fail(f"expected {shape}", key=key)
+            self.model_extra[key] = checked
+        return self
+
+    def upper_layers(self) -> dict[int, dict[str, list]]:
+        """``{k: {role: array}}`` of the layers ``k > 0`` given."""
+        layers: dict[int, dict[str, list]] = {}
+        for key, value in sorted((self.model_extra or {}).items()):
+            match = _LAYER_KEY.match(key)
+            layers.setdefault(int(match["layer"]), {})[match["role"]] = value
+        return dict(sorted(layers.items()))
 
 
 class KerasWeights(_WeightsForm):
@@ -90,11 +149,20 @@ class PerGateWeights(_WeightsForm):
     b_o: Vector | None = None
 
 
+class FileKeys(Strict):
+    """The state-dict prefixes of the LSTM (``lstm.``) and of the readout's
+    ``nn.Linear`` (``head.``); found in the file when left out."""
+
+    lstm: str | None = None
+    readout: str | None = None
+
+
 class FileWeights(_WeightsForm):
     form: ClassVar[str] = "file"
     file: FilePath
     layout: Literal["torch", "keras"] = "torch"
-    prefix: str | None = None
+    keys: FileKeys = FileKeys()
+    ignore: Annotated[list[Annotated[str, Field(min_length=1)]], UniqueList] = []
 
 
 WEIGHT_FORMS = (RandomWeights, TorchWeights, KerasWeights, PerGateWeights, FileWeights)
@@ -113,6 +181,8 @@ def _weights_form(value) -> str | None:
     if not isinstance(value, dict):
         return None
     forms = {form.form for form in WEIGHT_FORMS for key in form_keys(form) if key in value}
+    if any(isinstance(key, str) and _LAYER_KEY.match(key) for key in value):
+        forms.add(TorchWeights.form)
     return forms.pop() if len(forms) == 1 else None
 
 

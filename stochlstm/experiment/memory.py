@@ -70,11 +70,13 @@ def count_steps(config: ExperimentConfig) -> int:
 
 
 def weights_bytes(config: ExperimentConfig) -> int:
-    """The weights: ``weight_ih (4H, X)``, ``weight_hh (4H, H)``, two biases
-    and the readout, in float64, and the kernel's reordered copy."""
+    """The weights: per layer ``weight_ih (4H, X)`` (``(4H, H)`` above layer 0),
+    ``weight_hh (4H, H)``, two biases, and the readout, in float64, and the
+    kernel's reordered copy."""
     model = config.model
     hidden, inputs, outputs = model.hidden_size, model.input_size, model.output_size
     values = 4 * hidden * (inputs + hidden + 2) + outputs * (hidden + 1)
+    values += (model.num_layers - 1) * 4 * hidden * (2 * hidden + 2)
     return 2 * values * _FLOAT
 
 
@@ -138,18 +140,21 @@ def tables_bytes(config: ExperimentConfig, n_conditions: int, cells: int, n_step
 def seed_bytes(
     config: ExperimentConfig, conditions: ExperimentConfig, n_steps: int, cells: int, batch: int
 ) -> int:
-    """Memory one seed of a batch of ``batch`` costs: kernel buffers, its share
-    of a block of uniforms, the step's values handed to the recorder, the
-    baseline's states kept for the other conditions, per-seed inputs, and its
-    share of the batch's block statistics (per :data:`SEED_BLOCK` seeds, with
-    the copy folded into the run's statistics)."""
+    """Memory one seed of a batch of ``batch`` costs: kernel buffers (per
+    layer), its share of a block of uniforms (each layer's streams), the step's
+    values handed to the recorder, the baseline's states kept for the other
+    conditions, per-seed inputs, and its share of the batch's block statistics
+    (per :data:`SEED_BLOCK` seeds, with the copy folded into the run's statistics)."""
     model = config.model
     hidden, itemsize = model.hidden_size, np.dtype(config.dtype).itemsize
     conditions = conditions.build_conditions()
-    streams = {s for c in conditions.values() for s in c.noise_streams}
-    block_steps = noise_block_steps(len(streams), hidden, batch, n_steps)
-    noise = len(streams) * block_steps * hidden * (_FLOAT + itemsize)
-    kernel = len(conditions) * _KERNEL_ROWS * hidden * itemsize
+    n_streams = sum(
+        len({s for c in conditions.values() for s in c.on_layer(k).noise_streams})
+        for k in range(model.num_layers)
+    )
+    block_steps = noise_block_steps(n_streams, hidden, batch, n_steps)
+    noise = n_streams * block_steps * hidden * (_FLOAT + itemsize)
+    kernel = len(conditions) * model.num_layers * _KERNEL_ROWS * hidden * itemsize
     step = len(conditions) * _STEP_ROWS * hidden * _FLOAT
     # the baseline's c and h over a block of steps, kept until the other conditions used them
     baseline_states = 2 * block_steps * hidden * _FLOAT if len(conditions) > 1 else 0
@@ -197,7 +202,7 @@ _ADVICE = {
     "sample paths": "record fewer sample paths (record.seeds), steps, units or quantities",
     "table writing": "record fewer steps (record.every), units or sample paths",
     "seed list": "run fewer seeds (split them over several runs)",
-    "weights": "use a smaller model (hidden_size, input_size)",
+    "weights": "use a smaller model (hidden_size, input_size, num_layers)",
     "inputs": "use fewer steps or a smaller model",
     "seeds in flight": (
         "record fewer steps (record.every), units or derived quantities, "
@@ -228,7 +233,9 @@ def memory_plan(
             distinct.setdefault(
                 (
                     c.record.model_dump_json(),
-                    c.model.model_dump_json(include={"input_size", "hidden_size", "output_size"}),
+                    c.model.model_dump_json(
+                        include={"input_size", "hidden_size", "num_layers", "output_size"}
+                    ),
                     bool(getattr(c.inputs, "per_seed", False)),
                     t,
                 ),

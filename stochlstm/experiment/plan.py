@@ -153,8 +153,10 @@ class RunPlan:
                 continue
             point = self.points[index]
             label = ", ".join(f"{k}={v}" for k, v in point.columns.items()) or "(no sweep)"
+            layers = point.weights.num_layers
+            layers = f" x {layers} layers" if layers > 1 else ""
             lines.append(
-                f"  point {point.index}: {label}; hidden {point.weights.hidden_size}, "
+                f"  point {point.index}: {label}; hidden {point.weights.hidden_size}{layers}, "
                 f"{point.n_steps} steps, conditions: {', '.join(point.output_order)}; "
                 f"{batches} task(s)"
             )
@@ -171,6 +173,7 @@ def _record_plan(config: ExperimentConfig, n_steps: int, loss=None) -> RecordPla
         derived=tuple(config.recorded_derived()),
         initial_state=config.record.initial_state,
         loss=loss,
+        layer=config.recorded_layer(),
     )
 
 
@@ -195,10 +198,13 @@ class _Builder:
     def _report(self, config: ExperimentConfig, error: Exception) -> None:
         if isinstance(error, WeightsError):
             given = config.model.weights.model_dump(exclude_none=True)
-            parts = (
-                ("model", "weights", error.field) if error.field in given else ("model", "weights")
-            )
-            message = error.detail if error.field in given else str(error)
+            field = (
+                error.field.replace("[", ".").replace("]", "").split(".")
+            )  # keys.lstm, ignore[0]
+            known = field[0] in given
+            parts = ("model", "weights", *(int(p) if p.isdigit() else p for p in field))
+            parts = parts if known else ("model", "weights")
+            message = error.detail if known else str(error)
         elif isinstance(error, InputError):
             parts, message = ("inputs", error.field), error.detail
         elif isinstance(error, TargetError):
@@ -239,11 +245,11 @@ class _ConditionPart:
 
 def _model_part(config: ExperimentConfig, builder: _Builder) -> _ModelPart | None:
     model, seeds = config.model, list(seed_range(config.seeds)[:1])
-    sizes = dict(input_size=model.input_size, hidden_size=model.hidden_size)
+    shape = model.model_dump(include={"input_size", "hidden_size", "num_layers", "output_size"})
     weights = builder.get(
         config,
-        ("weights", config.model.weights.model_dump_json(), model.output_size, *sizes.values()),
-        lambda: build_weights(model.weights, output_size=model.output_size, **sizes),
+        ("weights", model.weights.model_dump_json(), model.readout.kind, *shape.values()),
+        lambda: build_weights(model.weights, readout_kind=model.readout.kind, **shape),
     )
     per_seed = bool(getattr(config.inputs, "per_seed", False))
     inputs = builder.get(
@@ -275,6 +281,27 @@ def _model_part(config: ExperimentConfig, builder: _Builder) -> _ModelPart | Non
         shared_targets=None if targets_per_seed else targets,
         targets_spec=config.targets if targets_per_seed else None,
     )
+
+
+def _layer_problems(model: ExperimentConfig, conditions: ExperimentConfig) -> list[Problem]:
+    """The layers named (``record.layer``, a condition's ``layers``) that the
+    model (``model.num_layers``) of ``model`` does not have; checked for every
+    model and conditions a sweep combines."""
+    n_layers = model.model.num_layers
+    layers = f"layers 0..{n_layers - 1}" if n_layers > 1 else "layer 0 only"
+    have = f"model.num_layers is {n_layers} ({layers})"
+    found = []
+    if model.recorded_layer() >= n_layers:
+        message = f"layer {model.recorded_layer()} does not exist: {have}"
+        found.append(model._source.problem(("record", "layer"), message))
+    for name, spec in conditions.conditions.items():
+        for index, layer in enumerate(spec.layers or ()):
+            if layer >= n_layers:
+                message = f"layer {layer} does not exist: {have}"
+                found.append(
+                    conditions._source.problem(("conditions", name, "layers", index), message)
+                )
+    return found
 
 
 def _condition_part(config: ExperimentConfig) -> _ConditionPart:
@@ -349,6 +376,14 @@ def plan_run(config: ExperimentConfig) -> RunPlan:
     sweep = sweep_points(config)
     model_configs, model_of = _variants(sweep, _MODEL_KEYS)
     condition_configs, condition_of = _variants(sweep, _CONDITION_KEYS)
+    layer_problems = [
+        problem
+        for model_config in model_configs
+        for conditions_config in condition_configs
+        for problem in _layer_problems(model_config, conditions_config)
+    ]
+    if layer_problems:
+        raise ConfigError(list(dict.fromkeys(layer_problems)))
     memory, batch_size = memory_plan(
         config,
         model_configs,

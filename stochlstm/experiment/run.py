@@ -86,6 +86,7 @@ def _run_group(point: PointSpec, seeds: list[int], cancelled: threading.Event) -
         root_seed=point.root_seed,
         initial_state=point.initial_state,
         dtype=np.dtype(point.dtype),
+        layer=point.record.layer,
     )
     return recorder.record
 

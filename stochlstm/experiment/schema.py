@@ -20,12 +20,20 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import AfterValidator, BaseModel, Field, PrivateAttr, create_model, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    PrivateAttr,
+    create_model,
+    model_validator,
+)
 
 from ..core.conditions import Condition
 from ..core.errors import FieldError
 from ..core.gates import GATE_RULES, GateRule
 from ..core.names import CELL_QUANTITIES, DERIVED_QUANTITIES
+from ..core.weights import READOUT_KINDS
 from . import yaml_dialect
 from .fields import (
     NonNegativeInt,
@@ -50,13 +58,49 @@ from .target_forms import TargetsSpec
 __all__ = ["ConditionSpec", "ExperimentConfig", "ModelSpec"]
 
 
+class ReadoutSpec(Strict):
+    """The readout's kind: ``y = sigmoid(z)``, ``y = z`` or ``y = softmax(z)``, ``z = W_y h + b_y``."""
+
+    kind: Literal[READOUT_KINDS] = "sigmoid"
+
+
+def _readout_block(value):
+    """``readout: linear`` is ``readout: {kind: linear}``."""
+    return ReadoutSpec(kind=value) if isinstance(value, str) else value
+
+
+Readout = Annotated[
+    one_of(
+        f"expected {', '.join(READOUT_KINDS)} or {{kind: ...}}",
+        string=Literal[READOUT_KINDS],
+        mapping=ReadoutSpec,
+    ),
+    AfterValidator(_readout_block),
+]
+
+
 class ModelSpec(Strict):
-    """Sizes and weights. ``output_size > 0`` adds the readout ``y = sigmoid(W_y h + b_y)``."""
+    """Sizes, layers, readout and weights. ``output_size > 0`` adds the readout
+    ``y`` on the last layer's ``h``, of ``readout`` kind (sigmoid by default)."""
 
     input_size: PositiveInt
     hidden_size: PositiveInt
+    num_layers: PositiveInt = 1
     output_size: NonNegativeInt = 0
+    readout: Readout = ReadoutSpec()
     weights: WeightsSpec = RandomWeights(init="uniform")
+
+    @model_validator(mode="after")
+    def _readout_fits(self):
+        kind = self.readout.kind
+        if kind == "softmax" and self.output_size < 2:
+            fail(
+                f"softmax needs output_size >= 2 (model.output_size is {self.output_size})",
+                "readout",
+            )
+        if kind != "sigmoid" and self.output_size == 0:
+            fail(f"a {kind} readout needs model.output_size >= 1", "readout")
+        return self
 
 
 StateVector = one_of(
@@ -117,6 +161,7 @@ class _ConditionBase(Strict):
     candidate: Literal["tanh", "binary"] = "tanh"
     cell_output: Literal["tanh", "binary"] = "tanh"
     noise: Literal["fresh", "fixed"] = "fresh"
+    layers: Annotated[list[NonNegativeInt], Field(min_length=1), UniqueList] | None = None
 
     _condition: Condition = PrivateAttr()
 
@@ -174,6 +219,9 @@ class RecordSpec(Strict):
         list=Annotated[list[NonNegativeInt], Field(min_length=1), UniqueList],
     ) = "all"
     initial_state: bool = False
+    layer: one_of(
+        "expected last or a layer index", string=Literal["last"], number=NonNegativeInt
+    ) = "last"
     derived: one_of(
         f"expected all, none or a list of derived quantities from: {', '.join(DERIVED_QUANTITIES)}",
         string=Literal["all", "none"],
@@ -318,6 +366,11 @@ class ExperimentConfig(Strict):
         if isinstance(chosen, str):
             chosen = DERIVED_QUANTITIES if chosen == "all" else ()
         return [name for name in DERIVED_QUANTITIES if name in chosen]
+
+    def recorded_layer(self) -> int:
+        """The layer whose gates and states are recorded (``record.layer``)."""
+        layer = self.record.layer
+        return self.model.num_layers - 1 if layer == "last" else layer
 
     def recorded_units(self) -> list[int]:
         units = self.record.units

@@ -1,30 +1,39 @@
 """Weight files (``.npz``, PyTorch state dicts), and the experiment file's
 ``model.weights`` block, as :class:`~stochlstm.core.weights.LSTMWeights`. Errors
 are :class:`~stochlstm.core.weights.WeightsError`, naming the offending key or array.
+
+A file is read completely: every array is the LSTM's, the readout's, or
+listed under ``ignore``; any other array refuses the file, by name. Which
+keys are which is :mod:`stochlstm.experiment.state_dict_keys`.
 """
 
 from __future__ import annotations
 
-import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from ..core.weight_layouts import (
+    expected_sizes,
+    keras_layout,
+    labeller,
+    readout_layout,
+    tensor_to_numpy,
+    torch_layer,
+)
 from ..core.weights import (
+    LAYER_ARRAYS,
     LSTMWeights,
     WeightsError,
-    expected_sizes,
     from_keras,
     from_per_gate,
     from_torch,
     init_uniform,
-    keras_layout,
-    tensor_to_numpy,
-    torch_layout,
 )
 from .forms import (
+    FileWeights,
     KerasWeights,
     PerGateWeights,
     RandomWeights,
@@ -32,49 +41,54 @@ from .forms import (
     WeightsSpec,
     form_keys,
 )
+from .state_dict_keys import (
+    keras_keys,
+    key_list,
+    lstm_keys,
+    normalise_prefix,
+    readout_candidates,
+    readout_keys,
+    without_ignored,
+)
 
 __all__ = ["build_weights", "load_weights", "save_weights"]
-
-# A parameter of any layer or direction of an nn.LSTM: 'lstm.weight_hh_l1_reverse'.
-_LSTM_PARAMETER_KEY = re.compile(
-    r"^(?P<prefix>(?:.+\.)?)(?:weight|bias)_(?P<kind>ih|hh|hr)_l(?P<layer>\d+)(?P<reverse>_reverse)?$"
-)
-# The input weights of an nn.LSTM ('lstm.weight_ih_l0') or nn.LSTMCell ('cell.weight_ih').
-_INPUT_WEIGHT_KEY = re.compile(r"^(?P<prefix>(?:.+\.)?)weight_ih(?P<suffix>(?:_l0)?)$")
-# Where a file may hold the readout: (weight key, bias key).
-_FILE_READOUT_KEYS = (
-    ("readout_weight", "readout_bias"),
-    ("W_y", "b_y"),
-    ("readout.weight", "readout.bias"),
-)
 
 
 def load_weights(
     path,
     *,
     layout: str = "torch",
-    prefix: str | None = None,
+    keys: Mapping[str, str | None] | None = None,
+    ignore: Sequence[str] = (),
+    num_layers: int | None = None,
+    output_size: int | None = None,
     input_size: int | None = None,
     hidden_size: int | None = None,
 ) -> LSTMWeights:
-    """Weights from an ``.npz`` file or a PyTorch state dict (``.pt`` / ``.pth``).
+    """Weights from an ``.npz`` file or a PyTorch state dict (``.pt`` / ``.pth``),
+    every array of which is used or ignored.
 
-    - ``layout="torch"``: ``nn.LSTM`` names, ``weight_ih_l0, weight_hh_l0,
-      bias_ih_l0, bias_hh_l0`` (or ``nn.LSTMCell``'s, without ``_l0``); missing
-      biases are zeros (``bias=False``). In a bigger model's state dict, or a
-      checkpoint dict holding one, the LSTM's keys may carry a prefix
-      (``lstm.weight_ih_l0``): found when there is one LSTM, else chosen with
-      ``prefix="lstm"``. Only single-layer unidirectional LSTMs without
-      projection are supported.
+    - ``layout="torch"``: ``nn.LSTM``'s names, ``weight_ih_l{k}, weight_hh_l{k},
+      bias_ih_l{k}, bias_hh_l{k}`` for each layer ``k`` (or ``nn.LSTMCell``'s,
+      without ``_l0``); missing biases are zeros (``bias=False``). In a bigger
+      model's state dict, or a checkpoint dict holding one, the keys carry a
+      prefix (``lstm.weight_ih_l0``): ``keys={"lstm": "lstm."}`` names it, and
+      without it the one LSTM of the file is taken. Unidirectional LSTMs
+      without projection only.
     - ``layout="keras"`` (``.npz`` only): ``kernel, recurrent_kernel, bias``.
-    - A readout, with either layout: ``readout_weight, readout_bias`` or
-      ``W_y, b_y`` or ``readout.weight, readout.bias`` (an ``nn.Linear`` named
-      ``readout``), weight ``(Y, H)``; in a bigger model, beside the LSTM
-      (``model.readout.weight`` for ``model.lstm.weight_ih_l0``).
+    - The readout, an ``nn.Linear`` head (``weight (Y, H)``, ``bias``):
+      ``keys={"readout": "head."}`` names its prefix; without it, the one of
+      ``readout.``, ``head.``, ``fc.``, ``linear.``, ``out.``, ``output.``
+      (beside the LSTM: ``model.head.`` for ``model.lstm.``) or the pairs
+      ``readout_weight, readout_bias`` and ``W_y, b_y`` that the file has.
+    - ``ignore``: keys, or prefixes ending in ``.``, of arrays to leave out
+      (also of the search for the LSTM and the readout). Any other array that
+      is neither the LSTM's nor the readout's is an error naming it.
 
     ``.pt`` files are read with ``torch.load(path, map_location="cpu",
-    weights_only=True)``, which never runs code from the file. Other keys are
-    ignored. ``input_size`` / ``hidden_size``, when given, are checked.
+    weights_only=True)``, which never runs code from the file. ``num_layers``,
+    ``input_size``, ``hidden_size``, when given, are checked; so is
+    ``output_size``: 0 refuses a readout in the file, more requires one.
     """
     path = Path(path)
     if layout not in ("torch", "keras"):
@@ -87,21 +101,90 @@ def load_weights(
     if layout == "keras" and suffix != ".npz":
         raise WeightsError("layout", f"{path.name} is a PyTorch state dict: use layout 'torch'")
     arrays = _read_npz(path) if suffix == ".npz" else _read_state_dict(path)
-    sizes = expected_sizes(input_size, hidden_size)
+    keys = {role: normalise_prefix(prefix) for role, prefix in (keys or {}).items()}
     try:
-        if layout == "keras":
-            names, to_torch_layout = _keras_names(arrays), keras_layout
-        else:
-            names, to_torch_layout = _lstm_names(arrays, prefix), torch_layout
-        values = {role: arrays.get(key) for role, key in names.items()}
-        return LSTMWeights(**to_torch_layout(values, names, **sizes))
+        arrays = without_ignored(arrays, ignore)
+        return _weights_of(
+            arrays, layout, keys, num_layers, output_size, expected_sizes(input_size, hidden_size)
+        )
     except WeightsError as error:
         raise WeightsError(error.field, f"{error.detail} (in {path})") from None
 
 
+def _weights_of(arrays, layout, keys, num_layers, output_size, sizes) -> LSTMWeights:
+    """The weights the (not ignored) ``arrays`` of a file hold, all of them used."""
+    names, lstm_prefix = _lstm_names(arrays, layout, keys.get("lstm"), num_layers)
+    layers = []
+    for k, layer in enumerate(names):
+        values = {role: arrays[key] for role, key in layer.items()}
+        if layout == "keras":
+            layers.append(keras_layout(values, layer, **sizes))
+        elif k == 0:
+            layers.append(torch_layer(values, labeller(layer), **sizes))
+        else:
+            hidden = layers[0]["weight_hh"].shape[1]
+            label = labeller(layer)
+            layers.append(torch_layer(values, label, hidden, hidden, input_name="hidden_size"))
+    readout = readout_keys(arrays, lstm_prefix, keys.get("readout"))
+    used = {key for layer in names for key in layer.values()} | set(readout.values())
+    unused = [key for key in arrays if key not in used]
+    if unused:
+        raise WeightsError(
+            "file",
+            f"arrays used by neither the LSTM nor the readout: {key_list(unused)}; "
+            "map them with keys (lstm, readout) or list them under ignore",
+        )
+    hidden = layers[0]["weight_hh"].shape[1]
+    values = {role: arrays[key] for role, key in readout.items()}
+    checked = readout_layout(values, labeller(readout), hidden)
+    _check_readout(readout, checked["readout_weight"], lstm_prefix, output_size)
+    lstm = [{role: layer[role] for role in LAYER_ARRAYS} for layer in layers]
+    return LSTMWeights.from_layers(lstm, *checked.values())
+
+
+def _lstm_names(arrays, layout, prefix, num_layers) -> tuple[list[dict[str, str]], str]:
+    """The keys of each layer, by role, and the LSTM's prefix."""
+    if layout == "torch":
+        names = lstm_keys(arrays, prefix, num_layers)
+        weight_ih = names[0]["weight_ih"]
+        return names, weight_ih.removesuffix("weight_ih_l0").removesuffix("weight_ih")
+    if num_layers not in (None, 1):
+        raise WeightsError(
+            "layout", f"a Keras-layout file holds one layer; model.num_layers is {num_layers}"
+        )
+    return [keras_keys(arrays, prefix)], prefix or ""
+
+
+def _check_readout(keys: Mapping, weight, lstm_prefix: str, output_size: int | None) -> None:
+    """With ``output_size`` given, the file's readout must be there (> 0) or not (0)."""
+    if output_size is None:
+        return
+    if output_size == 0 and keys:
+        found = ", ".join(keys.values())
+        raise WeightsError(
+            "file",
+            f"gives a readout ({found}) of output_size {weight.shape[0]}, but the model's "
+            f"output_size is 0: set model.output_size, or list {found} under ignore",
+        )
+    if output_size and not keys:
+        looked = ", ".join(weight for weight, _ in readout_candidates(lstm_prefix))
+        raise WeightsError(
+            "file",
+            f"has no readout (looked for {looked}), but model.output_size is {output_size}: "
+            "name it with keys.readout (e.g. 'head.'), or set model.output_size: 0",
+        )
+    if output_size and weight.shape[0] != output_size:
+        raise WeightsError(
+            keys["readout_weight"],
+            f"gives a readout of output_size {weight.shape[0]}, but the model's "
+            f"output_size is {output_size} (model.output_size)",
+        )
+
+
 def save_weights(weights: LSTMWeights, path) -> Path:
-    """Write ``weights`` to an ``.npz`` file in ``nn.LSTM``'s names (plus
-    ``readout_weight``, ``readout_bias``), readable by :func:`load_weights`.
+    """Write ``weights`` to an ``.npz`` file in ``nn.LSTM``'s names (every layer's,
+    plus ``readout_weight``, ``readout_bias``), readable by :func:`load_weights`
+    (the readout's kind is not saved: the experiment file states it).
     Written to a temporary name and renamed into place."""
     path = Path(path)
     if path.suffix != ".npz":
@@ -164,95 +247,33 @@ def _flatten_tensors(mapping: Mapping, prefix: str = "") -> dict[str, np.ndarray
     return flat
 
 
-def _lstm_names(arrays: Mapping, prefix: str | None) -> dict[str, str]:
-    """The keys of the one LSTM in a state dict, and of a readout beside it, by role."""
-    matches = [m for m in map(_INPUT_WEIGHT_KEY.match, arrays) if m]
-    if prefix:
-        prefix = prefix if prefix.endswith(".") else f"{prefix}."
-    if prefix is not None:
-        matches = [m for m in matches if m["prefix"] == prefix]
-    if not matches:
-        if prefix:
-            raise WeightsError("prefix", f"no LSTM under {prefix!r}; keys: {_key_list(arrays)}")
-        raise WeightsError("weight_ih_l0", f"no LSTM input weights; keys: {_key_list(arrays)}")
-    if len(matches) > 1:
-        found = ", ".join(m.string for m in matches)
-        raise WeightsError(
-            matches[1].string, f"several LSTMs ({found}): choose one with prefix (e.g. 'lstm')"
-        )
-    prefix, suffix = matches[0]["prefix"], matches[0]["suffix"]
-    _reject_unsupported(arrays, prefix)
-    roles = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-    names = {role: f"{prefix}{role}{suffix}" for role in roles}
-    if names["weight_hh"] not in arrays:
-        raise WeightsError(names["weight_hh"], "missing beside " + names["weight_ih"])
-    parent = prefix.rstrip(".").rpartition(".")[0]  # "model" for "model.lstm."
-    return names | _readout_names(arrays, f"{parent}." if parent else "")
-
-
-def _reject_unsupported(arrays: Mapping, prefix: str) -> None:
-    """Only single-layer, unidirectional LSTMs without projection."""
-    for key in arrays:
-        match = _LSTM_PARAMETER_KEY.match(key)
-        if not match or match["prefix"] != prefix:
-            continue
-        if int(match["layer"]) > 0:
-            shows = f"a layer {match['layer']} (num_layers > 1)"
-        elif match["reverse"]:
-            shows = "a reverse direction (bidirectional=True)"
-        elif match["kind"] == "hr":
-            shows = "a projection (proj_size > 0)"
-        else:
-            continue
-        raise WeightsError(
-            key, f"shows {shows}; only single-layer unidirectional LSTMs are supported"
-        )
-
-
-def _keras_names(arrays: Mapping) -> dict[str, str]:
-    for key in ("kernel", "recurrent_kernel"):
-        if key not in arrays:
-            raise WeightsError(
-                key,
-                f"missing: a Keras-layout file holds kernel, recurrent_kernel and bias "
-                f"(np.savez(path, kernel=..., recurrent_kernel=..., bias=...)); "
-                f"keys: {_key_list(arrays)}",
-            )
-    keys = ("kernel", "recurrent_kernel", "bias")
-    return {key: key for key in keys} | _readout_names(arrays, parent="")
-
-
-def _readout_names(arrays: Mapping, parent: str) -> dict[str, str]:
-    """The keys of the readout beside ``parent`` (``"model."``), in the one
-    spelling of :data:`_FILE_READOUT_KEYS` the file uses; none without a readout."""
-    spellings = [[parent + key for key in pair] for pair in _FILE_READOUT_KEYS]
-    used = [pair for pair in spellings if any(key in arrays for key in pair)]
-    if len(used) > 1:
-        key = next(key for key in used[1] if key in arrays)
-        first = next(key for key in used[0] if key in arrays)
-        raise WeightsError(key, f"a second readout beside {first}; give one")
-    return dict(zip(("readout_weight", "readout_bias"), used[0], strict=True)) if used else {}
-
-
-def _key_list(keys, limit: int = 8) -> str:
-    keys = list(keys)
-    shown = ", ".join(map(str, keys[:limit]))
-    return (shown + f", ... ({len(keys)} in all)") if len(keys) > limit else (shown or "none")
-
-
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
 
 
+# Keys of a file block that are no array of the file: errors about them keep their field.
+_FILE_BLOCK_FIELDS = ("file", "layout", "keys.lstm", "keys.readout")
+
+
 def build_weights(
-    spec: WeightsSpec, *, input_size: int, hidden_size: int, output_size: int = 0
+    spec: WeightsSpec,
+    *,
+    input_size: int,
+    hidden_size: int,
+    output_size: int = 0,
+    num_layers: int = 1,
+    readout_kind: str = "sigmoid",
 ) -> LSTMWeights:
     """The ``model.weights`` block of an experiment file as weights of the model's
-    sizes; errors name the offending key. A readout comes from the block (``W_y, b_y``
-    or ``readout_weight, readout_bias``) or the file; if ``output_size > 0`` and neither
-    gives one, it is the one ``init_uniform(input_size, hidden_size, seed=seed,
-    output_size=output_size)`` draws, ``seed`` being the block's (default 0).
+    sizes and readout kind; errors name the offending key (an array of a file is
+    named in the message, the field being ``file``).
+
+    A readout comes from the block (``W_y, b_y`` or ``readout_weight,
+    readout_bias``) or the file. With a file, a missing readout when
+    ``output_size > 0`` is an error. With the other forms it is the one
+    ``init_uniform(input_size, hidden_size, seed=seed, output_size=output_size,
+    num_layers=num_layers)`` draws, ``seed`` being the block's (default 0).
     """
     sizes = {"input_size": input_size, "hidden_size": hidden_size}
     arrays = {key: getattr(spec, key) for key in form_keys(type(spec))}
@@ -262,26 +283,67 @@ def build_weights(
         role = "readout_weight" if readout_weight is not None else "readout_bias"
         readout_key = names.get(role, role)
     if isinstance(spec, RandomWeights):
-        weights = init_uniform(seed=spec.seed, **sizes)
+        weights = init_uniform(seed=spec.seed, num_layers=num_layers, **sizes)
     elif isinstance(spec, TorchWeights):
-        weights = from_torch(**arrays, **sizes)
-    elif isinstance(spec, KerasWeights):
-        weights = from_keras(**arrays, **sizes)
-    elif isinstance(spec, PerGateWeights):
-        weights = from_per_gate(**arrays, **sizes)
-    else:  # FileWeights
-        weights = load_weights(spec.file, layout=spec.layout, prefix=spec.prefix, **sizes)
+        weights = _inline_torch(spec, arrays, num_layers, sizes)
+    elif isinstance(spec, KerasWeights | PerGateWeights):
+        first = "kernel" if isinstance(spec, KerasWeights) else "W_i"
+        if num_layers > 1:
+            raise WeightsError(
+                first,
+                f"the {spec.form} gives one layer, but model.num_layers is {num_layers}: "
+                "give the PyTorch layout (weight_ih_l1, ...) or a file",
+            )
+        make = from_keras if isinstance(spec, KerasWeights) else from_per_gate
+        weights = make(**arrays, **sizes)
+    else:
+        weights = _file_weights(spec, num_layers, None if readout_key else output_size, sizes)
         if weights.output_size and readout_key:
             raise WeightsError(readout_key, "the weights file already has a readout; give one")
     if readout_key:
         weights = weights.with_readout(readout_weight, readout_bias, names=names)
-    if weights.output_size == output_size:
+    if weights.output_size != output_size:
+        if weights.output_size:
+            raise WeightsError(
+                readout_key or "file",
+                f"gives a readout of output_size {weights.output_size}, but the model's "
+                f"output_size is {output_size} (model.output_size)",
+            )
+        seed = spec.seed or 0
+        drawn = init_uniform(**sizes, seed=seed, output_size=output_size, num_layers=num_layers)
+        weights = weights.with_readout(drawn.readout_weight, drawn.readout_bias)
+    return weights.with_readout_kind(readout_kind)
+
+
+def _inline_torch(spec: TorchWeights, arrays, num_layers: int, sizes) -> LSTMWeights:
+    """Layer 0 from ``weight_ih, ...``, layers ``k > 0`` from ``weight_ih_l{k}, ...``."""
+    weights = from_torch(**arrays, **sizes)
+    upper = spec.upper_layers()
+    for k in range(1, num_layers):
+        if k not in upper:
+            raise WeightsError(f"weight_ih_l{k}", f"missing: model.num_layers is {num_layers}")
+    for k, layer in upper.items():
+        if k >= num_layers:
+            key = f"{min(layer, key=LAYER_ARRAYS.index)}_l{k}"
+            raise WeightsError(key, f"given, but model.num_layers is {num_layers}")
+    if not upper:
         return weights
-    if weights.output_size == 0:
-        drawn = init_uniform(**sizes, seed=spec.seed or 0, output_size=output_size)
-        return weights.with_readout(drawn.readout_weight, drawn.readout_bias)
-    raise WeightsError(
-        readout_key or "file",
-        f"gives a readout of output_size {weights.output_size}, but the model's "
-        f"output_size is {output_size} (model.output_size)",
-    )
+    return LSTMWeights.from_layers([weights.layers[0], *(upper[k] for k in sorted(upper))])
+
+
+def _file_weights(spec: FileWeights, num_layers, output_size, sizes) -> LSTMWeights:
+    """The file's weights; an error about one of its arrays is the field ``file``'s."""
+    try:
+        return load_weights(
+            spec.file,
+            layout=spec.layout,
+            keys=spec.keys.model_dump(),
+            ignore=spec.ignore,
+            num_layers=num_layers,
+            output_size=output_size,
+            **sizes,
+        )
+    except WeightsError as error:
+        if error.field in _FILE_BLOCK_FIELDS or error.field.startswith("ignore["):
+            raise
+        raise WeightsError("file", f"{error.field}: {error.detail}") from None

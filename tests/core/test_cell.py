@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from stochlstm import Condition, cell_step, from_per_gate, from_torch, gate_rule, init_uniform
-from stochlstm.core.cell import preactivation, unroll
+from stochlstm.core.cell import preactivation, readout, unroll
+from stochlstm.core.weights import from_torch_state_dict
 
 
 def answer_weights(hidden=3, inputs=3):
@@ -120,3 +121,72 @@ def test_reference_cell_equals_torch_lstm(torch, input_size, hidden_size, batch,
         )
     np.testing.assert_allclose(ours["h"], output.numpy(), rtol=0, atol=1e-12)
     np.testing.assert_allclose(ours["c"][-1], c_n[0].numpy(), rtol=0, atol=1e-12)
+
+
+# ---------------------------------------------------------------- readouts, stacked layers
+
+
+@pytest.mark.parametrize("kind", ["sigmoid", "linear", "softmax"])
+def test_the_readouts_equal_torch_heads(torch, kind):
+    rng = np.random.Generator(np.random.PCG64(4))
+    weights = from_torch(
+        np.zeros((20, 2)),
+        np.zeros((20, 5)),
+        readout_weight=rng.normal(size=(3, 5)) * 4,
+        readout_bias=rng.normal(size=3),
+    ).with_readout_kind(kind)
+    hidden_state = rng.normal(size=(7, 5))
+    head = torch.nn.Linear(5, 3).double()
+    with torch.no_grad():
+        head.weight.copy_(torch.from_numpy(weights.readout_weight.copy()))
+        head.bias.copy_(torch.from_numpy(weights.readout_bias.copy()))
+        z = head(torch.from_numpy(hidden_state))
+        expected = {
+            "sigmoid": torch.sigmoid,
+            "linear": lambda v: v,
+            "softmax": lambda v: torch.softmax(v, dim=1),
+        }[kind](z)
+    np.testing.assert_allclose(readout(weights, hidden_state), expected.numpy(), rtol=0, atol=1e-12)
+    step = cell_step(weights, np.ones((7, 2)), hidden_state, np.zeros((7, 5)))
+    np.testing.assert_allclose(step["y"], readout(weights, step["h"]), rtol=0, atol=0)
+
+
+def test_stacked_reference_equals_torch_lstm_on_every_layer(torch):
+    rng = np.random.Generator(np.random.PCG64(8))
+    lstm = torch.nn.LSTM(3, 5, num_layers=3).double()
+    with torch.no_grad():
+        for parameter in lstm.parameters():
+            parameter.copy_(torch.from_numpy(rng.uniform(-0.6, 0.6, parameter.shape)))
+    weights = from_torch_state_dict(lstm.state_dict())
+    inputs = rng.normal(size=(9, 4, 3))
+    h0, c0 = rng.normal(size=(2, 3, 4, 5))  # (layers, batch, hidden)
+    with torch.no_grad():
+        output, (h_n, c_n) = lstm(
+            torch.from_numpy(inputs), (torch.from_numpy(h0), torch.from_numpy(c0))
+        )
+    ours = unroll(weights, inputs, h0, c0)
+    np.testing.assert_allclose(ours["h"], output.numpy(), rtol=0, atol=1e-12)
+    for layer in range(3):
+        mine = unroll(weights, inputs, h0, c0, layer=layer)
+        np.testing.assert_allclose(mine["h"][-1], h_n[layer].numpy(), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(mine["c"][-1], c_n[layer].numpy(), rtol=0, atol=1e-12)
+
+
+def test_a_condition_acts_only_on_the_layers_it_lists():
+    weights = init_uniform(2, 4, seed=1, num_layers=2)
+    rng = np.random.Generator(np.random.PCG64(2))
+    inputs, draws = rng.normal(size=(6, 3, 2)), rng.random(size=(6, 3, 4))
+    upper_only = Condition("bernoulli", layers=[1])
+    uniforms = [{}, {stream: draws for stream in upper_only.noise_streams}]
+    standard = unroll(weights, inputs, np.zeros((3, 4)), np.zeros((3, 4)), layer=0)
+    lower = unroll(
+        weights, inputs, np.zeros((3, 4)), np.zeros((3, 4)), upper_only, uniforms, layer=0
+    )
+    for quantity, values in standard.items():
+        np.testing.assert_array_equal(lower[quantity], values)
+    upper = unroll(weights, inputs, np.zeros((3, 4)), np.zeros((3, 4)), upper_only, uniforms)
+    assert set(np.unique(upper["f"])) <= {0.0, 1.0}
+    with pytest.raises(
+        ValueError, match=r"cell_step needs uniforms for \['forget', 'input', 'output'\]"
+    ):
+        unroll(weights, inputs, np.zeros((3, 4)), np.zeros((3, 4)), upper_only)

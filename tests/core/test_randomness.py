@@ -75,3 +75,26 @@ def test_vectorised_seed_states_equal_numpy_seed_sequence():
                 np.testing.assert_array_equal(
                     row, expected, err_msg=f"root {root} seed {seed} {stream}"
                 )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_each_layer_has_its_own_streams_and_layer_0_keeps_the_one_layer_streams(dtype):
+    """Layer 0: SeedSequence(root, spawn_key=(seed, stream)), as before layers existed;
+    layer k > 0: spawn_key=(seed, stream, k). Batches draw the same numbers."""
+    seeds = [4, 2**33 + 1]
+
+    def numpy_draws(seed, spawn_key):
+        sequence = np.random.SeedSequence(7, spawn_key=spawn_key)
+        draws = np.random.Generator(np.random.PCG64(sequence)).random(5 * 3, dtype=dtype)
+        return draws.reshape(5, 3)
+
+    for layer, key_tail in ((0, (1,)), (1, (1, 1)), (2, (1, 2))):
+        noise = SeedBatchNoise(7, seeds, ["forget"], hidden_size=3, dtype=dtype, layer=layer)
+        block = noise.next_block(5)["forget"]
+        for column, seed in enumerate(seeds):
+            expected = numpy_draws(seed, (seed, *key_tail))
+            np.testing.assert_array_equal(uniforms(7, seed, "forget", 5, 3, dtype, layer), expected)
+            np.testing.assert_array_equal(block[:, :, column], expected)
+    assert not np.array_equal(
+        uniforms(7, 4, "forget", 5, 3), uniforms(7, 4, "forget", 5, 3, layer=1)
+    )

@@ -7,10 +7,13 @@ import numpy as np
 import pytest
 
 from stochlstm.core.weights import (
+    LAYER_ARRAYS,
+    LSTMWeights,
     WeightsError,
     from_keras,
     from_per_gate,
     from_torch,
+    from_torch_state_dict,
     init_uniform,
 )
 
@@ -318,3 +321,88 @@ def test_the_answers_equations_on_per_gate_weights_equal_torch_lstm(torch):
         )
     np.testing.assert_allclose(h_torch.numpy().ravel(), h_next, rtol=0, atol=1e-14)
     np.testing.assert_allclose(c_torch.numpy().ravel(), c_next, rtol=0, atol=1e-14)
+
+
+# --------------------------------------------------------------------------- #
+# Stacked layers and the readout's kind
+# --------------------------------------------------------------------------- #
+
+
+def test_a_stacked_nn_lstm_state_dict_round_trips_layer_by_layer(torch):
+    lstm = torch.nn.LSTM(3, 4, num_layers=3).double()
+    state = {key: value.detach().numpy() for key, value in lstm.state_dict().items()}
+    weights = from_torch_state_dict(state, readout_weight=np.ones((2, 4)))
+    assert (weights.num_layers, weights.input_size, weights.hidden_size) == (3, 3, 4)
+    assert [layer.input_size for layer in weights.layers] == [3, 4, 4]
+    back = weights.to_torch_state_dict()
+    assert list(back) == list(state)
+    for key, value in state.items():
+        np.testing.assert_array_equal(back[key], value)
+    # the one-layer names are layer 0's
+    np.testing.assert_array_equal(weights.weight_hh, state["weight_hh_l0"])
+    assert weights.bias_ih is weights.layers[0].bias_ih
+    np.testing.assert_array_equal(weights.readout_bias, [0.0, 0.0])
+    copy = pickle.loads(pickle.dumps(weights))
+    assert copy == weights and not copy.layers[2].weight_ih.flags.writeable
+    assert weights.astype(np.float32).layers[2].bias_hh.dtype == np.float32
+    assert weights != from_torch_state_dict({k: v for k, v in state.items() if "l2" not in k})
+    assert repr(weights) == (
+        "LSTMWeights(input_size=3, hidden_size=4, num_layers=3, output_size=2, dtype=float64)"
+    )
+    with pytest.raises(WeightsError, match=r"^weight_ih_l1: missing in a state dict of 3 layers"):
+        from_torch_state_dict({k: v for k, v in state.items() if k != "weight_ih_l1"})
+    with pytest.raises(WeightsError, match=r"^weight_hh_l0_reverse: not a parameter of a unidir"):
+        from_torch_state_dict({**state, "weight_hh_l0_reverse": state["weight_hh_l0"]})
+
+
+def test_init_uniform_draws_layer_after_layer_then_the_readout():
+    input_size, hidden_size, seed = 3, 5, 42
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
+    bound = 1 / np.sqrt(hidden_size)
+    expected = []
+    for inputs in (input_size, hidden_size):
+        shapes = [(20, inputs), (20, hidden_size), (20,), (20,)]
+        expected.append([rng.uniform(-bound, bound, size=shape) for shape in shapes])
+    readout = rng.uniform(-bound, bound, size=(2, hidden_size))
+    weights = init_uniform(input_size, hidden_size, seed=seed, output_size=2, num_layers=2)
+    for layer, arrays in zip(weights.layers, expected, strict=True):
+        for name, array in zip(LAYER_ARRAYS, arrays, strict=True):
+            np.testing.assert_array_equal(getattr(layer, name), array)
+    np.testing.assert_array_equal(weights.readout_weight, readout)
+    one_layer = init_uniform(input_size, hidden_size, seed=seed)
+    np.testing.assert_array_equal(one_layer.weight_hh, weights.weight_hh)
+
+
+def test_an_upper_layer_is_checked_against_the_hidden_size_and_named_by_its_index():
+    layer = {"weight_ih": np.zeros((12, 3)), "weight_hh": np.zeros((12, 3))}
+    LSTMWeights(np.zeros((12, 2)), np.zeros((12, 3)), upper_layers=[layer])  # input is h: 3
+    with pytest.raises(WeightsError) as caught:
+        LSTMWeights(
+            np.zeros((12, 2)),
+            np.zeros((12, 3)),
+            upper_layers=[layer, {**layer, "weight_ih": np.zeros((12, 2))}],
+        )
+    assert str(caught.value) == (
+        "weight_ih_l2: expected shape (12, 3) = (4*hidden_size, hidden_size), got (12, 2)"
+    )
+    with pytest.raises(WeightsError, match=r"^bias_hh_l1: expected shape \(12,\)"):
+        LSTMWeights.from_layers([layer, {**layer, "bias_hh": np.zeros(4)}])
+    with pytest.raises(WeightsError, match=r"^weight_hh_l1: missing$"):
+        LSTMWeights.from_layers([layer, {"weight_ih": np.zeros((12, 3))}])
+
+
+def test_the_readout_kind_is_checked_kept_and_part_of_equality():
+    weights = init_uniform(2, 3, seed=0, output_size=2)
+    assert weights.readout_kind == "sigmoid"
+    linear = weights.with_readout_kind("linear")
+    assert linear != weights and linear == init_uniform(
+        2, 3, seed=0, output_size=2, readout_kind="linear"
+    )
+    assert pickle.loads(pickle.dumps(linear)).readout_kind == "linear"
+    assert linear.astype(np.float32).readout_kind == "linear"
+    assert linear.with_readout(np.ones((1, 3))).readout_kind == "linear"
+    assert repr(linear).endswith("output_size=2, readout_kind=linear, dtype=float64)")
+    with pytest.raises(
+        WeightsError, match=r"^readout_kind: expected one of sigmoid, linear, softmax"
+    ):
+        weights.with_readout_kind("tanh")

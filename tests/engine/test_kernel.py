@@ -289,3 +289,164 @@ def test_concrete_with_tiny_temperature_is_bernoulli_in_simulation():
     sim = simulate(weights, inputs, conditions, range(200), root_seed=2)
     for quantity in ("i", "f", "o", "c", "h"):
         np.testing.assert_array_equal(sim["concrete"][quantity], sim["bernoulli"][quantity])
+
+
+# ---------------------------------------------------------------- stacked layers, readouts
+
+LAYERED = {
+    "deterministic": Condition(),
+    "bernoulli": BERNOULLI,
+    "upper-bernoulli": Condition("bernoulli", layers=[1]),
+    "lower-zoneout": Condition(zoneout={"c": 0.3, "h": 0.2}, layers=[0]),
+    "binary-fixed": Condition(candidate="binary", noise="fixed", forget="bernoulli"),
+}
+
+
+@pytest.mark.parametrize("kind", ["sigmoid", "linear", "softmax"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_stacked_kernel_equals_reference_cell_with_each_layers_own_noise(dtype, kind):
+    weights = init_uniform(3, 6, seed=2, output_size=3, num_layers=2, readout_kind=kind)
+    inputs = shared_inputs(steps=15)
+    seeds, n_steps = [3, 11, 12, 40], 15
+    h0 = np.linspace(-0.5, 0.5, 6)
+    batch_inputs = np.repeat(inputs[:, None, :], len(seeds), axis=1)
+    for layer in (0, 1):
+        sim = simulate(
+            weights,
+            inputs,
+            LAYERED,
+            seeds,
+            root_seed=9,
+            initial_state={"h": h0},
+            dtype=dtype,
+            layer=layer,
+        )
+        for name, condition in LAYERED.items():
+            draws = []
+            for k in (0, 1):
+                streams = condition.on_layer(k).noise_streams
+                steps_drawn = 1 if condition.noise == "fixed" else n_steps
+                layer_draws = {
+                    stream: np.stack(
+                        [uniforms(9, s, stream, n_steps, 6, dtype, layer=k) for s in seeds], axis=1
+                    )[:steps_drawn]
+                    for stream in streams
+                }
+                draws.append(
+                    {
+                        stream: np.repeat(d, n_steps // len(d), axis=0)
+                        for stream, d in layer_draws.items()
+                    }
+                )
+            expected = unroll(
+                weights,
+                batch_inputs,
+                np.tile(h0, (4, 1)),
+                np.zeros((4, 6)),
+                condition,
+                draws,
+                layer=layer,
+            )
+            tolerance = 1e-12 if dtype == np.float64 else 2e-5
+            for quantity in ("p_i", "i", "p_f", "f", "g", "p_o", "o", "c", "h", "y"):
+                np.testing.assert_allclose(
+                    sim[name][quantity],
+                    expected[quantity],
+                    rtol=0,
+                    atol=tolerance,
+                    err_msg=f"{name}, layer {layer}: {quantity}",
+                )
+
+
+def test_a_condition_on_the_upper_layer_leaves_the_lower_layer_deterministic():
+    weights = init_uniform(2, 5, seed=3, num_layers=2, output_size=1)
+    inputs = shared_inputs(steps=12, input_size=2)
+    conditions = {"deterministic": Condition(), "upper": Condition("bernoulli", layers=[1])}
+    lower = simulate(weights, inputs, conditions, 50, layer=0)
+    upper = simulate(weights, inputs, conditions, 50)  # the last layer by default
+    assert upper.layer == 1 and lower.layer == 0
+    for quantity in lower.quantities:  # y: the last layer's readout, whichever is recorded
+        if quantity != "y":
+            np.testing.assert_array_equal(
+                lower["upper"][quantity], lower["deterministic"][quantity]
+            )
+    assert set(np.unique(upper["upper"]["f"])) == {0.0, 1.0}
+    assert not np.array_equal(upper["upper"]["y"], upper["deterministic"]["y"])
+    with pytest.raises(ValueError, match=r"layer 2 does not exist: the layers are 0\.\.1"):
+        simulate(weights, inputs, conditions, 2, layer=2)
+
+
+def torch_model(torch, weights, dtype):
+    """nn.LSTM(num_layers) and an nn.Linear head holding ``weights``."""
+    lstm = torch.nn.LSTM(weights.input_size, weights.hidden_size, num_layers=weights.num_layers)
+    head = torch.nn.Linear(weights.hidden_size, weights.output_size)
+    lstm, head = lstm.to(dtype), head.to(dtype)
+    with torch.no_grad():
+        for name, value in weights.to_torch_state_dict().items():
+            getattr(lstm, name).copy_(torch.from_numpy(value))
+        head.weight.copy_(torch.from_numpy(weights.readout_weight.copy()))
+        head.bias.copy_(torch.from_numpy(weights.readout_bias.copy()))
+    return lstm, head
+
+
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("dtype,atol", [(np.float64, 1e-12), (np.float32, 1e-6)])
+def test_deterministic_readouts_of_stacked_lstms_equal_torch(torch, num_layers, dtype, atol):
+    torch_dtype = torch.float64 if dtype == np.float64 else torch.float32
+    inputs = shared_inputs(steps=25, input_size=2)
+    for kind, outputs, head_of in (
+        ("linear", 1, lambda z: z),
+        ("softmax", 4, lambda z: torch.softmax(z, dim=-1)),
+    ):
+        weights = init_uniform(
+            2, 7, seed=num_layers, output_size=outputs, num_layers=num_layers, readout_kind=kind
+        ).astype(dtype)
+        sim = simulate(weights, inputs, Condition(), seeds=3, dtype=dtype)
+        lstm, head = torch_model(torch, weights, torch_dtype)
+        with torch.no_grad():
+            output, _ = lstm(torch.from_numpy(inputs[:, None, :]).to(torch_dtype))
+            expected = head_of(head(output)).numpy()[:, 0]
+        assert sim["condition"]["y"].dtype == dtype
+        for seed in range(3):
+            np.testing.assert_allclose(sim["condition"]["y"][:, seed], expected, rtol=0, atol=atol)
+
+
+def test_float32_weights_in_a_float64_run_sum_their_biases_in_float64(torch):
+    """float32 weights, cast exactly to float64: the run in float64 equals torch's
+    float64 LSTM on the cast weights to 1e-12 (summing the biases in float32 first
+    would leave errors of about 1e-8)."""
+    rng = np.random.Generator(np.random.PCG64(5))
+    weights = init_uniform(1, 24, seed=7, output_size=1, num_layers=2, readout_kind="linear")
+    weights = weights.astype(np.float32)
+    inputs = rng.normal(size=(40, 1))
+    sim = simulate(weights, inputs, Condition(), seeds=1, dtype=np.float64)
+    lstm, head = torch_model(torch, weights.astype(np.float64), torch.float64)
+    with torch.no_grad():
+        output, _ = lstm(torch.from_numpy(inputs[:, None, :]))
+        expected = head(output).numpy()[:, 0]
+    np.testing.assert_allclose(sim["condition"]["y"][:, 0], expected, rtol=0, atol=1e-12)
+
+
+def test_stacked_per_seed_inputs_follow_the_reference_and_a_seed_is_the_same_in_any_batch():
+    weights = init_uniform(2, 5, seed=4, num_layers=3, output_size=2, readout_kind="softmax")
+    rng = np.random.Generator(np.random.PCG64(6))
+    inputs = rng.normal(size=(8, 600, 2))
+    conditions = {"bernoulli": BERNOULLI, "middle": Condition(zoneout={"h": 0.3}, layers=[1])}
+    batch = simulate(weights, inputs, conditions, range(600), root_seed=1, layer=1)
+    alone = simulate(weights, inputs[:, 7:8], conditions, [7], root_seed=1, layer=1)
+    for name, condition in conditions.items():
+        draws = [
+            {
+                stream: np.stack([uniforms(1, 7, stream, 8, 5, layer=k)], axis=1)
+                for stream in condition.on_layer(k).noise_streams
+            }
+            for k in range(3)
+        ]
+        expected = unroll(
+            weights, inputs[:, 7:8], np.zeros((1, 5)), np.zeros((1, 5)), condition, draws, layer=1
+        )
+        for quantity in batch.quantities:
+            np.testing.assert_array_equal(alone[name][quantity][:, 0], batch[name][quantity][:, 7])
+            np.testing.assert_allclose(
+                batch[name][quantity][:, 7], expected[quantity][:, 0], rtol=0, atol=1e-12
+            )

@@ -308,7 +308,7 @@ def test_unknown_key_with_its_line_and_the_allowed_keys(tmp_path):
     assert problem.file.endswith("experiment.yaml")
     assert problem.message == (
         "unknown key 'hiden_size' (did you mean hidden_size?); "
-        "allowed keys: input_size, hidden_size, output_size, weights"
+        "allowed keys: input_size, hidden_size, num_layers, output_size, readout, weights"
     )
 
 
@@ -594,8 +594,8 @@ def test_override_of_a_path_not_in_the_schema(tmp_path):
     assert first.line is None
     assert first.message == (
         "--set model.hiden_size=4: not a key of the experiment file: unknown key 'hiden_size' "
-        "(did you mean hidden_size?); allowed keys: input_size, hidden_size, output_size, "
-        "weights (in model)"
+        "(did you mean hidden_size?); allowed keys: input_size, hidden_size, num_layers, "
+        "output_size, readout, weights (in model)"
     )
     assert "unknown key 'temp'" in only(problems, "conditions.concrete.temp").message
 

@@ -187,3 +187,18 @@ def test_the_batch_fits_what_the_run_long_parts_leave():
     assert small.batch_size < large.batch_size
     for plan in (small, large):
         assert plan.memory.peak <= plan.memory.budget
+
+
+def test_every_layer_counts_in_the_memory_estimate():
+    """A layer above the first holds (4H, H) input weights: at hidden 64 and input 2,
+    three layers hold 4.8 times the weights of one (which the estimate would miss
+    if it counted one layer), and a seed in flight runs a kernel per layer."""
+    text = BASE.replace("hidden_size: 3", "hidden_size: 64").replace(
+        "initial_state: {h: [0.1, 0.2, 0.3]}\n", ""
+    )
+    shallow = plan_run(parse_experiment(text)).memory
+    deep = plan_run(
+        parse_experiment(text.replace("hidden_size: 64", "hidden_size: 64, num_layers: 3"))
+    ).memory
+    assert deep.parts["weights"] > 4.5 * shallow.parts["weights"]
+    assert deep.batch > shallow.batch

@@ -60,11 +60,17 @@ def keras_layout_of(form):
     }
 
 
-def weights_from_mapping(mapping, *, input_size, hidden_size, output_size=0, base_dir="."):
+def weights_from_mapping(
+    mapping, *, input_size, hidden_size, output_size=0, num_layers=1, base_dir="."
+):
     """The ``model.weights`` block ``mapping`` as weights, as a run builds it."""
     spec = TypeAdapter(WeightsSpec).validate_python(mapping, context={"base_dir": base_dir})
     return build_weights(
-        spec, input_size=input_size, hidden_size=hidden_size, output_size=output_size
+        spec,
+        input_size=input_size,
+        hidden_size=hidden_size,
+        output_size=output_size,
+        num_layers=num_layers,
     )
 
 
@@ -303,10 +309,15 @@ def test_mapping_file_errors(tmp_path):
         weights_from_mapping(
             {"file": "w.npz", "W_y": [[1, 2, 3]]}, **SIZES, output_size=1, base_dir=tmp_path
         )
-    with pytest.raises(WeightsError, match=r"^file: gives a readout of output_size 1, but"):
+    with pytest.raises(
+        WeightsError,
+        match=r"^file: gives a readout \(readout_weight, readout_bias\) of output_size 1, but the "
+        r"model's output_size is 0: set model.output_size, or list readout_weight, readout_bias "
+        r"under ignore",
+    ):
         weights_from_mapping({"file": "w.npz"}, **SIZES, base_dir=tmp_path)
     with pytest.raises(
-        WeightsError, match=r"^weight_ih_l0: expected shape \(20, 3\) .* \(in .*w\.npz\)$"
+        WeightsError, match=r"^file: weight_ih_l0: expected shape \(20, 3\) .* \(in .*w\.npz\)$"
     ):
         weights_from_mapping({"file": "w.npz"}, input_size=3, hidden_size=5, base_dir=tmp_path)
 
@@ -321,7 +332,7 @@ def lstm_keys(prefix="", layers=1, reverse=False):
     for layer in range(layers):
         for direction in ("", "_reverse") if reverse else ("",):
             for kind, shape in (
-                ("weight_ih", (8, 1)),
+                ("weight_ih", (8, 1 if layer == 0 else 2)),
                 ("weight_hh", (8, 2)),
                 ("bias_ih", (8,)),
                 ("bias_hh", (8,)),
@@ -333,7 +344,6 @@ def lstm_keys(prefix="", layers=1, reverse=False):
 @pytest.mark.parametrize(
     "arrays, key, shows",
     [
-        (lstm_keys(layers=2), "weight_ih_l1", r"a layer 1 \(num_layers > 1\)"),
         (
             lstm_keys(reverse=True),
             "weight_ih_l0_reverse",
@@ -346,9 +356,9 @@ def lstm_keys(prefix="", layers=1, reverse=False):
         ),
     ],
 )
-def test_only_single_layer_unidirectional_lstms_are_loaded(tmp_path, arrays, key, shows):
+def test_only_unidirectional_lstms_without_projection_are_loaded(tmp_path, arrays, key, shows):
     np.savez(tmp_path / "w.npz", **arrays)
-    message = rf"^{key}: shows {shows}; only single-layer unidirectional LSTMs are supported"
+    message = rf"^{key}: shows {shows}; only unidirectional LSTMs are supported"
     with pytest.raises(WeightsError, match=message) as caught:
         load_weights(tmp_path / "w.npz")
     assert caught.value.field == key
@@ -356,16 +366,24 @@ def test_only_single_layer_unidirectional_lstms_are_loaded(tmp_path, arrays, key
 
 def test_a_prefix_is_found_when_there_is_one_lstm_and_chosen_otherwise(tmp_path):
     np.savez(tmp_path / "one.npz", **lstm_keys("model.lstm."), **{"fc.weight": np.ones((1, 2))})
-    assert load_weights(tmp_path / "one.npz").hidden_size == 2
+    with pytest.raises(WeightsError, match=r"^file: arrays used by neither .*: fc\.weight; "):
+        load_weights(tmp_path / "one.npz")  # fc is not beside model.lstm: not the readout
+    assert load_weights(tmp_path / "one.npz", ignore=["fc.weight"]).hidden_size == 2
     two = {**lstm_keys("encoder."), **lstm_keys("decoder.")}
     two["decoder.weight_ih_l0"] = np.full((8, 1), 2.0)
     np.savez(tmp_path / "two.npz", **two)
-    with pytest.raises(WeightsError, match=r"several LSTMs \(encoder.weight_ih_l0, decoder.weight"):
+    with pytest.raises(
+        WeightsError, match=r"several LSTMs \(encoder.weight_ih_l0, decoder.weight.*keys\.lstm"
+    ):
         load_weights(tmp_path / "two.npz")
-    decoder = load_weights(tmp_path / "two.npz", prefix="decoder")
+    decoder = load_weights(tmp_path / "two.npz", keys={"lstm": "decoder"}, ignore=["encoder."])
     np.testing.assert_array_equal(decoder.weight_ih, np.full((8, 1), 2.0))
-    with pytest.raises(WeightsError, match=r"^prefix: no LSTM under 'other\.'"):
-        load_weights(tmp_path / "two.npz", prefix="other")
+    with pytest.raises(WeightsError, match=r"^file: arrays .*: encoder\.weight_ih_l0, encoder"):
+        load_weights(tmp_path / "two.npz", keys={"lstm": "decoder."})
+    with pytest.raises(WeightsError, match=r"^keys.lstm: no LSTM under 'other\.'"):
+        load_weights(tmp_path / "two.npz", keys={"lstm": "other"})
+    with pytest.raises(WeightsError, match=r"^ignore\[1\]: 'enc\.' matches no array"):
+        load_weights(tmp_path / "two.npz", ignore=["decoder.", "enc."])
 
 
 def test_file_errors(tmp_path):
@@ -466,14 +484,7 @@ def test_bigger_models_checkpoints_lstm_cells_and_bias_free_lstms(torch, tmp_pat
     np.testing.assert_array_equal(no_bias.bias_ih, np.zeros(12, np.float32))
 
 
-def test_a_saved_multi_layer_torch_lstm_is_rejected(torch, tmp_path):
-    torch.save(torch.nn.LSTM(2, 3, num_layers=2).state_dict(), tmp_path / "deep.pt")
-    with pytest.raises(
-        WeightsError,
-        match=r"^weight_ih_l1: shows a layer 1 \(num_layers > 1\); only "
-        r"single-layer unidirectional LSTMs are supported \(in ",
-    ):
-        load_weights(tmp_path / "deep.pt")
+def test_whole_modules_and_keras_layout_for_state_dicts_are_refused(torch, tmp_path):
     torch.save(torch.nn.LSTM(2, 3), tmp_path / "module.pt")  # a whole module, not a state dict
     with pytest.raises(
         WeightsError, match=r"^file: cannot read .*module\.pt as a PyTorch state dict"
@@ -482,3 +493,188 @@ def test_a_saved_multi_layer_torch_lstm_is_rejected(torch, tmp_path):
     with pytest.raises(WeightsError, match=r"^layout: lstm\.pt is a PyTorch state dict"):
         torch.save(torch.nn.LSTM(2, 3).state_dict(), tmp_path / "lstm.pt")
         load_weights(tmp_path / "lstm.pt", layout="keras")
+
+
+# --------------------------------------------------------------------------- #
+# Stacked layers, readouts and the keys of a file
+# --------------------------------------------------------------------------- #
+
+
+def head_keys(prefix, outputs=1, hidden=2):
+    return {f"{prefix}weight": np.full((outputs, hidden), 0.5), f"{prefix}bias": np.ones(outputs)}
+
+
+@pytest.mark.parametrize("lstm", ["", "lstm.", "rnn.", "model.lstm."])
+@pytest.mark.parametrize("head", ["head.", "fc.", "linear.", "out.", "readout.", "output."])
+def test_the_common_lstm_and_head_prefixes_are_found(tmp_path, lstm, head):
+    parent = lstm.rpartition("lstm.")[0] if lstm.startswith("model.") else ""
+    np.savez(tmp_path / "w.npz", **lstm_keys(lstm, layers=2), **head_keys(parent + head))
+    weights = load_weights(tmp_path / "w.npz", output_size=1)
+    assert (weights.num_layers, weights.output_size) == (2, 1)
+    np.testing.assert_array_equal(weights.readout_weight, [[0.5, 0.5]])
+
+
+def test_two_heads_the_readout_key_and_the_readouts_width(tmp_path):
+    np.savez(tmp_path / "w.npz", **lstm_keys("lstm."), **head_keys("head."), **head_keys("fc.", 3))
+    with pytest.raises(
+        WeightsError, match=r"^fc\.weight: several readouts \(head\.weight, fc\.weight\): choose"
+    ):
+        load_weights(tmp_path / "w.npz")
+    assert (
+        load_weights(tmp_path / "w.npz", keys={"readout": "fc"}, ignore=["head."]).output_size == 3
+    )
+    with pytest.raises(WeightsError, match=r"^fc\.weight: gives a readout of output_size 3, but"):
+        load_weights(tmp_path / "w.npz", keys={"readout": "fc."}, ignore=["head."], output_size=2)
+    with pytest.raises(WeightsError, match=r"^keys\.readout: no readout under 'proj\.'"):
+        load_weights(tmp_path / "w.npz", keys={"readout": "proj."})
+
+
+def test_the_files_layers_must_be_the_models(tmp_path):
+    np.savez(tmp_path / "w.npz", **lstm_keys("lstm.", layers=3))
+    assert load_weights(tmp_path / "w.npz").num_layers == 3
+    with pytest.raises(
+        WeightsError,
+        match=r"^lstm\.weight_ih_l2: present: the file's LSTM has 3 layers, but model\.num_layers is 2",
+    ):
+        load_weights(tmp_path / "w.npz", num_layers=2)
+    gap = {k: v for k, v in lstm_keys("lstm.", layers=3).items() if "_l1" not in k}
+    np.savez(tmp_path / "gap.npz", **gap)
+    with pytest.raises(WeightsError, match=r"^lstm\.weight_ih_l1: missing, though the file has"):
+        load_weights(tmp_path / "gap.npz")
+
+
+def test_inline_torch_layers_by_their_state_dict_names():
+    layer = {"weight_ih": np.ones((8, 1)), "weight_hh": np.ones((8, 2)), "bias_ih": np.zeros(8)}
+    upper = {
+        "weight_ih_l1": np.full((8, 2), 0.5).tolist(),
+        "weight_hh_l1": np.ones((8, 2)).tolist(),
+    }
+    mapping = {f"{k}_l0": v.tolist() for k, v in layer.items()} | upper
+    weights = weights_from_mapping(
+        mapping, input_size=1, hidden_size=2, output_size=0, num_layers=2
+    )
+    assert weights == LSTMWeights.from_layers([layer, {k[:-3]: v for k, v in upper.items()}])
+    with pytest.raises(WeightsError, match=r"^weight_ih_l1: given, but model\.num_layers is 1"):
+        weights_from_mapping(mapping, input_size=1, hidden_size=2)
+    with pytest.raises(WeightsError, match=r"^weight_ih_l2: missing: model\.num_layers is 3"):
+        weights_from_mapping(mapping, input_size=1, hidden_size=2, num_layers=3)
+    with pytest.raises(WeightsError, match=r"^weight_hh_l1: expected shape \(8, 2\) = \(4\*hidden"):
+        weights_from_mapping(
+            {**mapping, "weight_hh_l1": [[1.0]] * 8}, input_size=1, hidden_size=2, num_layers=2
+        )
+
+
+def mapping_problem(mapping, model="", conditions=""):
+    """The one problem of a file with this ``model.weights``, lines added to
+    ``model`` and conditions beside the deterministic one."""
+    template = textwrap.dedent("""\
+        name: w
+        model:
+          input_size: 1
+          hidden_size: 2MODEL
+          weights: WEIGHTS
+        inputs: {kind: constant, value: 1, steps: 2}
+        conditions:
+          deterministic: {}
+        """)
+    text = template.replace("MODEL", model).replace("WEIGHTS", json.dumps(mapping)) + conditions
+    with pytest.raises(ConfigError) as error:
+        plan_run(parse_experiment(text, file="w.yaml"))
+    (problem,) = error.value.problems
+    return problem
+
+
+@pytest.mark.parametrize(
+    "mapping, model, extra, path, message",
+    [
+        (
+            {"weight_ih": [[0]] * 8, "weight_hh": [[0, 0]] * 8, "weight_ih_l0": [[0]] * 8},
+            "",
+            "",
+            "model.weights.weight_ih_l0",
+            r"^a second weight_ih beside weight_ih_l0; give one$",
+        ),
+        (
+            {"weight_ih": [[0]] * 8, "weight_hh": [[0, 0]] * 8, "weight_ih_1": [[0]] * 8},
+            "",
+            "",
+            "model.weights.weight_ih_1",
+            r"^unknown key 'weight_ih_1'; allowed keys: .*weight_ih_l<k>",
+        ),
+        (
+            {"weight_ih": [[0]] * 8, "weight_hh": [[0, 0]] * 8, "bias_hh_l1": "zeros"},
+            "",
+            "",
+            "model.weights.bias_hh_l1",
+            r"^expected a list of numbers$",
+        ),
+        (
+            {
+                "W_i": [[0] * 3] * 2,
+                "W_f": [[0] * 3] * 2,
+                "W_C": [[0] * 3] * 2,
+                "W_o": [[0] * 3] * 2,
+            },
+            "\n  num_layers: 2",
+            "",
+            "model.weights.W_i",
+            r"^the per-gate form gives one layer, but model\.num_layers is 2: give the PyTorch",
+        ),
+        (
+            {"init": "uniform"},
+            "\n  output_size: 1\n  readout: softmax",
+            "",
+            "model.readout",
+            r"^softmax needs output_size >= 2 \(model\.output_size is 1\)$",
+        ),
+        (
+            {"init": "uniform"},
+            "\n  readout: {kind: linear}",
+            "",
+            "model.readout",
+            r"^a linear readout needs model\.output_size >= 1$",
+        ),
+        (
+            {"init": "uniform"},
+            "\n  num_layers: 2",
+            "record: {layer: 2}\n",
+            "record.layer",
+            r"^layer 2 does not exist: model\.num_layers is 2 \(layers 0\.\.1\)$",
+        ),
+        (
+            {"init": "uniform"},
+            "",
+            "  upper: {gates: bernoulli, layers: [0, 1]}\n",
+            "conditions.upper.layers[1]",
+            r"^layer 1 does not exist: model\.num_layers is 1 \(layer 0 only\)$",
+        ),
+        (
+            {"file": "missing.npz", "ignore": ["a", "a"]},
+            "",
+            "",
+            "model.weights.ignore",
+            r"^listed more than once: a$",
+        ),
+    ],
+)
+def test_model_mistakes_name_their_key_and_line(mapping, model, extra, path, message):
+    problem = mapping_problem(mapping, model, extra)
+    assert problem.path == path
+    assert re.search(message, problem.message), problem.message
+    assert problem.line is not None
+
+
+def test_a_file_without_a_readout_never_gets_a_random_one(tmp_path):
+    np.savez(tmp_path / "w.npz", **lstm_keys())
+    with pytest.raises(WeightsError, match=r"^file: has no readout \(looked for readout\.weight"):
+        weights_from_mapping(
+            {"file": "w.npz"}, input_size=1, hidden_size=2, output_size=1, base_dir=tmp_path
+        )
+    given = weights_from_mapping(
+        {"file": "w.npz", "W_y": [[1.0, 2.0]]},
+        input_size=1,
+        hidden_size=2,
+        output_size=1,
+        base_dir=tmp_path,
+    )
+    np.testing.assert_array_equal(given.readout_weight, [[1.0, 2.0]])
