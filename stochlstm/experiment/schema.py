@@ -45,6 +45,7 @@ from .fields import (
     union,
 )
 from .forms import InputsSpec, RandomWeights, WeightsSpec
+from .train_schema import TrainSpec
 
 __all__ = ["ConditionSpec", "ExperimentConfig", "ModelSpec"]
 
@@ -245,18 +246,21 @@ class ExperimentConfig(Strict):
     baseline: str | None = None
     model: ModelSpec
     initial_state: InitialState = InitialState()
-    inputs: InputsSpec
+    inputs: InputsSpec | None = None  # required, unless a train block gives the task
     conditions: Annotated[dict[ConditionName, ConditionSpec], Field(min_length=1)]
     record: RecordSpec = RecordSpec()
     sweep: dict[str, Annotated[list[Any], Field(min_length=1)]] | None = None
     output: OutputSpec = OutputSpec()
     execution: ExecutionSpec = ExecutionSpec()
+    train: TrainSpec | None = None  # stochlstm train (stochlstm.experiment.train_schema)
 
     # where it came from (a stochlstm.experiment.load.Source): the file, its lines, overrides
     _source: Any = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _fill_baseline(self):
+        if self.inputs is None and self.train is None:
+            fail("field required (or a train block, whose task gives the inputs)", "inputs")
         conditions = self.build_conditions()
         if self.baseline is not None:
             if self.baseline not in conditions:
