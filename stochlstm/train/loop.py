@@ -127,7 +127,7 @@ class _Trainer:
         self.model = TrainingModel(job.input_size, job.hidden_size, job.output_size, self.dtype)
         with torch.no_grad():
             for name, parameter in self.model.named_parameters():
-                parameter.copy_(torch.from_numpy(state.arrays[name]))
+                parameter.copy_(torch.tensor(state.arrays[name]))
         parameters = list(self.model.parameters())
         if job.optimizer == "adam":
             self.optimizer = torch.optim.Adam(parameters, lr=job.lr)
