@@ -259,8 +259,6 @@ class ExperimentConfig(Strict):
 
     @model_validator(mode="after")
     def _fill_baseline(self):
-        if self.inputs is None and self.train is None:
-            fail("field required (or a train block, whose task gives the inputs)", "inputs")
         conditions = self.build_conditions()
         if self.baseline is not None:
             if self.baseline not in conditions:

@@ -92,7 +92,9 @@ class EvaluateSpec(Strict):
         known = [rule for rule in GATE_RULES if rule != "concrete"]
         for name in self.under:
             if name not in known:
-                fail(f"unknown test-time rule {name!r}; expected one of: {', '.join(known)}", "under")
+                fail(
+                    f"unknown test-time rule {name!r}; expected one of: {', '.join(known)}", "under"
+                )
         return self
 
 
@@ -153,7 +155,11 @@ def training_problems(config) -> list[tuple[tuple, str]]:
                         f"train with {', '.join(TRAINABLE_RULES)} and evaluate under {rule}",
                     )
                 )
-        for option, standard in (("candidate", "tanh"), ("cell_output", "tanh"), ("noise", "fresh")):
+        for option, standard in (
+            ("candidate", "tanh"),
+            ("cell_output", "tanh"),
+            ("noise", "fresh"),
+        ):
             if getattr(condition, option) != standard:
                 problems.append(
                     (("conditions", name, option), f"training supports {option}: {standard} only")

@@ -90,15 +90,21 @@ class LSTMLayer(nn.Module):
         hidden = self.hidden_size
         steps, batch, _ = inputs.shape
         projected = torch.addmm(
-            self.bias_ih_l0 + self.bias_hh_l0, inputs.reshape(steps * batch, -1), self.weight_ih_l0.t()
+            self.bias_ih_l0 + self.bias_hh_l0,
+            inputs.reshape(steps * batch, -1),
+            self.weight_ih_l0.t(),
         ).reshape(steps, batch, 4 * hidden)
         rules, taus = {}, {}
         for gate in GATE_STREAMS:
             rule = getattr(condition, gate)
             rules[gate] = rule.name
-            taus[gate] = temperature if temperature is not None else getattr(rule, "temperature", 1.0)
+            taus[gate] = (
+                temperature if temperature is not None else getattr(rule, "temperature", 1.0)
+            )
         zoneout = condition.zoneout
-        streams = [s for s in ("input", "forget", "output", "zoneout_c", "zoneout_h") if s in uniforms]
+        streams = [
+            s for s in ("input", "forget", "output", "zoneout_c", "zoneout_h") if s in uniforms
+        ]
         per_step = {s: uniforms[s].unbind(0) for s in streams}
         h = inputs.new_zeros(batch, hidden)
         c = inputs.new_zeros(batch, hidden)

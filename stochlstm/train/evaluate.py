@@ -76,7 +76,11 @@ def evaluate_model(
     rows = []
     for index, name in enumerate(names[: len(rules)]):
         outputs = hidden[index] @ head_weight.T + head_bias  # (L, n, Y)
-        losses, accuracy = _per_seed_loss(task, outputs, test.targets[..., chosen] if task.kind == "copy" else test.targets[chosen])
+        losses, accuracy = _per_seed_loss(
+            task,
+            outputs,
+            test.targets[..., chosen] if task.kind == "copy" else test.targets[chosen],
+        )
         rows.append({"eval_rule": name, **_mean_ci(losses), **accuracy})
     histogram = [
         {"gate": gate, "bin_low": float(bins[k]), "bin_high": float(bins[k + 1]), "count": int(n)}
@@ -101,4 +105,10 @@ def _mean_ci(values: np.ndarray) -> dict:
     mean = float(np.mean(values))
     sd = float(np.std(values, ddof=1)) if n > 1 else float("nan")
     half = student_t_975(n - 1) * sd / np.sqrt(n) if n > 1 else float("nan")
-    return {"n": n, "loss_mean": mean, "loss_sd": sd, "loss_ci_low": mean - half, "loss_ci_high": mean + half}
+    return {
+        "n": n,
+        "loss_mean": mean,
+        "loss_sd": sd,
+        "loss_ci_low": mean - half,
+        "loss_ci_high": mean + half,
+    }

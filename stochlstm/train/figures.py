@@ -40,7 +40,9 @@ def seed_mean_ci(frame: pd.DataFrame, keys: Sequence[str], value: str) -> pd.Dat
         n = len(values)
         mean, sd = values.mean(), values.std(ddof=1) if n > 1 else np.nan
         half = student_t_975(n - 1) * sd / np.sqrt(n) if n > 1 else np.nan
-        return pd.Series({"n": n, "mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half})
+        return pd.Series(
+            {"n": n, "mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half}
+        )
 
     grouped = frame.groupby(list(keys), sort=False)[value]
     return grouped.apply(stats).unstack().reset_index()
@@ -83,7 +85,14 @@ def plot_evaluation_matrix(evaluation: pd.DataFrame) -> Figure:
         ax = axes[0, 0]
         image = ax.imshow(np.log10(values), cmap="viridis_r", aspect="auto")
         for (row, col), value in np.ndenumerate(values):
-            ax.text(col, row, f"{value:.3g}", ha="center", va="center", color="white" if image.norm(np.log10(value)) > 0.5 else "black")
+            ax.text(
+                col,
+                row,
+                f"{value:.3g}",
+                ha="center",
+                va="center",
+                color="white" if image.norm(np.log10(value)) > 0.5 else "black",
+            )
         ax.set_xticks(range(values.shape[1]), matrix.columns)
         ax.set_yticks(range(values.shape[0]), matrix.index)
         ax.set_xlabel("test-time rule")
@@ -103,7 +112,9 @@ def plot_gate_histograms(gates: pd.DataFrame) -> Figure:
             for gate, label in GATE_LABELS.items():
                 counts = part[part["gate"] == gate].groupby("bin_low", sort=True)["count"].sum()
                 share = counts / counts.sum()
-                (line,) = ax.step(counts.index.to_numpy() + 0.025, share.to_numpy(), where="mid", label=label)
+                (line,) = ax.step(
+                    counts.index.to_numpy() + 0.025, share.to_numpy(), where="mid", label=label
+                )
                 if ax is axes[0, 0]:
                     handles.append(line)
             ax.set_title(name)

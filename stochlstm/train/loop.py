@@ -145,7 +145,9 @@ class _Trainer:
         if saved:
             groups = self.optimizer.state_dict()["param_groups"]
             self.optimizer.load_state_dict({"state": saved, "param_groups": groups})
-        self.state = TaskState(dict(state.arrays), state.iteration, list(state.rows), list(state.train_losses))
+        self.state = TaskState(
+            dict(state.arrays), state.iteration, list(state.rows), list(state.train_losses)
+        )
         self.streams = job.condition.noise_streams
         self.steps = sequence_length(job.task)
         self.scored = readout_steps(job.task)
@@ -176,11 +178,13 @@ class _Trainer:
         return loss, accuracy
 
     def run(self, until: int) -> TaskState:
-        job, torch, state = self.job, self.torch, self.state
+        job, state = self.job, self.state
         if state.iteration == 0 and not state.rows:
             self.record(0)
         for iteration in range(state.iteration, min(until, job.iterations)):
-            batch = make_batch(job.task, data_generator(job.train_seed, "train", iteration), job.batch_size)
+            batch = make_batch(
+                job.task, data_generator(job.train_seed, "train", iteration), job.batch_size
+            )
             uniforms = self.uniforms(TRAINING, batch_seeds(iteration, job.batch_size))
             outputs, _ = self.model(
                 self.tensor(batch.inputs),
@@ -216,18 +220,31 @@ class _Trainer:
             loss, accuracy = self.loss(outputs, validation.targets)
             probs = torch.cat([g.reshape(-1) for g in gates.values()])
             saturated = float(((probs < SATURATION) | (probs > 1 - SATURATION)).double().mean())
-        base = {"condition": job.condition_name, "train_seed": job.train_seed, "iteration": iteration}
+        base = {
+            "condition": job.condition_name,
+            "train_seed": job.train_seed,
+            "iteration": iteration,
+        }
         if state.train_losses:
             train_loss = float(np.mean(state.train_losses))
-            state.rows.append({**base, "split": "train", "loss": train_loss, "accuracy": None, "saturated": None})
+            state.rows.append(
+                {**base, "split": "train", "loss": train_loss, "accuracy": None, "saturated": None}
+            )
             state.train_losses = []
         state.rows.append(
-            {**base, "split": "validation", "loss": float(loss), "accuracy": accuracy, "saturated": saturated}
+            {
+                **base,
+                "split": "validation",
+                "loss": float(loss),
+                "accuracy": accuracy,
+                "saturated": saturated,
+            }
         )
 
     def snapshot(self) -> TaskState:
         arrays = {
-            name: parameter.detach().numpy().copy() for name, parameter in self.model.named_parameters()
+            name: parameter.detach().numpy().copy()
+            for name, parameter in self.model.named_parameters()
         }
         for index, entries in self.optimizer.state_dict()["state"].items():
             for name, value in entries.items():

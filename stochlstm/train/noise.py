@@ -65,7 +65,9 @@ def batch_uniforms(
         return {}
     noise = SeedBatchNoise(root_seed, seeds, streams, hidden_size, dtype)
     block = noise.next_block(n_steps)  # (T, H, B) views
-    return {stream: np.ascontiguousarray(draws.transpose(0, 2, 1)) for stream, draws in block.items()}
+    return {
+        stream: np.ascontiguousarray(draws.transpose(0, 2, 1)) for stream, draws in block.items()
+    }
 
 
 def data_generator(train_seed: int, split: str, iteration: int = 0) -> np.random.Generator:

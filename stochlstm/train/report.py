@@ -36,7 +36,9 @@ def write_training_report(run_dir: Path) -> Path:
     saturation = seed_mean_ci(last, ["condition"], "saturated")
     matrix = matrix_table(evaluation).reset_index()
     figures = sorted((run_dir / "figures").glob("*.png"))
-    title = html.escape(f"{manifest.get('experiment', run_dir.name)}: training with stochastic gates")
+    title = html.escape(
+        f"{manifest.get('experiment', run_dir.name)}: training with stochastic gates"
+    )
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>",
         "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
@@ -52,7 +54,10 @@ def write_training_report(run_dir: Path) -> Path:
         _table(matrix),
         "<h2>Saturated gates at the end of training (share of p &lt; 0.1 or &gt; 0.9)</h2>",
         _table(saturation),
-        *(f"<h2>{html.escape(p.stem)}</h2><img src='figures/{html.escape(p.name)}' width='700'>" for p in figures),
+        *(
+            f"<h2>{html.escape(p.stem)}</h2><img src='figures/{html.escape(p.name)}' width='700'>"
+            for p in figures
+        ),
         "</body></html>\n",
     ]
     return atomic_write_text(run_dir / "report.html", "\n".join(parts))

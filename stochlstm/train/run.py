@@ -168,7 +168,12 @@ class _TrainingRun:
             command=command or " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
             pid=os.getpid(),
             jobs=jobs,
-            seeds={"count": len(seeds), "first": seeds[0], "last": seeds[-1], "root_seed": config.root_seed},
+            seeds={
+                "count": len(seeds),
+                "first": seeds[0],
+                "last": seeds[-1],
+                "root_seed": config.root_seed,
+            },
             train_seeds=config.train.seeds,
             conditions={name: c.describe() for name, c in config.build_conditions().items()},
             task=config.train.task.model_dump(mode="json"),
@@ -185,7 +190,9 @@ class _TrainingRun:
         if previous is None:
             self.work_dir.mkdir(parents=True, exist_ok=True)
             files = [
-                rundir.atomic_write_text(self.work_dir / "experiment.yaml", config.source_text or ""),
+                rundir.atomic_write_text(
+                    self.work_dir / "experiment.yaml", config.source_text or ""
+                ),
                 rundir.atomic_write_text(self.work_dir / "resolved.yaml", self.resolved_yaml),
             ]
             manifest["checksums"] = rundir.checksums(self.work_dir, files)
@@ -203,7 +210,9 @@ class _TrainingRun:
         steps = {
             "train": lambda: self._train(jobs, executor, progress),
             "evaluate": self._evaluate,
-            "figures": lambda: draw_training_figures(self.work_dir, self.config.output.figure_formats),
+            "figures": lambda: draw_training_figures(
+                self.work_dir, self.config.output.figure_formats
+            ),
             "report": lambda: [write_training_report(self.work_dir)],
         }
         try:
@@ -263,11 +272,16 @@ class _TrainingRun:
             _report(progress, job, state)
         with _executor(jobs, executor) as run_chunks:
             while True:
-                todo = [k for k, (j, s) in enumerate(zip(self.jobs, states, strict=True)) if s.iteration < j.iterations]
+                todo = [
+                    k
+                    for k, (j, s) in enumerate(zip(self.jobs, states, strict=True))
+                    if s.iteration < j.iterations
+                ]
                 if not todo:
                     break
                 arguments = [
-                    (self.jobs[k], states[k], (states[k].iteration // every + 1) * every) for k in todo
+                    (self.jobs[k], states[k], (states[k].iteration // every + 1) * every)
+                    for k in todo
                 ]
                 for k, state in run_chunks(arguments, todo):
                     with deferred():  # a chunk is checkpointed whole or not at all
@@ -284,7 +298,18 @@ class _TrainingRun:
 
     def _write_training(self, states: list[TaskState]) -> list[Path]:
         rows = [row for state in states for row in state.rows]
-        frame = pd.DataFrame(rows, columns=["condition", "train_seed", "iteration", "split", "loss", "accuracy", "saturated"])
+        frame = pd.DataFrame(
+            rows,
+            columns=[
+                "condition",
+                "train_seed",
+                "iteration",
+                "split",
+                "loss",
+                "accuracy",
+                "saturated",
+            ],
+        )
         if self.config.train.task.kind != "copy":
             frame = frame.drop(columns="accuracy")
         written = [_write_csv(self.work_dir / "training.csv", frame)]
@@ -304,20 +329,33 @@ class _TrainingRun:
             path = self.work_dir / "weights" / job.condition_name / f"seed-{job.train_seed}.npz"
             with np.load(path, allow_pickle=False) as data:
                 arrays = {k: data[k] for k in data.files}
-            test = make_batch(train.task, data_generator(job.train_seed, "test"), train.evaluate.examples)
+            test = make_batch(
+                train.task, data_generator(job.train_seed, "test"), train.evaluate.examples
+            )
             results, histogram = evaluate_model(
-                arrays, train.task, test, train.evaluate.under, seeds, root_seed=config.root_seed, dtype=config.dtype
+                arrays,
+                train.task,
+                test,
+                train.evaluate.under,
+                seeds,
+                root_seed=config.root_seed,
+                dtype=config.dtype,
             )
             keys = {"train_condition": job.condition_name, "train_seed": job.train_seed}
             rows += [{**keys, **row} for row in results]
-            histograms += [{"condition": job.condition_name, "train_seed": job.train_seed, **h} for h in histogram]
+            histograms += [
+                {"condition": job.condition_name, "train_seed": job.train_seed, **h}
+                for h in histogram
+            ]
         evaluation = pd.DataFrame(rows)
         gates = pd.DataFrame(histograms)
         written = [
             _write_csv(self.work_dir / "evaluation.csv", evaluation),
             _write_csv(self.work_dir / "gates.csv", gates),
         ]
-        self.manifest.setdefault("rows", {}).update({"evaluation.csv": len(evaluation), "gates.csv": len(gates)})
+        self.manifest.setdefault("rows", {}).update(
+            {"evaluation.csv": len(evaluation), "gates.csv": len(gates)}
+        )
         return written
 
 
@@ -325,7 +363,13 @@ def _report(progress, job: TrainJob, state: TaskState) -> None:
     if progress is None:
         return
     validation = [row["loss"] for row in state.rows if row["split"] == "validation"]
-    progress(job.condition_name, job.train_seed, state.iteration, job.iterations, validation[-1] if validation else None)
+    progress(
+        job.condition_name,
+        job.train_seed,
+        state.iteration,
+        job.iterations,
+        validation[-1] if validation else None,
+    )
 
 
 class _executor:
@@ -355,7 +399,9 @@ class _executor:
 
 
 def _write_csv(path: Path, frame: pd.DataFrame) -> Path:
-    return rundir.atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n"))
+    return rundir.atomic_write(
+        path, lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n")
+    )
 
 
 def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:

@@ -86,7 +86,9 @@ def test_straight_through_gradient_equals_the_deterministic_one_where_gates_are_
     bias_ih = weights.bias_ih.copy()
     bias_ih[gate_rows] = 40.0 * sign[gate_rows]
     weights = LSTMWeights(weights.weight_ih, weights.weight_hh, bias_ih, weights.bias_hh)
-    inputs = torch.from_numpy(np.random.Generator(np.random.PCG64(4)).normal(size=(STEPS, BATCH, INPUTS)))
+    inputs = torch.from_numpy(
+        np.random.Generator(np.random.PCG64(4)).normal(size=(STEPS, BATCH, INPUTS))
+    )
     condition = Condition("bernoulli")
     uniforms = batch_uniforms(noise_root(0), range(BATCH), condition.noise_streams, STEPS, HIDDEN)
     uniforms = {k: torch.from_numpy(v) for k, v in uniforms.items()}

@@ -49,7 +49,9 @@ def outputs(run_dir):
 def test_predicting_one_scores_mse_one_sixth():
     """E[(1 - (u1 + u2))^2] = Var(u1 + u2) = 1/6. The squared error's sd is 0.197, so
     the mean of 200,000 has se 0.00044; 5 se (0.0022) is a false alarm once in 1.7 million."""
-    batch = make_batch(AddingTask(kind="adding", steps=30), np.random.Generator(np.random.PCG64(0)), 200_000)
+    batch = make_batch(
+        AddingTask(kind="adding", steps=30), np.random.Generator(np.random.PCG64(0)), 200_000
+    )
     assert abs(np.mean((1.0 - batch.targets) ** 2) - 1 / 6) < 0.0022
     assert (batch.inputs[:, :, 1].sum(axis=0) == 2).all()
     marked = (batch.inputs[:, :, 0] * batch.inputs[:, :, 1]).sum(axis=0)
@@ -71,7 +73,14 @@ def test_a_run_writes_training_weights_and_evaluation(tmp_path):
     assert (deterministic["loss_ci_low"] < deterministic["loss_mean"]).all()
     with np.load(run_dir / "weights" / "bernoulli" / "seed-1.npz") as data:
         assert sorted(data.files) == sorted(
-            ["lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.bias_ih_l0", "lstm.bias_hh_l0", "head.weight", "head.bias"]
+            [
+                "lstm.weight_ih_l0",
+                "lstm.weight_hh_l0",
+                "lstm.bias_ih_l0",
+                "lstm.bias_hh_l0",
+                "head.weight",
+                "head.bias",
+            ]
         )
         assert data["head.weight"].shape == (1, 4)
     assert not list(run_dir.glob("**/*.pkl"))
@@ -143,5 +152,7 @@ def test_saved_weights_load_in_run_and_give_the_evaluation_loss(tmp_path):
     from stochlstm.experiment.schema import ModelSpec
 
     if "readout" not in ModelSpec.model_fields:
-        pytest.skip("model.readout (linear heads) is not in the schema yet: the model branch adds it")
+        pytest.skip(
+            "model.readout (linear heads) is not in the schema yet: the model branch adds it"
+        )
     pytest.skip("enable with the targets branch: run's per-seed loss on the adding task's test set")
