@@ -34,6 +34,7 @@ from .experiment.problems import ConfigError
 from .experiment.run import RunInterrupted
 from .experiment.schema import ExperimentConfig
 from .experiment.weight_files import build_weights, load_weights, save_weights
+from .train import train_experiment
 
 __all__ = [
     "GATE_RULES",
@@ -72,5 +73,6 @@ __all__ = [
     "run_kernel",
     "save_weights",
     "simulate",
+    "train_experiment",
     "write_comparison",
 ]

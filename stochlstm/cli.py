@@ -23,6 +23,7 @@ from .experiment.plan import describe_execution, plan_run
 from .experiment.problems import ConfigError
 from .experiment.run import RunInterrupted
 from .experiment.rundir import OutputError, RunDirectoryError
+from .train.run import train_experiment
 
 app = typer.Typer(
     help="Deterministic vs stochastic LSTM gating, side by side.",
@@ -218,6 +219,84 @@ def _progress():
             if task is None:
                 task = bar.add_task("run", total=total, seeds=seeds)
             bar.update(task, completed=done, seeds=seeds)
+
+        yield report
+
+
+@app.command()
+def train(
+    experiment: ExperimentFile,
+    set_: Overrides = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Worker processes (default: execution.jobs)."),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Parent folder of the run directory (default: output.dir)."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Finish an interrupted run from its checkpoints.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing run once the new one completes.")
+    ] = False,
+    figures: Annotated[
+        bool | None,
+        typer.Option("--figures/--no-figures", help="Draw figures and the report at the end."),
+    ] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option("--executor", help="local | processes | dask | tcp://scheduler:8786"),
+    ] = None,
+) -> None:
+    """Train an LSTM under each condition's gates (the file's train block), evaluate it
+    under each test-time rule over the noise seeds, and write the run directory."""
+    if resume and force:
+        _fail("--resume and --force cannot be used together", code=EXIT_BAD_INPUT)
+    started = time.time()
+    with _training_progress() as report, _user_errors():
+        outcome = train_experiment(
+            experiment,
+            overrides=set_ or [],
+            out=out_dir,
+            jobs=jobs,
+            executor=executor,
+            resume=resume,
+            force=force,
+            figures=figures,
+            progress=report,
+            command=" ".join(["stochlstm", *sys.argv[1:]]),
+        )
+    out.print(f"[bold green]{outcome.status}[/]: {outcome.path} ({time.time() - started:.1f} s)")
+    for name, rows in (outcome.manifest.get("rows") or {}).items():
+        out.print(f"  {name:<22} {rows:>10,} rows")
+    if (outcome.path / "report.html").exists():
+        out.print(f"  open {outcome.path / 'report.html'}")
+
+
+@contextmanager
+def _training_progress():
+    """A bar per arm and training seed with its last validation loss, on a terminal."""
+    if not err.is_terminal:
+        yield None
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as bar:
+        tasks = {}
+
+        def report(condition, seed, done, total, loss) -> None:
+            key = (condition, seed)
+            shown = "-" if loss is None else f"{loss:.4g}"
+            if key not in tasks:
+                tasks[key] = bar.add_task(f"{condition} seed {seed}", total=total, loss=shown)
+            bar.update(tasks[key], completed=done, loss=shown)
 
         yield report
 

@@ -40,7 +40,7 @@ from ..engine.threads import usable_cores
 from .fields import seed_range
 from .inputs import InputError, make_inputs
 from .memory import MemoryEstimate, memory_plan
-from .problems import ConfigError, Problem
+from .problems import ConfigError, Problem, Source
 from .schema import ExperimentConfig
 from .sweep import sweep_columns, sweep_points
 from .targets import TargetError, build_targets, make_targets
@@ -373,6 +373,10 @@ def plan_run(config: ExperimentConfig) -> RunPlan:
     :class:`~stochlstm.experiment.load.ConfigError` for what cannot be built
     or what would not fit ``execution.memory_budget_mb`` (checked before
     anything big is built)."""
+    if config.inputs is None:  # a file that only trains (stochlstm.experiment.train_schema)
+        source = config._source or Source()
+        message = "no inputs to simulate: this file trains models, run it with stochlstm train"
+        raise ConfigError([source.problem(("inputs",), message)])
     sweep = sweep_points(config)
     model_configs, model_of = _variants(sweep, _MODEL_KEYS)
     condition_configs, condition_of = _variants(sweep, _CONDITION_KEYS)

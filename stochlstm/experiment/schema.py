@@ -54,6 +54,7 @@ from .fields import (
 )
 from .forms import InputsSpec, RandomWeights, WeightsSpec
 from .target_forms import TargetsSpec
+from .train_schema import TrainSpec
 
 __all__ = ["ConditionSpec", "ExperimentConfig", "ModelSpec"]
 
@@ -294,13 +295,14 @@ class ExperimentConfig(Strict):
     baseline: str | None = None
     model: ModelSpec
     initial_state: InitialState = InitialState()
-    inputs: InputsSpec
+    inputs: InputsSpec | None = None  # required, unless a train block gives the task
     targets: TargetsSpec | None = None  # what y should be, and the loss (target_forms)
     conditions: Annotated[dict[ConditionName, ConditionSpec], Field(min_length=1)]
     record: RecordSpec = RecordSpec()
     sweep: dict[str, Annotated[list[Any], Field(min_length=1)]] | None = None
     output: OutputSpec = OutputSpec()
     execution: ExecutionSpec = ExecutionSpec()
+    train: TrainSpec | None = None  # stochlstm train (stochlstm.experiment.train_schema)
 
     # where it came from (a stochlstm.experiment.load.Source): the file, its lines, overrides
     _source: Any = PrivateAttr(default=None)

@@ -84,6 +84,8 @@ def cross_checks(raw: dict, context: dict) -> list[tuple[tuple, str]]:
     record = valid_fields(RecordSpec, raw.get("record", {}), context)
     state = valid_fields(InitialState, raw.get("initial_state", {}), context)
     out = []
+    if "inputs" not in raw and "train" not in raw:  # a train block's task gives the inputs
+        out.append((("inputs",), "missing (required)"))
 
     def lengths(parts, value, size, what):
         if isinstance(value, list) and len(value) != size:

@@ -1,0 +1,439 @@
+"""``stochlstm train``: an experiment file with a ``train`` block into a run directory.
+
+The run directory, lock, manifest, phases and ``--resume`` are those of
+``stochlstm run`` (:mod:`stochlstm.experiment.run`, :mod:`~stochlstm.experiment.rundir`,
+:mod:`~stochlstm.experiment.lock`, :mod:`~stochlstm.experiment.interrupts`). Phases:
+
+- ``train``: every arm x training seed is a task (:mod:`stochlstm.train.loop`),
+  advanced in rounds of ``checkpoint_every`` iterations through the same
+  executors as ``run`` (``--jobs``, ``--executor``); after each chunk its state
+  is checkpointed as arrays + JSON (``.training/<condition>/seed-<k>.npz``).
+  Every chunk starts from such a state, so an interrupted run resumes at the
+  last checkpointed iteration with the same numbers, in any executor.
+  Writes ``training.csv`` and ``weights/<condition>/seed-<k>.npz``.
+- ``evaluate``: each model under each test-time rule over the run's noise
+  seeds (:mod:`stochlstm.train.evaluate`): ``evaluation.csv``, ``gates.csv``.
+- ``figures`` and ``report`` (:mod:`stochlstm.train.figures`, :mod:`stochlstm.train.report`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import zipfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..experiment import rundir
+from ..experiment.checkpoint import CheckpointError
+from ..experiment.interrupts import deferred, stop_signals
+from ..experiment.load import load_experiment
+from ..experiment.lock import RunLock
+from ..experiment.plan import in_process
+from ..experiment.problems import ConfigError, Source
+from ..experiment.run import RunInterrupted, RunOutcome
+from ..experiment.run import _all_done as all_done
+from ..experiment.run import _choose_work_dir as choose_work_dir
+from ..experiment.run import _fingerprint as fingerprint_of
+from ..experiment.train_schema import task_sizes, training_problems
+from .evaluate import evaluate_model
+from .loop import TaskState, TrainJob, advance, initial_state, model_arrays
+from .noise import data_generator
+from .tasks import make_batch
+
+__all__ = ["PHASES", "TrainProgress", "train_experiment", "training_jobs"]
+
+PHASES = ("train", "evaluate", "figures", "report")
+CHECKPOINTS = ".training"
+_FORMAT = "stochlstm-training-checkpoint-1"
+# (condition, train seed, iterations done, iterations in all, last validation loss)
+TrainProgress = Callable[[str, int, int, int, float | None], None]
+
+
+def training_jobs(config) -> list[TrainJob]:
+    """The tasks of a config with a train block: arms in file order, then training seeds."""
+    train = config.train
+    _, output_size, readout = task_sizes(train.task)
+    schedule = train.temperature
+    return [
+        TrainJob(
+            condition_name=name,
+            condition=condition,
+            train_seed=seed,
+            task=train.task,
+            input_size=config.model.input_size,
+            hidden_size=config.model.hidden_size,
+            output_size=output_size,
+            readout=readout,
+            init_seed=config.model.weights.seed,
+            iterations=train.iterations,
+            batch_size=train.batch_size,
+            optimizer=train.optimizer.kind,
+            lr=train.optimizer.lr,
+            temperature=None if schedule is None else (schedule.start, schedule.end),
+            validation_examples=train.validation_examples,
+            validate_every=train.validate_every,
+            dtype=config.dtype,
+            threads=train.threads,
+        )
+        for name, condition in config.build_conditions().items()
+        for seed in range(train.seeds)
+    ]
+
+
+def _load_config(experiment, overrides):
+    config = load_experiment(experiment, overrides=list(overrides))
+    source = config._source or Source()
+    if config.train is None:
+        message = "missing: stochlstm train needs a train block (stochlstm run simulates)"
+        raise ConfigError([source.problem(("train",), message)])
+    problems = training_problems(config)
+    if problems:
+        raise ConfigError([source.problem(path, message) for path, message in problems])
+    return config
+
+
+def train_experiment(
+    experiment: str | os.PathLike,
+    *,
+    overrides: Sequence[str] = (),
+    out: str | os.PathLike | None = None,
+    jobs: int | None = None,
+    executor: str | None = None,
+    resume: bool = False,
+    force: bool = False,
+    figures: bool | None = None,
+    progress: TrainProgress | None = None,
+    command: str | None = None,
+) -> RunOutcome:
+    """Train every arm x training seed of ``experiment`` into ``<out>/<name>/``,
+    evaluate, draw the figures and write the report. The errors are those of
+    :func:`stochlstm.experiment.run.run_simulation`; torch must be installed
+    (``pip install 'stochlstm[train]'``)."""
+    config = _load_config(experiment, overrides)
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise rundir.OutputError(
+            "stochlstm train needs PyTorch: pip install 'stochlstm[train]'"
+        ) from None
+    jobs = int(jobs if jobs is not None else config.execution.jobs)
+    if not in_process(jobs, executor):
+        from ..experiment.executors import check_executor
+
+        check_executor(executor or "processes")
+    target = Path(out if out is not None else config.output.dir) / config.name
+    rundir.check_output_location(target)
+    resolved_yaml = config.to_resolved_yaml()
+    draw = config.output.figures if figures is None else figures
+    names = PHASES if draw else PHASES[:2]
+    with rundir.output_errors(target), RunLock(target, command), stop_signals():
+        work_dir, previous = choose_work_dir(target, resume, force, resolved_yaml, {})
+        if previous is not None and all_done(previous, names):
+            return RunOutcome(target, "complete", previous)
+        run = _TrainingRun(config, target, work_dir, previous, names, resolved_yaml)
+        run.start(command, jobs)
+        run.go(jobs, executor, progress)
+        return RunOutcome(target, run.manifest["status"], run.manifest)
+
+
+class _TrainingRun:
+    def __init__(self, config, target, work_dir, previous, names, resolved_yaml):
+        self.config, self.target, self.work_dir = config, target, work_dir
+        self.previous, self.names, self.resolved_yaml = previous, names, resolved_yaml
+        self.fingerprint = fingerprint_of(resolved_yaml, {})
+        self.jobs = training_jobs(config)
+        self.current = "train"
+        self.started = time.time()
+
+    def start(self, command, jobs) -> None:
+        from .. import __version__
+
+        config, previous = self.config, self.previous
+        manifest = dict(previous or {})
+        seeds = config.seed_list()
+        versions = rundir.package_versions()
+        versions["torch"] = __import__("torch").__version__
+        manifest.update(
+            tool="stochlstm",
+            version=__version__,
+            kind="train",
+            experiment=config.name,
+            status="running",
+            command=command or " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+            pid=os.getpid(),
+            jobs=jobs,
+            seeds={
+                "count": len(seeds),
+                "first": seeds[0],
+                "last": seeds[-1],
+                "root_seed": config.root_seed,
+            },
+            train_seeds=config.train.seeds,
+            conditions={name: c.describe() for name, c in config.build_conditions().items()},
+            task=config.train.task.model_dump(mode="json"),
+            dtype=config.dtype,
+            versions=versions,
+        )
+        manifest.setdefault("started", rundir.now())
+        manifest["attempts"] = manifest.get("attempts", 0) + 1
+        done = (previous or {}).get("phases", {})
+        manifest["phases"] = {n: "done" if done.get(n) == "done" else "pending" for n in self.names}
+        manifest["inputs"] = {}
+        manifest.pop("warnings", None)
+        self.manifest = manifest
+        if previous is None:
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+            files = [
+                rundir.atomic_write_text(
+                    self.work_dir / "experiment.yaml", config.source_text or ""
+                ),
+                rundir.atomic_write_text(self.work_dir / "resolved.yaml", self.resolved_yaml),
+            ]
+            manifest["checksums"] = rundir.checksums(self.work_dir, files)
+        rundir.write_manifest(self.work_dir, manifest)
+
+    def mark(self, name: str, state: str, written=()) -> None:
+        self.manifest["phases"][name] = state
+        self.manifest.setdefault("checksums", {}).update(rundir.checksums(self.work_dir, written))
+        rundir.write_manifest(self.work_dir, self.manifest)
+
+    def go(self, jobs, executor, progress) -> None:
+        from .figures import draw_training_figures
+        from .report import write_training_report
+
+        steps = {
+            "train": lambda: self._train(jobs, executor, progress),
+            "evaluate": self._evaluate,
+            "figures": lambda: draw_training_figures(
+                self.work_dir, self.config.output.figure_formats
+            ),
+            "report": lambda: [write_training_report(self.work_dir)],
+        }
+        try:
+            for name in self.names:
+                if self.manifest["phases"].get(name) == "done":
+                    continue
+                self.current = name
+                written = steps[name]()
+                with deferred():
+                    self.mark(name, "done", written)
+            with deferred():
+                self._finish("complete")
+                if self.work_dir != self.target:
+                    rundir.replace_directory(self.work_dir, self.target)
+        except KeyboardInterrupt:
+            with deferred():
+                self.manifest["stopped_in"] = self.current
+                self._finish("interrupted")
+            raise RunInterrupted(
+                f"interrupted while in the {self.current} phase; finished work (the last "
+                f"checkpointed iteration of every model) is kept in {self.work_dir}; run the same "
+                "command with --resume to finish"
+            ) from None
+        except CheckpointError:
+            raise
+        except BaseException as error:
+            with deferred():
+                self.manifest["error"] = f"{type(error).__name__}: {error}"
+                self.manifest["stopped_in"] = self.current
+                try:
+                    self._finish("failed")
+                except OSError:
+                    pass
+            raise
+
+    def _finish(self, status: str) -> None:
+        manifest = self.manifest
+        if status == "complete":
+            manifest.pop("stopped_in", None)
+            manifest.pop("error", None)
+        manifest["status"] = status
+        manifest["finished" if status == "complete" else "stopped"] = rundir.now()
+        manifest["elapsed_seconds"] = round(
+            manifest.get("elapsed_seconds", 0.0) + time.time() - self.started, 3
+        )
+        rundir.write_manifest(self.work_dir, manifest)
+
+    # ---------------------------------------------------------------- train
+
+    def _checkpoint(self, job: TrainJob) -> Path:
+        return self.work_dir / CHECKPOINTS / job.condition_name / f"seed-{job.train_seed}.npz"
+
+    def _train(self, jobs, executor, progress) -> list[Path]:
+        states = [self._resume_state(job) for job in self.jobs]
+        every = self.config.train.checkpoint_every
+        for job, state in zip(self.jobs, states, strict=True):
+            _report(progress, job, state)
+        with _executor(jobs, executor) as run_chunks:
+            while True:
+                todo = [
+                    k
+                    for k, (j, s) in enumerate(zip(self.jobs, states, strict=True))
+                    if s.iteration < j.iterations
+                ]
+                if not todo:
+                    break
+                arguments = [
+                    (self.jobs[k], states[k], (states[k].iteration // every + 1) * every)
+                    for k in todo
+                ]
+                for k, state in run_chunks(arguments, todo):
+                    with deferred():  # a chunk is checkpointed whole or not at all
+                        _save_state(self._checkpoint(self.jobs[k]), state, self.fingerprint)
+                        states[k] = state
+                    _report(progress, self.jobs[k], state)
+        return self._write_training(states)
+
+    def _resume_state(self, job: TrainJob) -> TaskState:
+        path = self._checkpoint(job)
+        if self.previous is not None and path.exists():
+            return _load_state(path, self.fingerprint)
+        return initial_state(job)
+
+    def _write_training(self, states: list[TaskState]) -> list[Path]:
+        rows = [row for state in states for row in state.rows]
+        frame = pd.DataFrame(
+            rows,
+            columns=[
+                "condition",
+                "train_seed",
+                "iteration",
+                "split",
+                "loss",
+                "accuracy",
+                "saturated",
+            ],
+        )
+        if self.config.train.task.kind != "copy":
+            frame = frame.drop(columns="accuracy")
+        written = [_write_csv(self.work_dir / "training.csv", frame)]
+        for job, state in zip(self.jobs, states, strict=True):
+            path = self.work_dir / "weights" / job.condition_name / f"seed-{job.train_seed}.npz"
+            written.append(_write_npz(path, model_arrays(state)))
+        self.manifest["rows"] = {"training.csv": len(frame)}
+        return written
+
+    # ---------------------------------------------------------------- evaluate
+
+    def _evaluate(self) -> list[Path]:
+        config, train = self.config, self.config.train
+        rows, histograms = [], []
+        seeds = config.seed_list()
+        for job in self.jobs:
+            path = self.work_dir / "weights" / job.condition_name / f"seed-{job.train_seed}.npz"
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+            test = make_batch(
+                train.task, data_generator(job.train_seed, "test"), train.evaluate.examples
+            )
+            results, histogram = evaluate_model(
+                arrays,
+                train.task,
+                test,
+                train.evaluate.under,
+                seeds,
+                root_seed=config.root_seed,
+                dtype=config.dtype,
+            )
+            keys = {"train_condition": job.condition_name, "train_seed": job.train_seed}
+            rows += [{**keys, **row} for row in results]
+            histograms += [
+                {"condition": job.condition_name, "train_seed": job.train_seed, **h}
+                for h in histogram
+            ]
+        evaluation = pd.DataFrame(rows)
+        gates = pd.DataFrame(histograms)
+        written = [
+            _write_csv(self.work_dir / "evaluation.csv", evaluation),
+            _write_csv(self.work_dir / "gates.csv", gates),
+        ]
+        self.manifest.setdefault("rows", {}).update(
+            {"evaluation.csv": len(evaluation), "gates.csv": len(gates)}
+        )
+        return written
+
+
+def _report(progress, job: TrainJob, state: TaskState) -> None:
+    if progress is None:
+        return
+    validation = [row["loss"] for row in state.rows if row["split"] == "validation"]
+    progress(
+        job.condition_name,
+        job.train_seed,
+        state.iteration,
+        job.iterations,
+        validation[-1] if validation else None,
+    )
+
+
+class _executor:
+    """``run_chunks(arguments, keys)``: ``(key, advance(*arguments))`` in order, here or in workers."""
+
+    def __init__(self, jobs: int, executor: str | None):
+        self.jobs, self.name, self.pool = jobs, executor, None
+
+    def __enter__(self):
+        if not in_process(self.jobs, self.name):
+            from ..experiment.executors import make_executor
+
+            self.pool = make_executor(self.name or "processes", self.jobs).__enter__()
+        return self.run_chunks
+
+    def __exit__(self, *exc_info):
+        if self.pool is not None:
+            self.pool.__exit__(*exc_info)
+        return False
+
+    def run_chunks(self, arguments, keys):
+        if self.pool is None:
+            for key, args in zip(keys, arguments, strict=True):
+                yield key, advance(*args)
+            return
+        yield from self.pool.map_in_order(advance, arguments, keys)
+
+
+def _write_csv(path: Path, frame: pd.DataFrame) -> Path:
+    return rundir.atomic_write(
+        path, lambda tmp: frame.to_csv(tmp, index=False, lineterminator="\n")
+    )
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+
+    return rundir.atomic_write(path, write)
+
+
+def _save_state(path: Path, state: TaskState, fingerprint: str) -> None:
+    meta = {
+        "format": _FORMAT,
+        "fingerprint": fingerprint,
+        "iteration": state.iteration,
+        "rows": state.rows,
+        "train_losses": state.train_losses,
+    }
+    _write_npz(path, {**state.arrays, "meta": np.array(json.dumps(meta))})
+
+
+def _load_state(path: Path, fingerprint: str) -> TaskState:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"][()]))
+            if meta.get("format") != _FORMAT:
+                raise CheckpointError(f"{path}: not a stochlstm training checkpoint")
+            if meta["fingerprint"] != fingerprint:
+                raise CheckpointError(f"{path}: the checkpoint belongs to another experiment")
+            arrays = {k: data[k] for k in data.files if k != "meta"}
+    except CheckpointError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as error:
+        raise CheckpointError(f"{path}: damaged checkpoint ({type(error).__name__})") from None
+    return TaskState(arrays, int(meta["iteration"]), meta["rows"], meta["train_losses"])
