@@ -28,7 +28,7 @@ import numpy as np
 from ..core.conditions import Condition
 from ..core.weights import init_uniform
 from .noise import TRAINING, VALIDATION, batch_seeds, batch_uniforms, data_generator, noise_root
-from .tasks import make_batch, readout_steps, sequence_length
+from .tasks import Batch, make_problem
 
 __all__ = ["TaskState", "TrainJob", "advance", "initial_state", "temperature_at"]
 
@@ -42,7 +42,7 @@ class TrainJob:
     condition_name: str
     condition: Condition
     train_seed: int
-    task: Any  # AddingTask | CopyTask
+    task: Any  # AddingTask | CopyTask | ForecastTask (stochlstm.experiment.task_forms)
     input_size: int
     hidden_size: int
     output_size: int
@@ -57,6 +57,7 @@ class TrainJob:
     validate_every: int
     dtype: str
     threads: int
+    series: np.ndarray | None = field(default=None, compare=False)  # a CSV forecast's
 
 
 @dataclass
@@ -149,29 +150,28 @@ class _Trainer:
             dict(state.arrays), state.iteration, list(state.rows), list(state.train_losses)
         )
         self.streams = job.condition.noise_streams
-        self.steps = sequence_length(job.task)
-        self.scored = readout_steps(job.task)
-        self.validation = make_batch(
-            job.task, data_generator(job.train_seed, "validation"), job.validation_examples
+        self.problem = make_problem(job.task, job.series)
+        self.validation = self.problem.batch(
+            data_generator(job.train_seed, "validation"), job.validation_examples, "validation"
         )
 
     def tensor(self, array: np.ndarray):
         return self.torch.from_numpy(np.asarray(array, dtype=np.dtype(self.job.dtype)))
 
-    def uniforms(self, purpose: int, seeds: list[int]) -> dict:
+    def uniforms(self, purpose: int, seeds: list[int], n_steps: int) -> dict:
         root = noise_root(self.job.train_seed, purpose)
         draws = batch_uniforms(
-            root, seeds, self.streams, self.steps, self.job.hidden_size, np.dtype(self.job.dtype)
+            root, seeds, self.streams, n_steps, self.job.hidden_size, np.dtype(self.job.dtype)
         )
         return {stream: self.torch.from_numpy(values) for stream, values in draws.items()}
 
-    def loss(self, outputs, targets):
-        """The task's loss (a tensor) and accuracy (a float, or None)."""
+    def loss(self, outputs, batch: Batch):
+        """The task's loss on ``batch`` (a tensor) and accuracy (a float, or None)."""
         torch = self.torch
-        scored = outputs[self.scored]
+        scored = outputs[batch.scored]
         if self.job.readout == "linear":
-            return torch.mean((scored[-1] - self.tensor(targets)) ** 2), None
-        labels = torch.from_numpy(np.asarray(targets, dtype=np.int64))
+            return torch.mean((scored - self.tensor(batch.targets)) ** 2), None
+        labels = torch.from_numpy(np.asarray(batch.targets, dtype=np.int64))
         logits = scored.reshape(-1, scored.shape[-1])
         loss = torch.nn.functional.cross_entropy(logits, labels.reshape(-1))
         accuracy = float((logits.argmax(1) == labels.reshape(-1)).double().mean())
@@ -182,17 +182,18 @@ class _Trainer:
         if state.iteration == 0 and not state.rows:
             self.record(0)
         for iteration in range(state.iteration, min(until, job.iterations)):
-            batch = make_batch(
-                job.task, data_generator(job.train_seed, "train", iteration), job.batch_size
+            batch = self.problem.batch(
+                data_generator(job.train_seed, "train", iteration), job.batch_size
             )
-            uniforms = self.uniforms(TRAINING, batch_seeds(iteration, job.batch_size))
+            seeds = batch_seeds(iteration, job.batch_size)
+            uniforms = self.uniforms(TRAINING, seeds, len(batch.inputs))
             outputs, _ = self.model(
                 self.tensor(batch.inputs),
                 job.condition,
                 uniforms,
                 temperature=temperature_at(job, iteration),
             )
-            loss, _ = self.loss(outputs, batch.targets)
+            loss, _ = self.loss(outputs, batch)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -207,7 +208,8 @@ class _Trainer:
         torch, job, state = self.torch, self.job, self.state
         validation = self.validation
         with torch.no_grad():
-            uniforms = self.uniforms(VALIDATION, list(range(job.validation_examples)))
+            seeds = list(range(job.validation_examples))
+            uniforms = self.uniforms(VALIDATION, seeds, len(validation.inputs))
             temperature = temperature_at(job, max(0, iteration - 1))
             outputs, gates = self.model(
                 self.tensor(validation.inputs),
@@ -217,7 +219,7 @@ class _Trainer:
                 expected=True,
                 keep_gates=True,
             )
-            loss, accuracy = self.loss(outputs, validation.targets)
+            loss, accuracy = self.loss(outputs, validation)
             probs = torch.cat([g.reshape(-1) for g in gates.values()])
             saturated = float(((probs < SATURATION) | (probs > 1 - SATURATION)).double().mean())
         base = {
