@@ -11,8 +11,10 @@ The run directory, lock, manifest, phases and ``--resume`` are those of
   Every chunk starts from such a state, so an interrupted run resumes at the
   last checkpointed iteration with the same numbers, in any executor.
   Writes ``training.csv`` and ``weights/<condition>/seed-<k>.npz``.
-- ``evaluate``: each model under each test-time rule over the run's noise
-  seeds (:mod:`stochlstm.train.evaluate`): ``evaluation.csv``, ``gates.csv``.
+- ``evaluate``: writes ``evaluate.yaml``, the experiment file with which
+  ``stochlstm run`` evaluates one trained model, and runs it for each model
+  (:mod:`stochlstm.train.evaluate`): each under each test-time rule over the
+  run's noise seeds, ``evaluation.csv``, and the gate histograms, ``gates.csv``.
 - ``figures`` and ``report`` (:mod:`stochlstm.train.figures`, :mod:`stochlstm.train.report`).
 """
 
