@@ -10,7 +10,8 @@ The run directory, lock, manifest, phases and ``--resume`` are those of
   is checkpointed as arrays + JSON (``.training/<condition>/seed-<k>.npz``).
   Every chunk starts from such a state, so an interrupted run resumes at the
   last checkpointed iteration with the same numbers, in any executor.
-  Writes ``training.csv`` and ``weights/<condition>/seed-<k>.npz``.
+  Writes ``training.csv`` and ``weights/<condition>/seed-<k>.npz`` (and then
+  removes the checkpoints).
 - ``evaluate``: writes ``evaluate.yaml``, the experiment file with which
   ``stochlstm run`` evaluates one trained model, and runs it for each model
   (:mod:`stochlstm.train.evaluate`): each under each test-time rule over the
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 import zipfile
@@ -248,6 +250,8 @@ class _TrainingRun:
                 written = steps[name]()
                 with deferred():
                     self.mark(name, "done", written)
+                if name == "train":  # the weights are written: the checkpoints are done with
+                    shutil.rmtree(self.work_dir / CHECKPOINTS, ignore_errors=True)
             with deferred():
                 self._finish("complete")
                 if self.work_dir != self.target:
