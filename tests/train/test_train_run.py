@@ -215,3 +215,19 @@ conditions: {deterministic: {}}
     assert rows[0]["n"] == 40
     np.testing.assert_allclose(rows[0]["loss_mean"], np.mean(errors), rtol=1e-12)
     np.testing.assert_allclose(rows[0]["loss_sd"], np.std(errors, ddof=1), rtol=1e-10)
+
+
+def test_the_train_command_names_evaluate_yaml_and_refuses_a_wrong_size_in_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from stochlstm.cli import EXIT_BAD_INPUT, app
+
+    runner = CliRunner()
+    short = TINY.replace("iterations: 12", "iterations: 2").replace("seeds: 2\n", "seeds: 1\n")
+    result = runner.invoke(app, ["train", str(write(tmp_path, short)), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "stochlstm run" in result.output and "evaluate.yaml" in result.output
+    wrong = write(tmp_path, short.replace("input_size: 2", "input_size: 3"), "wrong.yaml")
+    result = runner.invoke(app, ["train", str(wrong), "--out", str(tmp_path / "w")])
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "model.input_size" in result.output and "must be 2 for the adding task" in result.output
