@@ -64,7 +64,9 @@ class EvaluateSpec(Strict):
 class TrainSpec(Strict):
     """``train:`` training seeds (each: initialisation, data and gate noise),
     iterations of ``batch_size`` sequences, the optimizer, the validation and
-    checkpoint intervals (in iterations) and what the evaluation runs."""
+    checkpoint intervals (in iterations), which weights are kept (after the
+    last iteration, or at the validation record with the lowest loss) and
+    what the evaluation runs."""
 
     task: TaskSpec
     seeds: PositiveInt = 3
@@ -75,6 +77,7 @@ class TrainSpec(Strict):
     validation_examples: PositiveInt = 512
     validate_every: PositiveInt = 50
     checkpoint_every: PositiveInt = 100
+    keep: Literal["last", "best"] = "last"  # best: the lowest validation loss (early stopping)
     threads: PositiveInt = 1
     evaluate: EvaluateSpec = EvaluateSpec()
 

@@ -78,10 +78,7 @@ def evaluation_yaml(config, run_dir: Path) -> str:
     rules = list(dict.fromkeys(["deterministic", *train.evaluate.under]))
     data = {
         "name": f"{config.name}-evaluate",
-        "description": (
-            f"A model trained by stochlstm train ({config.name}) under each test-time rule, "
-            "on its training seed's test set."
-        ),
+        "description": f"A model trained by stochlstm train ({config.name}) on its test set.",
         "seeds": config.model_dump(mode="json")["seeds"],
         "root_seed": config.root_seed,
         "dtype": config.dtype,
@@ -97,15 +94,15 @@ def evaluation_yaml(config, run_dir: Path) -> str:
         "conditions": {rule: {} if rule == "deterministic" else {"gates": rule} for rule in rules},
         "output": {"figure_formats": list(config.output.figure_formats)},
     }
-    seed_note = (
-        " --set inputs.seed=2" if inputs.get("per_seed") else ""
-    )  # the test set is the training seed's
+    seed = " --set inputs.seed=<k>" if inputs.get("per_seed") else ""
+    path = Path(run_dir) / "evaluate.yaml"
     header = (
-        f"# Evaluates a model of the run directory of `stochlstm train` ({config.name}):\n"
-        f"#   stochlstm run evaluate.yaml      (arm {first_arm}, training seed 0)\n"
-        f"#   stochlstm run evaluate.yaml --set model.weights.file=weights/{first_arm}/seed-2.npz"
-        f"{seed_note}\n"
-        "# summary.csv's loss_window rows (t = the last step) are evaluation.csv's numbers.\n"
+        f"# One model of the run directory of `stochlstm train` ({config.name}) under each\n"
+        "# test-time rule, over the noise seeds; summary.csv's loss_window rows are that\n"
+        "# model's rows of evaluation.csv. The first arm's model of training seed 0:\n"
+        f"#   stochlstm run {path}\n"
+        "# another (paths relative to this file):\n"
+        f"#   stochlstm run {path} --set model.weights.file=weights/<arm>/seed-<k>.npz{seed}\n"
     )
     body = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)
     return header + body

@@ -15,7 +15,9 @@ measured under the arm's own rule as it is used at that point (bernoulli and
 concrete gates on the validation set's own fixed noise, concrete at the
 current temperature, zoneout's expectation), with the share of saturated
 gate probabilities (below 0.1 or above 0.9, the Gumbel-gate paper's
-measure) over the input, forget and output gates.
+measure) over the input, forget and output gates. With ``keep: best`` the
+weights of the record with the lowest validation loss travel in the state
+too (``best.*``) and are the ones written (early stopping).
 """
 
 from __future__ import annotations
@@ -30,7 +32,15 @@ from ..core.weights import init_uniform
 from .noise import TRAINING, VALIDATION, batch_seeds, batch_uniforms, data_generator, noise_root
 from .tasks import Batch, make_problem
 
-__all__ = ["TaskState", "TrainJob", "advance", "initial_state", "temperature_at"]
+__all__ = [
+    "TaskState",
+    "TrainJob",
+    "advance",
+    "initial_state",
+    "kept_iteration",
+    "model_arrays",
+    "temperature_at",
+]
 
 SATURATION = 0.1  # a gate probability below 0.1 or above 0.9 is saturated
 
@@ -58,6 +68,7 @@ class TrainJob:
     dtype: str
     threads: int
     series: np.ndarray | None = field(default=None, compare=False)  # a CSV forecast's
+    keep: str = "last"  # or "best": the weights of the lowest validation loss
 
 
 @dataclass
@@ -100,9 +111,26 @@ def initial_state(job: TrainJob) -> TaskState:
     return TaskState({k: np.asarray(v, dtype=dtype) for k, v in arrays.items()})
 
 
+BEST = "best."  # arrays of the best model so far (keep: best): its state dict, loss, iteration
+
+
 def model_arrays(state: TaskState) -> dict[str, np.ndarray]:
-    """The model's state dict (``lstm.*``, ``head.*``) of a task state."""
-    return {k: v for k, v in state.arrays.items() if not k.startswith("optimizer.")}
+    """The model's state dict (``lstm.*``, ``head.*``) of a task state: the kept
+    best one when training keeps the best (``best.*``), else the current one."""
+    best = {
+        k[len(BEST) :]: v
+        for k, v in state.arrays.items()
+        if k.startswith(BEST) and k not in (f"{BEST}loss", f"{BEST}iteration")
+    }
+    if best:
+        return best
+    return {k: v for k, v in state.arrays.items() if not k.startswith(("optimizer.", BEST))}
+
+
+def kept_iteration(state: TaskState) -> int:
+    """The iteration whose weights :func:`model_arrays` gives."""
+    kept = state.arrays.get(f"{BEST}iteration")
+    return state.iteration if kept is None else int(kept)
 
 
 def advance(job: TrainJob, state: TaskState, until: int) -> TaskState:
@@ -222,6 +250,8 @@ class _Trainer:
             loss, accuracy = self.loss(outputs, validation)
             probs = torch.cat([g.reshape(-1) for g in gates.values()])
             saturated = float(((probs < SATURATION) | (probs > 1 - SATURATION)).double().mean())
+        if job.keep == "best":
+            self.keep_if_best(iteration, float(loss))
         base = {
             "condition": job.condition_name,
             "train_seed": job.train_seed,
@@ -243,6 +273,17 @@ class _Trainer:
             }
         )
 
+    def keep_if_best(self, iteration: int, loss: float) -> None:
+        """Keep the model's weights when ``loss`` is the lowest validation loss yet."""
+        arrays = self.state.arrays
+        best = arrays.get(f"{BEST}loss")
+        if best is not None and not loss < float(best):
+            return
+        for name, parameter in self.model.named_parameters():
+            arrays[f"{BEST}{name}"] = parameter.detach().numpy().copy()
+        arrays[f"{BEST}loss"] = np.array(loss)
+        arrays[f"{BEST}iteration"] = np.array(iteration)
+
     def snapshot(self) -> TaskState:
         arrays = {
             name: parameter.detach().numpy().copy()
@@ -252,4 +293,5 @@ class _Trainer:
             for name, value in entries.items():
                 arrays[f"optimizer.{index}.{name}"] = value.detach().numpy().copy()
         state = self.state
+        arrays |= {k: v for k, v in state.arrays.items() if k.startswith(BEST)}
         return TaskState(arrays, state.iteration, list(state.rows), list(state.train_losses))

@@ -46,7 +46,7 @@ from ..experiment.run import RunInterrupted, RunOutcome, all_done, choose_work_d
 from ..experiment.task_forms import task_sizes
 from ..experiment.train_schema import training_problems
 from .evaluate import evaluate_model, evaluation_yaml, overrides_of
-from .loop import TaskState, TrainJob, advance, initial_state, model_arrays
+from .loop import TaskState, TrainJob, advance, initial_state, kept_iteration, model_arrays
 
 __all__ = ["PHASES", "TrainProgress", "train_experiment", "training_jobs"]
 
@@ -84,6 +84,7 @@ def training_jobs(config, series: np.ndarray | None = None) -> list[TrainJob]:
             dtype=config.dtype,
             threads=train.threads,
             series=series,
+            keep=train.keep,
         )
         for name, condition in config.build_conditions().items()
         for seed in range(train.seeds)
@@ -346,6 +347,10 @@ class _TrainingRun:
             path = self.work_dir / "weights" / job.condition_name / f"seed-{job.train_seed}.npz"
             written.append(_write_npz(path, model_arrays(state)))
         self.manifest["rows"] = {"training.csv": len(frame)}
+        self.manifest["kept_iteration"] = {
+            f"{job.condition_name}/seed-{job.train_seed}": kept_iteration(state)
+            for job, state in zip(self.jobs, states, strict=True)
+        }
         return written
 
     # ---------------------------------------------------------------- evaluate

@@ -152,7 +152,7 @@ def test_saved_weights_load_in_run_and_give_the_evaluation_loss(tmp_path):
     run_dir = train_experiment(write(tmp_path, SHORT), out=tmp_path / "results").path
     evaluation = pd.read_csv(run_dir / "evaluation.csv")
     header = (run_dir / "evaluate.yaml").read_text()
-    assert "stochlstm run evaluate.yaml --set model.weights.file=" in header
+    assert "evaluate.yaml --set model.weights.file=weights/<arm>/seed-<k>.npz" in header
     for condition, seed in [("deterministic", 0), ("bernoulli", 1)]:
         overrides = [
             f"model.weights.file=weights/{condition}/seed-{seed}.npz",

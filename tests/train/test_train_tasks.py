@@ -2,6 +2,7 @@
 write, and the deterministic test loss of evaluation.csv against torch's own
 nn.LSTM + nn.Linear on the saved weights and the same test data."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,7 @@ train:
   checkpoint_every: 3
 output: {{figures: false}}
 """
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "task.yaml"
     path.write_text(text)
     return train_experiment(path, out=tmp_path / "results").path
@@ -110,3 +112,28 @@ def test_an_epidemic_forecast_scores_each_seeds_outbreak_as_torch(tmp_path):
     row = deterministic_row(run_dir)
     np.testing.assert_allclose(row["loss_mean"], per_seed.mean(), rtol=1e-10)
     np.testing.assert_allclose(row["loss_sd"], per_seed.std(ddof=1), rtol=1e-8)
+
+
+@pytest.mark.slow
+def test_keep_best_writes_the_weights_of_the_lowest_validation_loss(tmp_path):
+    """Early stopping on the sunspot series (it overfits fast at this learning
+    rate): the kept weights are those a run stopped at that iteration writes."""
+    task = (
+        f"{{kind: forecast, csv: {{file: {SUNSPOTS}, column: SUNACTIVITY, "
+        "validation: 200, test: 250}}\n  optimizer: {kind: adam, lr: 0.05}"
+    )
+    best = run(tmp_path / "best", task + "\n  keep: best", 1, iterations=30)
+    manifest = json.loads((best / "manifest.json").read_text())
+    kept = manifest["kept_iteration"]["bernoulli/seed-0"]
+    training = pd.read_csv(best / "training.csv")
+    validation = training[
+        (training["split"] == "validation") & (training["condition"] == "bernoulli")
+    ]
+    assert kept == validation.loc[validation["loss"].idxmin(), "iteration"]
+    assert 0 < kept < 30  # the test means something: the loss went up again
+    stopped = run(tmp_path / "stopped", task, 1, iterations=kept)
+    name = Path("weights") / "bernoulli" / "seed-0.npz"
+    with np.load(best / name) as kept_weights, np.load(stopped / name) as stopped_weights:
+        assert sorted(kept_weights.files) == sorted(stopped_weights.files)
+        for key in kept_weights.files:
+            np.testing.assert_array_equal(kept_weights[key], stopped_weights[key])
