@@ -3,7 +3,8 @@
 - ``learning_curves``: validation loss over iterations, per arm: the median
   over training seeds as a line, their range (lowest to highest) as a band,
   and what a trivial prediction scores (adding: the target's mean, 1/6; copy:
-  a uniform guess, log of the symbols) as a dashed line;
+  a uniform guess, log of the symbols) as a dashed line; with ``keep: best``,
+  a dot where each model's kept weights were validated;
 - ``evaluation_matrix``: train condition x test-time rule, the test loss
   (mean over training seeds of each model's mean over the noise seeds; the
   median over training seeds below it);
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter
 
 from ..analysis.figures._style import BAND, DASHED_LINE, condition_colors, figure, legend, save
 from ..engine.statistics import student_t_975
@@ -66,7 +68,11 @@ def trivial_loss(task: dict | None) -> tuple[float, str] | None:
     return None
 
 
-def plot_learning_curves(training: pd.DataFrame, task: dict | None = None) -> Figure:
+def plot_learning_curves(
+    training: pd.DataFrame, task: dict | None = None, kept: dict[str, int] | None = None
+) -> Figure:
+    """``kept`` (``{"<condition>/seed-<k>": iteration}``, with ``keep: best``) marks
+    the validation record whose weights each model kept."""
     rows = training[training["split"] == "validation"]
     curves = (
         rows.groupby(["condition", "iteration"], sort=False)["loss"]
@@ -84,6 +90,15 @@ def plot_learning_curves(training: pd.DataFrame, task: dict | None = None) -> Fi
             ax.fill_between(x, part["min"], part["max"], color=colors[name], **BAND)
             (line,) = ax.plot(x, part["median"], color=colors[name], linewidth=1.8, label=name)
             handles.append(line)
+        if kept:
+            marks = rows.assign(model=rows["condition"] + "/seed-" + rows["train_seed"].astype(str))
+            marks = marks[marks["iteration"] == marks["model"].map(kept)]
+            for name in names:
+                part = marks[marks["condition"] == name]
+                ax.plot(part["iteration"], part["loss"], "o", color=colors[name], markersize=4)
+            handles.append(
+                (ax.plot([], [], "o", color="grey", markersize=4)[0], "weights kept (lowest loss)")
+            )
         trivial = trivial_loss(task)
         if trivial is not None:
             handles.append(ax.axhline(trivial[0], color="grey", label=trivial[1], **DASHED_LINE))
@@ -127,7 +142,10 @@ def plot_evaluation_matrix(evaluation: pd.DataFrame) -> Figure:
             f"Test loss: mean over {seeds} training seeds\n"
             f"(each model's mean over {noise:,} noise seeds and test examples)"
         )
-        fig.colorbar(image, ax=ax, label="test loss (log scale; lower is better)")
+        colorbar = fig.colorbar(image, ax=ax, label="test loss (log scale; lower is better)")
+        colorbar.ax.yaxis.set_major_formatter(FormatStrFormatter("%.2g"))
+        if values.max() < 10 * values.min():  # within a decade the minor ticks are labelled
+            colorbar.ax.yaxis.set_minor_formatter(FormatStrFormatter("%.2g"))
     return fig
 
 
@@ -170,7 +188,8 @@ def draw_training_figures(run_dir: Path, formats: Sequence[str] = ("png",)) -> l
     evaluation = pd.read_csv(run_dir / "evaluation.csv")
     gates = pd.read_csv(run_dir / "gates.csv")
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    curves = plot_learning_curves(training, manifest.get("task"))
+    kept = manifest.get("kept_iteration") if manifest.get("keep") == "best" else None
+    curves = plot_learning_curves(training, manifest.get("task"), kept)
     written = save(curves, folder, "learning_curves", formats)
     written += save(plot_evaluation_matrix(evaluation), folder, "evaluation_matrix", formats)
     written += save(plot_gate_histograms(gates), folder, "gate_histograms", formats)

@@ -203,6 +203,7 @@ class _TrainingRun:
                 "root_seed": config.root_seed,
             },
             train_seeds=config.train.seeds,
+            keep=config.train.keep,
             conditions={name: c.describe() for name, c in config.build_conditions().items()},
             task=config.train.task.model_dump(mode="json"),
             dtype=config.dtype,

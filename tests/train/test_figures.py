@@ -58,3 +58,20 @@ def test_gate_histograms_state_the_saturated_share():
     assert ax.get_title() == "trained c\n86% saturated"  # 6 of 7 in the end bins
     shares = ax.patches[2].get_data()[0]  # a stairs artist per gate, after the two shadings
     np.testing.assert_allclose(shares[[0, 10, 19]], [3 / 7, 1 / 7, 3 / 7])
+
+
+def test_learning_curves_mark_the_kept_weights():
+    training = pd.DataFrame(
+        {
+            "condition": "a",
+            "train_seed": [0, 0, 0, 1, 1, 1],
+            "iteration": [0, 5, 10] * 2,
+            "split": "validation",
+            "loss": [0.9, 0.2, 0.4, 0.8, 0.5, 0.3],
+        }
+    )
+    ax = plot_learning_curves(training, kept={"a/seed-0": 5, "a/seed-1": 10}).axes[0]
+    dots = [line for line in ax.lines if line.get_marker() == "o" and len(line.get_xdata())]
+    assert len(dots) == 1
+    np.testing.assert_array_equal(dots[0].get_xdata(), [5, 10])
+    np.testing.assert_array_equal(dots[0].get_ydata(), [0.2, 0.3])
