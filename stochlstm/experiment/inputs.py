@@ -11,6 +11,9 @@ on global state or on which other seeds run:
   ``Generator(PCG64(SeedSequence(seed, spawn_key=(s,))))``, so seed 7 alone and
   seed 7 inside a list of 10,000 get the same sequence.
 
+The ``adding`` and ``copy`` kinds are the learning tasks' examples
+(:func:`task_examples`), the test sets of ``stochlstm train``.
+
 :func:`make_inputs` builds the ``inputs`` block of an experiment file
 (:data:`~stochlstm.experiment.schema.InputsSpec`).
 """

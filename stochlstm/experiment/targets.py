@@ -8,7 +8,9 @@ seed): row ``t`` is the target of the step that consumed ``x_t``. ``shift:
 k`` makes row ``t`` the form's row ``t + k``: ``{kind: inputs, shift: 1}``
 is one-step-ahead forecasting (the target of step ``t`` is ``x_{t+1}``). The
 last ``k`` steps then have no target: ``n = T - k``, no ``loss`` is recorded
-there, and the loss window ends by step ``T - 1 - k``.
+there, and the loss window ends by step ``T - 1 - k``. ``{kind: task}`` gives
+the answers of ``adding`` / ``copy`` inputs (:mod:`stochlstm.experiment.tasks`),
+drawn with them; its window defaults to the steps the task scores.
 
 The encoding of a target (values, 0/1, class index: see
 :mod:`stochlstm.engine.loss`) follows from the loss and the readout:
