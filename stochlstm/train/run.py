@@ -35,7 +35,7 @@ import pandas as pd
 
 from ..experiment import rundir
 from ..experiment.checkpoint import CheckpointError
-from ..experiment.csv_inputs import InputError
+from ..experiment.csv_inputs import InputError, from_csv
 from ..experiment.forecasts import series_of
 from ..experiment.interrupts import deferred, stop_signals
 from ..experiment.load import load_experiment
@@ -113,10 +113,16 @@ def read_series(config) -> np.ndarray | None:
     try:
         series = series_of(csv)
     except InputError as error:
-        field = {"columns": "column", "normalize": "test"}.get(error.field, error.field)
-        raise ConfigError([source.problem(("train", "task", "csv", field), error.detail)]) from None
+        field, message = {"columns": "column"}.get(error.field, error.field), error.detail
+        if error.field == "normalize":  # the z-score's rows, 0..test: past the end
+            rows = len(from_csv(csv.file, [csv.column]))
+            field, message = "test", f"{csv.test} is past the end of the column ({rows} rows)"
+        raise ConfigError([source.problem(("train", "task", "csv", field), message)]) from None
     if len(series) <= csv.test:
-        message = f"{csv.test} leaves no row to test: the column has {len(series)} rows (0..{len(series) - 1})"
+        message = (
+            f"{csv.test} leaves no row to test: the column has {len(series)} rows "
+            f"(0..{len(series) - 1})"
+        )
         raise ConfigError([source.problem(("train", "task", "csv", "test"), message)])
     return series
 

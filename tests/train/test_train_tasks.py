@@ -137,3 +137,21 @@ def test_keep_best_writes_the_weights_of_the_lowest_validation_loss(tmp_path):
         assert sorted(kept_weights.files) == sorted(stopped_weights.files)
         for key in kept_weights.files:
             np.testing.assert_array_equal(kept_weights[key], stopped_weights[key])
+
+
+@pytest.mark.parametrize(
+    "fields, key, message",
+    [
+        ("column: SUNS, validation: 200, test: 250", "column", "'SUNS' not in sunspots.csv"),
+        ("column: SUNACTIVITY, validation: 200, test: 400", "test", "past the end of the column"),
+        ("column: SUNACTIVITY, validation: 200, test: 309", "test", "leaves no row to test"),
+    ],
+)
+def test_a_csv_forecast_that_cannot_be_read_is_one_line_naming_its_key(
+    tmp_path, fields, key, message
+):
+    from stochlstm.experiment.problems import ConfigError
+
+    task = f"{{kind: forecast, csv: {{file: {SUNSPOTS}, {fields}}}}}"
+    with pytest.raises(ConfigError, match=rf"train\.task\.csv\.{key}: .*{message}"):
+        run(tmp_path, task, 1)
