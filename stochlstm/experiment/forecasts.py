@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from .csv_inputs import from_csv
-from .tasks import Batch
+from .learning_tasks import Batch
 
 __all__ = ["EpidemicForecast", "SeriesForecast", "series_of", "sir_outbreaks"]
 

@@ -30,8 +30,8 @@ from pydantic import TypeAdapter, ValidationError
 from ..core.randomness import generator
 from .csv_inputs import InputError, from_csv
 from .forms import InputsSpec
+from .learning_tasks import task_example
 from .problems import format_path, pydantic_problem
-from .tasks import task_example
 
 __all__ = [
     "InputError",
@@ -267,7 +267,7 @@ def sir_epidemic(
 def task_examples(spec, run_seeds: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Examples of the adding or copy task of an ``inputs: {kind: adding}`` or
     ``{kind: copy}`` block, and their targets at every step
-    (:meth:`~stochlstm.experiment.tasks.Batch.full_targets`): ``(T, X)`` and
+    (:meth:`~stochlstm.experiment.learning_tasks.Batch.full_targets`): ``(T, X)`` and
     ``(T, W)`` from the generator of the input's ``seed``, or with ``run_seeds``
     ``(T, B, X)`` and ``(T, B, W)``, run seed ``s``'s example from its own
     generator (:func:`input_generator`), as ``stochlstm train`` draws a test set."""

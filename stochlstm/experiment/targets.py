@@ -9,7 +9,7 @@ k`` makes row ``t`` the form's row ``t + k``: ``{kind: inputs, shift: 1}``
 is one-step-ahead forecasting (the target of step ``t`` is ``x_{t+1}``). The
 last ``k`` steps then have no target: ``n = T - k``, no ``loss`` is recorded
 there, and the loss window ends by step ``T - 1 - k``. ``{kind: task}`` gives
-the answers of ``adding`` / ``copy`` inputs (:mod:`stochlstm.experiment.tasks`),
+the answers of ``adding`` / ``copy`` inputs (:mod:`stochlstm.experiment.learning_tasks`),
 drawn with them; its window defaults to the steps the task scores.
 
 The encoding of a target (values, 0/1, class index: see

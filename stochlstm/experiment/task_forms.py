@@ -2,7 +2,7 @@
 block's ``task`` (:mod:`stochlstm.experiment.train_schema`) and the ``inputs``
 kinds ``adding`` and ``copy``, which give ``stochlstm run`` a task's examples
 (with ``targets: {kind: task}``, their answers). Making the sequences is
-:mod:`stochlstm.experiment.tasks`.
+:mod:`stochlstm.experiment.learning_tasks`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The problem a train block's ``task`` names: what draws its batches.
 
 The sequences are made in the experiment layer, in numpy
-(:mod:`stochlstm.experiment.tasks`: adding, copy;
+(:mod:`stochlstm.experiment.learning_tasks`: adding, copy;
 :mod:`stochlstm.experiment.forecasts`: one-step forecasting), so that an
 experiment file's inputs can be a trained model's test set.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..experiment.forecasts import EpidemicForecast, SeriesForecast
-from ..experiment.tasks import AddingProblem, Batch, CopyProblem
+from ..experiment.learning_tasks import AddingProblem, Batch, CopyProblem
 
 __all__ = ["Batch", "make_problem"]
 

@@ -178,8 +178,8 @@ def test_evaluate_yaml_scores_the_adding_test_set_by_hand(tmp_path):
     from stochlstm.core.cell import unroll
     from stochlstm.core.weights import init_uniform
     from stochlstm.experiment.inputs import input_generator
+    from stochlstm.experiment.learning_tasks import task_example
     from stochlstm.experiment.load import load_experiment
-    from stochlstm.experiment.tasks import task_example
     from stochlstm.train.evaluate import evaluate_model
 
     weights = init_uniform(2, 3, seed=4, output_size=1)

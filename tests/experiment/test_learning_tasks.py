@@ -7,11 +7,11 @@ import pytest
 
 from stochlstm.experiment.forecasts import SeriesForecast, series_of, sir_outbreaks
 from stochlstm.experiment.inputs import input_generator, make_inputs, simulate_sir
+from stochlstm.experiment.learning_tasks import AddingProblem, CopyProblem, task_example
 from stochlstm.experiment.load import parse_experiment
 from stochlstm.experiment.plan import plan_run
 from stochlstm.experiment.problems import ConfigError
 from stochlstm.experiment.task_forms import AddingTask, CopyTask, ForecastTask
-from stochlstm.experiment.tasks import AddingProblem, CopyProblem, task_example
 
 SUNSPOTS = "experiments/data/sunspots.csv"
 
