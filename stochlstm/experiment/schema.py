@@ -25,7 +25,7 @@ from pydantic import AfterValidator, BaseModel, Field, PrivateAttr, create_model
 from ..core.conditions import Condition
 from ..core.errors import FieldError
 from ..core.gates import GATE_RULES, GateRule
-from ..core.names import CELL_QUANTITIES, DERIVED_QUANTITIES
+from ..core.names import CELL_QUANTITIES, DERIVED_QUANTITIES, DERIVED_SOURCES
 from . import yaml_dialect
 from .fields import (
     NonNegativeInt,
@@ -154,7 +154,11 @@ def _derived_name(name: str) -> str:
 
 class RecordSpec(Strict):
     """What trajectories keep (summaries always use every seed and step), and
-    which derived quantities the summary has (each for the conditions it applies to)."""
+    which derived quantities the summary has (each for the conditions it applies
+    to): ``auto``, the default, those formed from recorded quantities only
+    (:data:`~stochlstm.core.names.DERIVED_SOURCES`: ``dev_c`` and ``div_c`` with
+    ``c``, ``retention`` with ``f``, ``sat_i`` with ``p_i``, ``flip_i`` with
+    ``i`` and ``p_i``, ...)."""
 
     quantities: one_of(
         f"expected all or a list of quantities from: {', '.join(CELL_QUANTITIES)}",
@@ -174,12 +178,13 @@ class RecordSpec(Strict):
     ) = "all"
     initial_state: bool = False
     derived: one_of(
-        f"expected all, none or a list of derived quantities from: {', '.join(DERIVED_QUANTITIES)}",
-        string=Literal["all", "none"],
+        "expected auto, all, none or a list of derived quantities from: "
+        + ", ".join(DERIVED_QUANTITIES),
+        string=Literal["auto", "all", "none"],
         list=Annotated[
             list[Annotated[str, AfterValidator(_derived_name)]], Field(min_length=1), UniqueList
         ],
-    ) = "all"
+    ) = "auto"
 
 
 class OutputSpec(Strict):
@@ -311,9 +316,13 @@ class ExperimentConfig(Strict):
         return list(self.record.quantities)
 
     def recorded_derived(self) -> list[str]:
-        """The derived quantities the summary has, in its order."""
+        """The derived quantities the summary has, in its order; ``auto``: those
+        whose source quantities are all recorded."""
         chosen = self.record.derived
-        if isinstance(chosen, str):
+        if chosen == "auto":
+            recorded = set(self.recorded_quantities())
+            chosen = [n for n, sources in DERIVED_SOURCES.items() if recorded.issuperset(sources)]
+        elif isinstance(chosen, str):
             chosen = DERIVED_QUANTITIES if chosen == "all" else ()
         return [name for name in DERIVED_QUANTITIES if name in chosen]
 
