@@ -7,11 +7,10 @@ from __future__ import annotations
 import html
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import quote
-
-import pandas as pd
 
 from ..experiment.rundir import atomic_path
 from .metrics import METRICS
@@ -94,6 +93,14 @@ def _facts(run: Run) -> list[tuple[str, str]]:
     return facts
 
 
+def _glossary(shown) -> list[str]:
+    """The metrics ``shown``, and those their meanings name, in the metrics' order."""
+    names = set(shown)
+    for metric in list(names):
+        names.update(m for m in METRICS if re.search(rf"\b{m}\b", METRICS[metric]))
+    return [m for m in METRICS if m in names]
+
+
 def _figure_files(run: Run) -> list[Path]:
     """The figures to show: the PNGs in ``figures/``, else the SVGs, else the PDFs."""
     for suffix in ("png", "svg", "pdf"):
@@ -168,11 +175,12 @@ def write_report(
         parts.append(grid.to_html(border=0, classes="comparison"))
         parts.append(
             "<p><small>Each cell is <code>value [95% CI]</code> from metrics.csv, under the "
-            "same <code>metric</code> and <code>quantity</code>; a value without brackets is "
-            "exact (every seed gave it), – means none.</small></p>"
+            "same <code>metric</code> and <code>quantity</code>; a value without brackets has "
+            "no CI (a share of cells) or is exact (every seed gave it); – means none."
+            "</small></p>"
         )
         parts.append('<dl class="glossary">')
-        for metric in pd.unique(grid.index.get_level_values("metric")):
+        for metric in _glossary(grid.index.get_level_values("metric")):
             parts.append(f"<dt>{_text(metric)}</dt><dd>{_text(METRICS[metric])}</dd>")
         parts.append("</dl>")
 
