@@ -141,8 +141,8 @@ def run(
         bool | None,
         typer.Option(
             "--figures/--no-figures",
-            help="Draw figures, metrics and the report at the end "
-            "(default: the file's output.figures).",
+            help="Draw the figures at the end; metrics.csv and report.html are written "
+            "either way (default: the file's output.figures).",
         ),
     ] = None,
     executor: Annotated[
@@ -326,7 +326,9 @@ def analyze(run_dir: RunDir, no_verify: NoVerify = False) -> None:
     with _user_errors():
         run = load_run(run_dir, verify=not no_verify)
         metrics = pipeline.analyze(run)
-    out.print(comparison_text(metrics, run.baseline, sweep=run.sweep_columns), markup=False)
+    width = out.width if out.is_terminal else 100_000  # wrapped on a terminal only
+    table = comparison_text(metrics, run.baseline, sweep=run.sweep_columns, width=width)
+    out.print(table, markup=False)
     out.print(f"wrote {run_dir / 'metrics.csv'} ({len(metrics):,} rows)")
 
 
@@ -342,7 +344,7 @@ def plot(
     ] = None,
     no_verify: NoVerify = False,
 ) -> None:
-    """Draw the comparison figures of a run into RUN_DIR/figures/."""
+    """Draw the comparison figures of a run into RUN_DIR/figures/ (report.html links them)."""
     unknown = [f for f in formats or () if f not in FIGURE_FORMATS]
     if unknown:
         _fail(
@@ -355,6 +357,14 @@ def plot(
         paths = pipeline.draw_run_figures(run, formats=chosen)
     for path in paths:
         out.print(f"wrote {path}")
+
+
+@app.command()
+def report(run_dir: RunDir, no_verify: NoVerify = False) -> None:
+    """Rebuild RUN_DIR/report.html from the run's tables, metrics and figures."""
+    with _user_errors():
+        path = pipeline.write_run_report(run_dir, verify=not no_verify)
+    out.print(f"wrote {path}")
 
 
 @app.command()

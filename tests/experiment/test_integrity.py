@@ -28,7 +28,7 @@ from stochlstm.experiment import tables
 from stochlstm.experiment.checkpoint import CHECKPOINT, CheckpointError
 from stochlstm.experiment.lock import RunLock
 from stochlstm.experiment.run import RunInterrupted
-from stochlstm.experiment.rundir import OutputError, RunDirectoryError
+from stochlstm.experiment.rundir import OutputError, RunDirectoryError, file_sha256
 
 EXPERIMENT = """\
 name: tiny
@@ -244,10 +244,24 @@ def test_resume_of_a_complete_run_has_nothing_to_do(tmp_path, experiment):
 
 
 def test_resume_with_figures_after_a_run_without_them_draws_them(tmp_path, experiment):
-    run_experiment(experiment, out=tmp_path)
+    first = run_experiment(experiment, out=tmp_path)
+    run_dir = tmp_path / "tiny"
+    assert first.manifest["phases"] == {
+        "simulate": "done",
+        "tables": "done",
+        "metrics": "done",
+        "report": "done",
+    }
+    assert "No figures were drawn" in (run_dir / "report.html").read_text()
+    metrics = (run_dir / "metrics.csv").read_bytes()
     outcome = run_experiment(experiment, out=tmp_path, resume=True, figures=True)
+    assert outcome.manifest["phases"]["figures"] == "done"
     assert outcome.manifest["phases"]["report"] == "done"
-    assert (tmp_path / "tiny" / "report.html").exists()
+    page = (run_dir / "report.html").read_text()  # brought up to date with the figures
+    assert "No figures were drawn" not in page and 'src="figures/divergence.png"' in page
+    assert (run_dir / "metrics.csv").read_bytes() == metrics
+    assert outcome.manifest["checksums"]["report.html"] == file_sha256(run_dir / "report.html")
+    load_run(run_dir)  # every checksum matches
 
 
 # ---------------------------------------------------------------- --force, interrupted
@@ -379,8 +393,6 @@ def test_analyze_and_plot_keep_the_checksums_true(tmp_path, experiment):
     checksums = manifest(run_dir)["checksums"]
     for path in [run_dir / "metrics.csv", *written]:
         name = str(path.relative_to(run_dir))
-        from stochlstm.experiment.rundir import file_sha256
-
         assert checksums[name] == file_sha256(path)
     load_run(run_dir)
 

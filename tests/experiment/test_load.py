@@ -763,17 +763,36 @@ def test_resolved_yaml_fills_defaults_and_loads_from_elsewhere(tmp_path):
 # ---------------------------------------------------------------- record.derived
 
 
-def test_record_derived_all_none_or_a_list(tmp_path):
+def test_record_derived_auto_all_none_or_a_list(tmp_path):
     config = load_experiment(write(tmp_path, MINIMAL))
-    assert config.record.derived == "all"
-    assert config.recorded_derived() == list(DERIVED_QUANTITIES)
-    assert "derived: all" in config.to_resolved_yaml()
+    assert config.record.derived == "auto"
+    assert config.recorded_derived() == list(DERIVED_QUANTITIES)  # every quantity recorded
+    assert "derived: auto" in config.to_resolved_yaml()
+    every = load_experiment(write(tmp_path, MINIMAL), ["record.derived=all"])
+    assert every.recorded_derived() == list(DERIVED_QUANTITIES)
     none = load_experiment(write(tmp_path, MINIMAL), ["record.derived=none"])
     assert none.recorded_derived() == []
     text = MINIMAL + "record:\n  derived: [sat_o, dev_c, div_h]\n"
     chosen = load_experiment(write(tmp_path, text))
     assert chosen.recorded_derived() == ["dev_c", "div_h", "sat_o"]  # in the summary's order
     assert parse_experiment(chosen.to_resolved_yaml()) == chosen
+
+
+@pytest.mark.parametrize(
+    "quantities,derived",
+    [
+        ("[c, h]", ["dev_c", "dev_h", "div_c", "div_h"]),
+        ("[h]", ["dev_h", "div_h"]),
+        ("[p_f, f, c]", ["dev_c", "div_c", "retention", "retention_theory", "sat_f", "flip_f"]),
+        ("[i, p_o]", ["sat_o"]),  # flip_i needs p_i too, flip_o needs o
+        ("[g]", []),
+    ],
+)
+def test_record_derived_auto_keeps_those_formed_from_recorded_quantities(
+    tmp_path, quantities, derived
+):
+    config = load_experiment(write(tmp_path, MINIMAL), [f"record.quantities={quantities}"])
+    assert config.recorded_derived() == derived
 
 
 @pytest.mark.parametrize(
@@ -787,7 +806,7 @@ def test_record_derived_all_none_or_a_list(tmp_path):
             "loss, loss_window, dev_loss_window",
         ),
         ("[sat_i, sat_i]", "record.derived", "listed more than once: sat_i"),
-        ("some", "record.derived", "expected 'all' or 'none', got the string 'some'"),
+        ("some", "record.derived", "expected 'auto', 'all' or 'none', got the string 'some'"),
         ("[]", "record.derived", "expected at least 1 item(s), got 0"),
     ],
 )
