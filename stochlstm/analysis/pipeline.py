@@ -105,16 +105,23 @@ def draw_run_figures(
     *,
     allow_incomplete: bool = False,
     verify: bool = True,
+    units: Sequence[int] | None = None,
+    conditions: Sequence[str] | None = None,
+    steps: tuple[int | None, int | None] | None = None,
 ) -> list[Path]:
     """:func:`~stochlstm.analysis.figures.draw_figures` for a run directory,
-    recorded in its manifest; problems raise :class:`~stochlstm.analysis.run.RunError`."""
+    recorded in its manifest; ``units``, ``conditions`` and ``steps``
+    (``(start, stop)``, inclusive) choose what is drawn. Problems, a choice the
+    run cannot honour among them, raise :class:`~stochlstm.analysis.run.RunError`
+    before anything is written."""
     run = (
         path
         if isinstance(path, Run)
         else load_run(path, allow_incomplete=allow_incomplete, verify=verify)
     )
     with RunLock(run.path):
-        return _record(run.path, _draw(run, formats))
+        written = _draw(run, formats, units=units, conditions=conditions, steps=steps)
+        return _record(run.path, written)
 
 
 def analyze_and_draw(
@@ -141,11 +148,11 @@ def _write_metrics(run: Run) -> Path:
     return path
 
 
-def _draw(run: Run, formats: Sequence[str]) -> list[Path]:
+def _draw(run: Run, formats: Sequence[str], **choice) -> list[Path]:
     from . import figures
 
     try:
-        return figures.draw_figures(run, formats=tuple(formats))
+        return figures.draw_figures(run, formats=tuple(formats), **choice)
     except ValueError as error:
         raise RunError(f"{run.path}: cannot draw the figures ({error})") from None
 
