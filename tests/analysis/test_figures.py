@@ -14,6 +14,7 @@ from stochlstm.analysis.figures import (
     plot_survival,
     plot_trajectories,
 )
+from stochlstm.analysis.figures.gates import share_outside_ci
 from stochlstm.analysis.metrics import compute_metrics
 from stochlstm.analysis.run import load_run
 from tests.summary_reference import (
@@ -220,7 +221,10 @@ def test_final_states_draw_the_summary_over_all_seeds_and_the_recorded_paths(sma
             spread = by_label(ax, f"_sd {condition}").get_segments()
             np.testing.assert_allclose(
                 [s[:, 1] for s in spread],
-                np.c_[cells["mean"] - cells["sd"], cells["mean"] + cells["sd"]],
+                np.c_[
+                    np.maximum(cells["mean"] - cells["sd"], cells["min"]),
+                    np.minimum(cells["mean"] + cells["sd"], cells["max"]),
+                ],
             )
             ci = by_label(ax, f"_ci {condition}").get_segments()
             np.testing.assert_allclose([s[:, 1] for s in ci], cells[["ci_low", "ci_high"]])
@@ -475,3 +479,27 @@ def test_final_states_jitter_comes_from_the_generator_given(small):
     other = offsets(rng=np.random.Generator(np.random.PCG64(1)))
     np.testing.assert_array_equal(other[:, 1], offsets()[:, 1])  # same values
     assert not np.array_equal(other[:, 0], offsets()[:, 0])  # spread otherwise
+
+
+def test_gate_share_outside_the_ci_counts_a_gate_every_seed_agrees_on_as_resolved():
+    """p = 1 - 3e-10 fires at all 2,000 seeds: the realised rate 1 differs from p by
+    3e-10, far inside the 3/n a rate seen at every seed is known to; a rate of
+    0.9 against p = 0.5 is far outside."""
+    cells = []
+    for unit, (p, rate, sd) in enumerate([(1 - 3e-10, 1.0, 0.0), (0.5, 0.9, 0.3)]):
+        for quantity, mean, spread in (("p_i", p, 0.0), ("i", rate, sd)):
+            half = 1.96 * spread / np.sqrt(2000)
+            cells.append(
+                dict(
+                    quantity=quantity,
+                    t=0,
+                    unit=unit,
+                    n=2000,
+                    mean=mean,
+                    sd=spread,
+                    ci_low=mean - half,
+                    ci_high=mean + half,
+                )
+            )
+    rows = pd.DataFrame(cells)
+    assert share_outside_ci(rows, "i") == 0.5  # the second unit only

@@ -31,6 +31,7 @@ from ._style import (
     figure,
     integer_steps,
     legend,
+    nested_widths,
     title,
 )
 
@@ -65,12 +66,16 @@ def plot_divergence(
     )
     if not shown:
         raise ValueError("plot_divergence: none of the conditions asked for has divergence rows")
+    # conditions whose lines coincide (c under bernoulli and forget-only bernoulli
+    # gates) stay visible: the first drawn is the widest
+    drawn = list(dict.fromkeys(arm.condition for arm in shown))
+    widths = dict(zip(drawn, nested_widths(len(drawn)), strict=True))
     size = (4.8 * len(quantities) + 0.4, 3.9)
     with figure(1, len(quantities), size, sharex=True) as (fig, axes):
         for ax, quantity in zip(axes[0], quantities, strict=True):
             mine = rows[rows["quantity"] == quantity]
             for arm in shown:
-                line = dict(color=arm.color, label=arm.label, **MEAN_LINE)
+                line = dict(color=arm.color, label=arm.label, linewidth=widths[arm.condition])
                 curve(
                     ax, arm_rows(mine, arm).sort_values("t"), "value", f"_band {arm.label}", **line
                 )

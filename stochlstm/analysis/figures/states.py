@@ -213,7 +213,8 @@ def plot_final_states(
 ) -> Figure:
     """The state at step ``t`` (default: the last recorded) over *all* seeds, per
     unit and stochastic condition, from the summary: the mean (dot), ± 1 sd
-    (thin bar) and the 95% CI of the mean (thick bar); the recorded sample
+    (thin bar, cut at the smallest and largest value of any seed) and the 95%
+    CI of the mean (thick bar); the recorded sample
     paths of ``trajectories`` as faint points beside them, their number named;
     the baseline's value as a black dashed bar over each unit.
 
@@ -257,10 +258,10 @@ def plot_final_states(
                 mine = cells[cells["condition"] == condition]
                 x = mine["unit"].map(positions).to_numpy(dtype=float) + _dodge(j, len(stochastic))
                 mean, sd = mine["mean"].to_numpy(), mine["sd"].fillna(0).to_numpy()
+                low = np.maximum(mean - sd, mine["min"].to_numpy())  # no seed went beyond
+                high = np.minimum(mean + sd, mine["max"].to_numpy())
                 color = colors[condition]
-                ax.vlines(
-                    x, mean - sd, mean + sd, color=color, linewidth=1.1, label=f"_sd {condition}"
-                )
+                ax.vlines(x, low, high, color=color, linewidth=1.1, label=f"_sd {condition}")
                 ax.vlines(
                     x,
                     mine["ci_low"],
@@ -303,7 +304,7 @@ def plot_final_states(
         grey = dict(color="0.45")
         handles += [
             Line2D([], [], marker="o", linestyle="", label=f"mean over {n_seeds} seeds", **grey),
-            Line2D([], [], linewidth=1.1, label="± 1 sd over seeds", **grey),
+            Line2D([], [], linewidth=1.1, label="± 1 sd over seeds (within min–max)", **grey),
             Line2D([], [], linewidth=4.5, label="95% CI of the mean", **grey),
         ]
         if sample is not None and not sample.empty:
