@@ -101,6 +101,7 @@ def test_draw_figures_draws_the_units_conditions_and_steps_chosen(run_dir, drawn
         "c, unit 0",
         "h, unit 0",
     ]
+    assert "units 2, 0 of 3 shown" in trajectories.get_suptitle()
     labels = line_labels(trajectories)
     assert {"deterministic", "bernoulli: mean"} <= labels
     assert not [label for label in labels if "forget-bernoulli" in label]
@@ -120,6 +121,13 @@ def test_choosing_only_the_deterministic_condition_skips_the_comparisons(run_dir
     draw_figures(run_dir, formats=("png",), conditions=["deterministic"])
     assert list(drawn) == ["trajectories", "final_states", "survival"]
     assert line_labels(drawn["trajectories"]) == {"deterministic"}
+
+
+def test_leaving_the_deterministic_condition_out_leaves_its_line_out(run_dir, drawn):
+    draw_figures(run_dir, formats=("png",), conditions=["bernoulli"])
+    assert "deterministic" not in line_labels(drawn["trajectories"])
+    assert [ax.get_title() for ax in drawn["survival"].axes] == ["bernoulli"]
+    assert "deterministic" not in line_labels(drawn["survival"])
 
 
 def test_a_condition_whose_gates_are_not_sampled_gets_no_gate_figure(tmp_path, drawn):

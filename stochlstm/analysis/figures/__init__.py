@@ -99,8 +99,8 @@ def draw_figures(
         suffix = "__" + "_".join(f"{key}={v}" for key, v in point.items()) if point else ""
         shared = dict(baseline=baseline, units=units, hidden_size=config.model.hidden_size)
         part = select(summary, point, SUMMARY_KEYS, "draw_figures")
-        if units is not None:  # a unit chosen that this point has not (a smaller hidden size)
-            part = part[part["unit"].isin(units) | (part["unit"] < 0)]
+        if units is not None and not part["unit"].isin(units).any():
+            continue  # a point without the units chosen (a smaller hidden size)
         if part["quantity"].isin(["c", "h"]).any():
             fig = plot_trajectories(part, trajectories, conditions=drawn, sweep=point, **shared)
             written += save(fig, folder, f"trajectories{suffix}", formats)

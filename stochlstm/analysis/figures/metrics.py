@@ -182,9 +182,7 @@ def plot_survival(
                 fontsize="small",
                 color="0.35",
             )
-            ax.set_title(
-                panel if panel == baseline or baseline is None else f"{panel} vs {baseline}"
-            )
+            ax.set_title(f"{panel} vs {baseline}" if references and panel != baseline else panel)
             integer_steps(ax)
         for ax in axes.flat[len(panels) :]:
             ax.set_visible(False)
