@@ -9,6 +9,7 @@ import yaml
 from matplotlib.colors import to_rgb
 
 from stochlstm import Condition
+from stochlstm.analysis import figures
 from stochlstm.analysis.figures import draw_figures, plot_divergence, plot_survival
 from stochlstm.analysis.figures._arms import ramp, varying_columns
 from stochlstm.analysis.metrics import compute_metrics
@@ -107,7 +108,15 @@ def test_a_ramp_is_ordered_light_to_dark_in_the_colour_given():
     assert ramp("tab:green", 1) == [to_rgb("tab:green")]
 
 
-def test_draw_figures_writes_an_unchanged_gate_figure_once(tmp_path, temperature_sweep):
+def test_draw_figures_writes_an_unchanged_gate_figure_once(
+    tmp_path, temperature_sweep, monkeypatch
+):
+    # the figures are made but not rendered to files (the names are what matters)
+    monkeypatch.setattr(
+        figures,
+        "save",
+        lambda fig, folder, stem, formats: [folder / f"{stem}.{f}" for f in formats],
+    )
     summary, trajectories, _ = temperature_sweep
     run_dir = write_run_dir(
         tmp_path / "sweep",
