@@ -250,7 +250,7 @@ def plot_final_states(
     positions = {unit: k for k, unit in enumerate(shown)}
     slot = 0.8 / max(1, len(stochastic))
 
-    width = max(9.0, 0.55 * len(shown) * max(1, len(stochastic)) + 2.5)
+    width = min(16.0, max(9.0, 0.5 * len(shown) * max(1, len(stochastic)) + 2.5))
     with figure(len(quantities), 1, (width, 2.9 * len(quantities) + 1.5)) as (fig, axes):
         for ax, quantity in zip(axes[:, 0], quantities, strict=True):
             cells = frame[frame["quantity"] == quantity]
