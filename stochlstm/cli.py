@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .analysis import pipeline
 from .analysis.run import RunError, load_run
+from .analysis.selection import parse_conditions, parse_steps, parse_units
 from .analysis.table import comparison_text
 from .analysis.worked_example import worked_example
 from .experiment.checkpoint import CheckpointError
@@ -342,6 +343,32 @@ def plot(
             help="png, pdf or svg (repeatable; default: the experiment's output.figure_formats).",
         ),
     ] = None,
+    units: Annotated[
+        str | None,
+        typer.Option(
+            "--units",
+            help="Units drawn in the per-unit figures, e.g. 0,3,5 "
+            "(default: the recorded units farthest from the deterministic path).",
+            metavar="LIST",
+        ),
+    ] = None,
+    conditions: Annotated[
+        str | None,
+        typer.Option(
+            "--conditions",
+            help="Conditions drawn, e.g. deterministic,bernoulli (default: all).",
+            metavar="LIST",
+        ),
+    ] = None,
+    steps: Annotated[
+        str | None,
+        typer.Option(
+            "--steps",
+            help="Steps drawn, START:STOP with both included, e.g. 0:50, 100: or :50 "
+            "(default: all recorded; the final-state figure shows the last step drawn).",
+            metavar="START:STOP",
+        ),
+    ] = None,
     no_verify: NoVerify = False,
 ) -> None:
     """Draw the comparison figures of a run into RUN_DIR/figures/ (report.html links them)."""
@@ -351,10 +378,18 @@ def plot(
             f"--format {unknown[0]}: not a figure format; choose from {', '.join(FIGURE_FORMATS)}",
             code=EXIT_BAD_INPUT,
         )
+    try:
+        choice = dict(
+            units=None if units is None else parse_units(units),
+            conditions=None if conditions is None else parse_conditions(conditions),
+            steps=None if steps is None else parse_steps(steps),
+        )
+    except ValueError as error:
+        _fail(f"--{error}", code=EXIT_BAD_INPUT)
     with _user_errors():
         run = load_run(run_dir, verify=not no_verify)
         chosen = tuple(formats or run.config.output.figure_formats)
-        paths = pipeline.draw_run_figures(run, formats=chosen)
+        paths = pipeline.draw_run_figures(run, formats=chosen, **choice)
     for path in paths:
         out.print(f"wrote {path}")
 

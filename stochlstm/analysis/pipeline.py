@@ -116,14 +116,19 @@ def draw_run_figures(
     *,
     allow_incomplete: bool = False,
     verify: bool = True,
+    units: Sequence[int] | None = None,
+    conditions: Sequence[str] | None = None,
+    steps: tuple[int | None, int | None] | None = None,
 ) -> list[Path]:
     """:func:`~stochlstm.analysis.figures.draw_figures` for a run directory, and
     report.html, when there is one, brought up to date to link them; recorded in
-    its manifest. Returns the files written; problems raise
-    :class:`~stochlstm.analysis.run.RunError`."""
+    its manifest. ``units``, ``conditions`` and ``steps`` (``(start, stop)``,
+    inclusive) choose what is drawn. Returns the files written; problems, a
+    choice the run cannot honour among them, raise
+    :class:`~stochlstm.analysis.run.RunError` before anything is written."""
     run = _open(path, allow_incomplete, verify)
     with RunLock(run.path):
-        written = list(_draw(run, formats))
+        written = list(_draw(run, formats, units=units, conditions=conditions, steps=steps))
         if (run.path / "report.html").exists():
             written.append(_write_report(run))
         return _record(run.path, written)
@@ -172,11 +177,11 @@ def _write_metrics(run: Run) -> Path:
     return path
 
 
-def _draw(run: Run, formats: Sequence[str]) -> list[Path]:
+def _draw(run: Run, formats: Sequence[str], **choice) -> list[Path]:
     from . import figures
 
     try:
-        return figures.draw_figures(run, formats=tuple(formats))
+        return figures.draw_figures(run, formats=tuple(formats), **choice)
     except ValueError as error:
         raise RunError(f"{run.path}: cannot draw the figures ({error})") from None
 
