@@ -162,7 +162,7 @@ def run(
             out.print(describe_execution(config, jobs, threads, executor, plan=planned))
         return
     started = time.time()
-    with _progress() as report, _user_errors():
+    with _user_errors(), _progress() as report:  # the error after the rows
         outcome = pipeline.run_experiment(
             experiment,
             overrides=set_ or [],
