@@ -22,6 +22,7 @@ from .experiment.executors import ExecutorError
 from .experiment.load import load_experiment
 from .experiment.plan import describe_execution, plan_run
 from .experiment.problems import ConfigError
+from .experiment.progress_display import show_progress
 from .experiment.run import RunInterrupted
 from .experiment.rundir import OutputError, RunDirectoryError
 from .train.run import train_experiment
@@ -158,11 +159,12 @@ def run(
     if plan:
         with _user_errors():
             config = load_experiment(experiment, overrides=set_ or [])
-            out.print(plan_run(config).describe())
-            out.print(describe_execution(config, jobs, threads, executor))
+            planned = plan_run(config)
+            out.print(planned.describe())
+            out.print(describe_execution(config, jobs, threads, executor, plan=planned))
         return
     started = time.time()
-    with _progress() as report, _user_errors():
+    with _user_errors(), _progress() as report:  # the error after the rows
         outcome = pipeline.run_experiment(
             experiment,
             overrides=set_ or [],
@@ -200,27 +202,13 @@ def _print_outcome(outcome, seconds: float) -> None:
 
 @contextmanager
 def _progress():
-    """A rich progress bar on a terminal, yielding its callback; None otherwise."""
+    """The run's phases on stderr as they happen (seeds, rate and time left
+    while simulating; they stay, with the time each took), on a terminal
+    only: yields the callback, or None."""
     if not err.is_terminal:
         yield None
         return
-    columns = (
-        TextColumn("simulating"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("tasks"),
-        TextColumn("{task.fields[seeds]:,} seeds"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=err, transient=True) as bar:
-        task = None
-
-        def report(done: int, total: int, seeds: int) -> None:
-            nonlocal task
-            if task is None:
-                task = bar.add_task("run", total=total, seeds=seeds)
-            bar.update(task, completed=done, seeds=seeds)
-
+    with show_progress(err) as report:
         yield report
 
 
@@ -314,6 +302,7 @@ def validate(
         planned = plan_run(config)
     if plan:
         out.print(planned.describe())
+        out.print(describe_execution(config, plan=planned))
     seeds = planned.seeds
     out.print(
         f"[green]ok[/]: {experiment} is valid: experiment {config.name!r}, {len(seeds)} seeds, "

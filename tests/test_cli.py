@@ -86,6 +86,30 @@ def test_threads_option_and_setting(tmp_path, experiment):
     assert "execution.threads: must be >= 1, got 0" in result.output
 
 
+def test_plan_says_when_worker_processes_would_idle_and_what_to_change(experiment):
+    """40 seeds is one task: with 2 processes one idles; 600 seeds can be split
+    into 2 tasks with the batch size the note names (checked by planning it)."""
+    result = invoke("run", experiment, "--plan", "--jobs", "2")
+    assert "1 task(s) for 2 worker processes: 1 would idle" in result.output, result.output
+    assert "--jobs 1" in result.output and "batch_size" not in result.output  # 40 < 256 seeds
+    result = invoke("run", experiment, "--plan", "--jobs", "2", "--set", "seeds=600")
+    note = result.output.split("--set execution.batch_size=")[1].split()[0]
+    split = invoke(
+        "run", experiment, "--plan", "--jobs", "2", "--set", "seeds=600",
+        "--set", f"execution.batch_size={note}",
+    )  # fmt: skip
+    assert "= 2 task(s)" in split.output and "would idle" not in split.output, split.output
+    validated = invoke("validate", experiment, "--plan", "--set", "execution.jobs=3")
+    assert "1 task(s) for 3 worker processes: 2 would idle" in validated.output
+    assert "would idle" not in invoke("run", experiment, "--plan").output  # one process
+
+
+def test_run_output_off_a_terminal_has_no_progress_display(tmp_path, experiment):
+    result = invoke("run", experiment, "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "━" not in result.output and "simulate" not in result.output
+
+
 def test_second_run_refuses_then_force_replaces(tmp_path, experiment):
     assert invoke("run", experiment, "--out", tmp_path).exit_code == 0
     again = invoke("run", experiment, "--out", tmp_path)

@@ -44,13 +44,18 @@ def run_experiment(
     resume: bool = False,
     force: bool = False,
     figures: bool | None = None,
-    progress: ProgressCallback | None = None,
+    progress: bool | ProgressCallback | None = None,
     command: str | None = None,
 ) -> RunOutcome:
     """Run an experiment file into ``<out>/<name>/`` and return the outcome:
     simulate and write the tables, then the analysis phases: metrics.csv, the
     figures in the file's ``output.figure_formats`` (unless ``figures`` is false;
     default: the file's ``output.figures``) and report.html.
+
+    ``progress=True`` shows each phase as it runs (rich, on stderr or in the
+    notebook: seeds done, seeds/s and the time left while simulating, then
+    tables, metrics, figures, report); a callable receives each
+    :class:`~stochlstm.experiment.progress.ProgressEvent` instead.
     :func:`~stochlstm.experiment.run.run_simulation` says what is raised when."""
 
     def phases(config: ExperimentConfig) -> list[Phase]:

@@ -97,8 +97,8 @@ def interrupted(experiment, out, **kwargs):
 def test_interrupt_between_tasks_then_resume_gives_the_same_bytes(
     tmp_path, experiment, reference, save_often, signum
 ):
-    def stop(done, total, seeds):
-        if done == 1:
+    def stop(event):
+        if event.tasks_done == 1:
             signal_self(signum)
 
     message = interrupted(experiment, tmp_path, progress=stop)
@@ -271,8 +271,8 @@ def test_interrupted_force_is_resumed_as_the_replacement(tmp_path, experiment, s
     first = run_experiment(experiment, out=tmp_path)
     old = outputs(first.path)
 
-    def stop(done, total, seeds):
-        if done == 1:
+    def stop(event):
+        if event.tasks_done == 1:
             signal_self()
 
     experiment.write_text(experiment.read_text().replace("root_seed: 3", "root_seed: 4"))
@@ -351,8 +351,8 @@ def test_resume_refuses_changed_weights_file(tmp_path, save_often):
     save_weights(init_uniform(2, 3, seed=1), weights_file)
     experiment = write(tmp_path, weights=f"{{file: {weights_file}}}")
 
-    def stop(done, total, seeds):
-        if done == 1:
+    def stop(event):
+        if event.tasks_done == 1:
             signal_self()
 
     interrupted(experiment, tmp_path, progress=stop)
@@ -401,8 +401,8 @@ def test_analyze_and_plot_keep_the_checksums_true(tmp_path, experiment):
 def test_a_checkpoint_that_is_not_data_of_this_run_is_refused(
     tmp_path, experiment, save_often, kind
 ):
-    def stop(done, total, seeds):
-        if done == 1:
+    def stop(event):
+        if event.tasks_done == 1:
             signal_self()
 
     interrupted(experiment, tmp_path, progress=stop)

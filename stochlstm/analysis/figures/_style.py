@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from ...core.names import GATES
+from ...experiment.progress import advance
 from ...experiment.rundir import atomic_path
 
 MAX_UNITS = 4  # units shown, by default, in a figure with a row per unit
@@ -195,4 +196,5 @@ def save(fig: Figure, folder: Path, stem: str, formats: Sequence[str]) -> list[P
                 dpi = PNG_DPI if fmt == "png" else None
                 fig.savefig(tmp, format=fmt, dpi=dpi, metadata=METADATA.get(fmt))
             written.append(path)
+    advance()  # one more figure for a run's progress display
     return written
