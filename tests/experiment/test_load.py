@@ -10,7 +10,7 @@ import pytest
 
 from stochlstm.core.conditions import Condition
 from stochlstm.core.gates import Bernoulli, Concrete, Deterministic
-from stochlstm.core.names import CELL_QUANTITIES, DERIVED_QUANTITIES
+from stochlstm.core.names import CELL_QUANTITIES, DERIVED_QUANTITIES, LOSS_QUANTITIES
 from stochlstm.core.weights import init_uniform
 from stochlstm.experiment.forms import FileWeights
 from stochlstm.experiment.inputs import gaussian, make_inputs
@@ -763,10 +763,21 @@ def test_resolved_yaml_fills_defaults_and_loads_from_elsewhere(tmp_path):
 # ---------------------------------------------------------------- record.derived
 
 
+def test_record_derived_auto_adds_the_loss_with_targets(tmp_path):
+    text = MINIMAL.replace("hidden_size: 3}", "hidden_size: 3, output_size: 1}") + (
+        "targets: {kind: inputs, columns: [0], shift: 1, loss: mse}\n"
+    )
+    config = load_experiment(write(tmp_path, text))
+    assert config.recorded_derived()[-3:] == list(LOSS_QUANTITIES)
+    only_c = load_experiment(write(tmp_path, text), ["record.quantities=[c]"])
+    assert only_c.recorded_derived() == ["dev_c", "div_c", *LOSS_QUANTITIES]
+
+
 def test_record_derived_auto_all_none_or_a_list(tmp_path):
     config = load_experiment(write(tmp_path, MINIMAL))
     assert config.record.derived == "auto"
-    assert config.recorded_derived() == list(DERIVED_QUANTITIES)  # every quantity recorded
+    # every cell quantity recorded: every derived quantity but the loss, which needs targets
+    assert config.recorded_derived() == [q for q in DERIVED_QUANTITIES if q not in LOSS_QUANTITIES]
     assert "derived: auto" in config.to_resolved_yaml()
     every = load_experiment(write(tmp_path, MINIMAL), ["record.derived=all"])
     assert every.recorded_derived() == list(DERIVED_QUANTITIES)
