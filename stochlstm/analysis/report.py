@@ -20,15 +20,19 @@ from .table import comparison_grid
 __all__ = ["write_report"]
 
 _CAPTIONS = {  # by figure name prefix, in the order the report shows them
-    "trajectories": "State trajectories per unit: the deterministic path (dashed black), the mean "
-    "of each stochastic condition with its 95% confidence band, and a few sample paths.",
+    "loss": "What each gating costs the readout: each condition's loss over the loss window "
+    "(mean over seeds, 95% CI; diamonds: the loss of the seed-averaged prediction) and the "
+    "forecasts over the window.",
+    "trajectories": "State trajectories per unit: the deterministic path (dashed black, on top), "
+    "the mean of each stochastic condition with its 95% confidence band, and a few sample paths "
+    "(faint).",
     "divergence": "Divergence from the deterministic path: RMS over units of the deviation from "
     "the deterministic state at the same seed, mean over seeds with its 95% CI.",
-    "final_states": "Final-state distributions over the recorded sample paths; the dashed bar is "
-    "the deterministic value.",
+    "final_states": "Final states over all seeds: mean, ±1 sd and 95% CI per condition and unit; "
+    "the recorded sample paths as faint dots.",
     "gates": "Mean gate probability vs mean realised gate per step and unit, and their difference.",
     "survival": "Memory survival: realised share of the cell content kept since step 0 (solid) vs "
-    "the product of keep probabilities (dashed).",
+    "the product of keep probabilities (dotted), on a log axis where it decays.",
 }
 _STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1100px;margin:2em auto;

@@ -41,6 +41,7 @@ from ..selection import Selection
 from ._arms import varying_columns
 from ._style import MAX_SWEEP_POINTS, save, select
 from .gates import plot_gate_heatmaps, sampled_gates
+from .loss import plot_loss
 from .metrics import plot_divergence, plot_survival
 from .states import plot_final_states, plot_trajectories
 
@@ -50,6 +51,7 @@ __all__ = [
     "plot_divergence",
     "plot_final_states",
     "plot_gate_heatmaps",
+    "plot_loss",
     "plot_survival",
     "plot_trajectories",
 ]
@@ -127,6 +129,9 @@ def draw_figures(
         metrics, ["retention", "retention_theory"], drawn
     ):
         written += save(plot_survival(metrics, **chosen), folder, "survival", formats)
+    if "loss_window" in present and not sweep:
+        fig = plot_loss(metrics, summary, run.targets, baseline=baseline, conditions=drawn)
+        written += save(fig, folder, "loss", formats)
     return written
 
 

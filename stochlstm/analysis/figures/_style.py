@@ -3,6 +3,7 @@ choosing the rows of one sweep point."""
 
 from __future__ import annotations
 
+import io
 import re
 import textwrap
 from collections.abc import Iterator, Mapping, Sequence
@@ -193,8 +194,26 @@ def save(fig: Figure, folder: Path, stem: str, formats: Sequence[str]) -> list[P
         for fmt in formats:
             path = folder / f"{stem}.{fmt}"
             with atomic_path(path) as tmp:
-                dpi = PNG_DPI if fmt == "png" else None
-                fig.savefig(tmp, format=fmt, dpi=dpi, metadata=METADATA.get(fmt))
+                if fmt == "png":
+                    _save_png(fig, tmp)
+                else:
+                    fig.savefig(tmp, format=fmt, metadata=METADATA.get(fmt))
             written.append(path)
     advance()  # one more figure for a run's progress display
     return written
+
+
+def _save_png(fig: Figure, path) -> None:
+    """``fig`` as a PNG of at most 256 colours (no dithering): a third of the
+    bytes of the full-colour image for the flat colours, lines and bands these
+    figures are made of, and the same bytes for the same figure."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=PNG_DPI)
+    buffer.seek(0)
+    with Image.open(buffer) as image:
+        palette = image.convert("RGB").quantize(
+            256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+        )
+        palette.save(path, format="PNG", optimize=True)
