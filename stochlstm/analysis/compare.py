@@ -33,6 +33,7 @@ import pandas as pd
 from ..core.names import STATES
 from ..experiment.rundir import atomic_path
 from .run import Run, RunError, load_run
+from .table import HEADLINE_METRICS
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -70,19 +71,8 @@ COMPARISON_COLUMNS = {
 }
 # Metrics whose t and unit say where a value lies rather than which cell it is of.
 LOCATED_METRICS = ("mean_field_gap_max",)
-# The metrics printed by comparison_summary_text (their overall rows); all go to the CSV.
-HEADLINE_METRICS = (
-    "divergence_final",
-    "divergence_mean",
-    "mean_field_gap_max",
-    "mean_field_gap_share",
-    "calibration",
-    "calibration_share",
-    "half_life",
-    "half_life_theory",
-    "saturation",
-    "flip_rate",
-)
+# The metrics printed by comparison_summary_text (their overall rows) are the
+# comparison table's (HEADLINE_METRICS, from .table); all go to the CSV.
 DIVERGENCE = "divergence"  # the metric drawn by plot_comparison: div_c, div_h per t
 MAX_PANEL_ROWS = 8  # (sweep point, condition) rows of the comparison figure
 MAX_SETTINGS = 12  # differing settings listed by comparison_summary_text
