@@ -31,6 +31,7 @@ from .engine.simulate import Simulation, simulate
 from .experiment.load import load_experiment, parse_experiment
 from .experiment.plan import plan_run
 from .experiment.problems import ConfigError
+from .experiment.progress import ProgressEvent
 from .experiment.run import RunInterrupted
 from .experiment.schema import ExperimentConfig
 from .experiment.weight_files import build_weights, load_weights, save_weights
@@ -46,6 +47,7 @@ __all__ = [
     "Deterministic",
     "ExperimentConfig",
     "LSTMWeights",
+    "ProgressEvent",
     "Run",
     "RunError",
     "RunInterrupted",

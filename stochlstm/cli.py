@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .analysis import pipeline
 from .analysis.run import RunError, load_run
+from .analysis.selection import parse_conditions, parse_steps, parse_units
 from .analysis.table import comparison_text
 from .analysis.worked_example import worked_example
 from .experiment.checkpoint import CheckpointError
@@ -21,6 +22,7 @@ from .experiment.executors import ExecutorError
 from .experiment.load import load_experiment
 from .experiment.plan import describe_execution, plan_run
 from .experiment.problems import ConfigError
+from .experiment.progress_display import show_progress
 from .experiment.run import RunInterrupted
 from .experiment.rundir import OutputError, RunDirectoryError
 from .train.run import train_experiment
@@ -141,8 +143,8 @@ def run(
         bool | None,
         typer.Option(
             "--figures/--no-figures",
-            help="Draw figures, metrics and the report at the end "
-            "(default: the file's output.figures).",
+            help="Draw the figures at the end; metrics.csv and report.html are written "
+            "either way (default: the file's output.figures).",
         ),
     ] = None,
     executor: Annotated[
@@ -157,11 +159,12 @@ def run(
     if plan:
         with _user_errors():
             config = load_experiment(experiment, overrides=set_ or [])
-            out.print(plan_run(config).describe())
-            out.print(describe_execution(config, jobs, threads, executor))
+            planned = plan_run(config)
+            out.print(planned.describe())
+            out.print(describe_execution(config, jobs, threads, executor, plan=planned))
         return
     started = time.time()
-    with _progress() as report, _user_errors():
+    with _user_errors(), _progress() as report:  # the error after the rows
         outcome = pipeline.run_experiment(
             experiment,
             overrides=set_ or [],
@@ -199,27 +202,13 @@ def _print_outcome(outcome, seconds: float) -> None:
 
 @contextmanager
 def _progress():
-    """A rich progress bar on a terminal, yielding its callback; None otherwise."""
+    """The run's phases on stderr as they happen (seeds, rate and time left
+    while simulating; they stay, with the time each took), on a terminal
+    only: yields the callback, or None."""
     if not err.is_terminal:
         yield None
         return
-    columns = (
-        TextColumn("simulating"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("tasks"),
-        TextColumn("{task.fields[seeds]:,} seeds"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=err, transient=True) as bar:
-        task = None
-
-        def report(done: int, total: int, seeds: int) -> None:
-            nonlocal task
-            if task is None:
-                task = bar.add_task("run", total=total, seeds=seeds)
-            bar.update(task, completed=done, seeds=seeds)
-
+    with show_progress(err) as report:
         yield report
 
 
@@ -317,6 +306,7 @@ def validate(
         planned = plan_run(config)
     if plan:
         out.print(planned.describe())
+        out.print(describe_execution(config, plan=planned))
     seeds = planned.seeds
     out.print(
         f"[green]ok[/]: {experiment} is valid: experiment {config.name!r}, {len(seeds)} seeds, "
@@ -330,7 +320,9 @@ def analyze(run_dir: RunDir, no_verify: NoVerify = False) -> None:
     with _user_errors():
         run = load_run(run_dir, verify=not no_verify)
         metrics = pipeline.analyze(run)
-    out.print(comparison_text(metrics, run.baseline, sweep=run.sweep_columns), markup=False)
+    width = out.width if out.is_terminal else 100_000  # wrapped on a terminal only
+    table = comparison_text(metrics, run.baseline, sweep=run.sweep_columns, width=width)
+    out.print(table, markup=False)
     out.print(f"wrote {run_dir / 'metrics.csv'} ({len(metrics):,} rows)")
 
 
@@ -344,21 +336,63 @@ def plot(
             help="png, pdf or svg (repeatable; default: the experiment's output.figure_formats).",
         ),
     ] = None,
+    units: Annotated[
+        str | None,
+        typer.Option(
+            "--units",
+            help="Units drawn in the per-unit figures, e.g. 0,3,5 "
+            "(default: the recorded units farthest from the deterministic path).",
+            metavar="LIST",
+        ),
+    ] = None,
+    conditions: Annotated[
+        str | None,
+        typer.Option(
+            "--conditions",
+            help="Conditions drawn, e.g. deterministic,bernoulli (default: all).",
+            metavar="LIST",
+        ),
+    ] = None,
+    steps: Annotated[
+        str | None,
+        typer.Option(
+            "--steps",
+            help="Steps drawn, START:STOP with both included, e.g. 0:50, 100: or :50 "
+            "(default: all recorded; the final-state figure shows the last step drawn).",
+            metavar="START:STOP",
+        ),
+    ] = None,
     no_verify: NoVerify = False,
 ) -> None:
-    """Draw the comparison figures of a run into RUN_DIR/figures/."""
+    """Draw the comparison figures of a run into RUN_DIR/figures/ (report.html links them)."""
     unknown = [f for f in formats or () if f not in FIGURE_FORMATS]
     if unknown:
         _fail(
             f"--format {unknown[0]}: not a figure format; choose from {', '.join(FIGURE_FORMATS)}",
             code=EXIT_BAD_INPUT,
         )
+    try:
+        choice = dict(
+            units=None if units is None else parse_units(units),
+            conditions=None if conditions is None else parse_conditions(conditions),
+            steps=None if steps is None else parse_steps(steps),
+        )
+    except ValueError as error:
+        _fail(f"--{error}", code=EXIT_BAD_INPUT)
     with _user_errors():
         run = load_run(run_dir, verify=not no_verify)
         chosen = tuple(formats or run.config.output.figure_formats)
-        paths = pipeline.draw_run_figures(run, formats=chosen)
+        paths = pipeline.draw_run_figures(run, formats=chosen, **choice)
     for path in paths:
         out.print(f"wrote {path}")
+
+
+@app.command()
+def report(run_dir: RunDir, no_verify: NoVerify = False) -> None:
+    """Rebuild RUN_DIR/report.html from the run's tables, metrics and figures."""
+    with _user_errors():
+        path = pipeline.write_run_report(run_dir, verify=not no_verify)
+    out.print(f"wrote {path}")
 
 
 @app.command()

@@ -86,6 +86,30 @@ def test_threads_option_and_setting(tmp_path, experiment):
     assert "execution.threads: must be >= 1, got 0" in result.output
 
 
+def test_plan_says_when_worker_processes_would_idle_and_what_to_change(experiment):
+    """40 seeds is one task: with 2 processes one idles; 600 seeds can be split
+    into 2 tasks with the batch size the note names (checked by planning it)."""
+    result = invoke("run", experiment, "--plan", "--jobs", "2")
+    assert "1 task(s) for 2 worker processes: 1 would idle" in result.output, result.output
+    assert "--jobs 1" in result.output and "batch_size" not in result.output  # 40 < 256 seeds
+    result = invoke("run", experiment, "--plan", "--jobs", "2", "--set", "seeds=600")
+    note = result.output.split("--set execution.batch_size=")[1].split()[0]
+    split = invoke(
+        "run", experiment, "--plan", "--jobs", "2", "--set", "seeds=600",
+        "--set", f"execution.batch_size={note}",
+    )  # fmt: skip
+    assert "= 2 task(s)" in split.output and "would idle" not in split.output, split.output
+    validated = invoke("validate", experiment, "--plan", "--set", "execution.jobs=3")
+    assert "1 task(s) for 3 worker processes: 2 would idle" in validated.output
+    assert "would idle" not in invoke("run", experiment, "--plan").output  # one process
+
+
+def test_run_output_off_a_terminal_has_no_progress_display(tmp_path, experiment):
+    result = invoke("run", experiment, "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "━" not in result.output and "simulate" not in result.output
+
+
 def test_second_run_refuses_then_force_replaces(tmp_path, experiment):
     assert invoke("run", experiment, "--out", tmp_path).exit_code == 0
     again = invoke("run", experiment, "--out", tmp_path)
@@ -162,11 +186,16 @@ def test_example_prints_the_worked_example():
 def test_analyze_and_plot_on_a_run_made_by_run(tmp_path, experiment):
     assert invoke("run", experiment, "--out", tmp_path, "--no-figures").exit_code == 0
     run_dir = tmp_path / "tiny"
-    assert not (run_dir / "figures").exists() and not (run_dir / "metrics.csv").exists()
+    assert not (run_dir / "figures").exists()
+    assert (run_dir / "metrics.csv").is_file()  # metrics and the report, whatever the figures
+    assert "stochlstm plot RUN_DIR" in (run_dir / "report.html").read_text()
 
     analyzed = invoke("analyze", run_dir)
     assert analyzed.exit_code == 0, analyzed.output
-    assert "stochastic" in analyzed.output and "divergence_final_h" in analyzed.output
+    lines = analyzed.output.splitlines()
+    assert "stochastic" in lines[0] and "metric" in lines[1] and "quantity" in lines[1]
+    final_h = next(line for line in lines if line.split()[:1] == ["h"])  # divergence_final, h
+    assert "[" in final_h and "]" in final_h  # the value and its CI
     metrics = (run_dir / "metrics.csv").read_text()
     assert metrics.startswith("condition,metric,quantity")
 
@@ -176,6 +205,40 @@ def test_analyze_and_plot_on_a_run_made_by_run(tmp_path, experiment):
         for suffix in ("png", "svg"):
             path = run_dir / "figures" / f"{name}.{suffix}"
             assert path.is_file() and path.stat().st_size > 1000, path
+    page = (run_dir / "report.html").read_text()  # brought up to date by plot
+    assert 'src="figures/divergence.png"' in page and "stochlstm plot RUN_DIR" not in page
+
+
+def test_report_rebuilds_the_page_and_records_it(tmp_path, experiment):
+    assert invoke("run", experiment, "--out", tmp_path).exit_code == 0
+    run_dir = tmp_path / "tiny"
+    page = run_dir / "report.html"
+    before = page.read_bytes()
+    page.unlink()
+    result = invoke("report", run_dir)
+    assert result.exit_code == 0, result.output
+    assert f"wrote {page}" in result.output
+    assert page.read_bytes() == before
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    from stochlstm.experiment.rundir import file_sha256
+
+    assert manifest["checksums"]["report.html"] == file_sha256(page)
+
+    summary = run_dir / "summary.csv"
+    summary.write_text(summary.read_text().replace(",40,", ",41,", 1))
+    refused = invoke("report", run_dir)
+    assert refused.exit_code == EXIT_BAD_INPUT
+    assert "changed since the run wrote it" in refused.output
+    assert invoke("report", run_dir, "--no-verify").exit_code == 0
+
+
+def test_report_is_refused_while_another_process_writes_the_run(tmp_path, experiment):
+    from stochlstm.experiment.lock import RunLock
+
+    assert invoke("run", experiment, "--out", tmp_path).exit_code == 0
+    with RunLock(tmp_path / "tiny"):
+        result = invoke("report", tmp_path / "tiny")
+    assert result.exit_code == EXIT_RUN_DIRECTORY, result.output
 
 
 def test_analyze_refuses_a_folder_that_is_not_a_run(tmp_path):

@@ -48,8 +48,8 @@ def _interrupted_run(tmp_path, experiment):
     from stochlstm.experiment import run as runner
     from stochlstm.experiment.run import RunInterrupted
 
-    def stop(done, total, seeds):
-        if done == 1:
+    def stop(event):
+        if event.tasks_done == 1:
             raise KeyboardInterrupt
 
     saved, runner.CHECKPOINT_SECONDS = runner.CHECKPOINT_SECONDS, 0.0

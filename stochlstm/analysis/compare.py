@@ -33,6 +33,7 @@ import pandas as pd
 from ..core.names import STATES
 from ..experiment.rundir import atomic_path
 from .run import Run, RunError, load_run
+from .table import HEADLINE_METRICS
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -70,19 +71,8 @@ COMPARISON_COLUMNS = {
 }
 # Metrics whose t and unit say where a value lies rather than which cell it is of.
 LOCATED_METRICS = ("mean_field_gap_max",)
-# The metrics printed by comparison_summary_text (their overall rows); all go to the CSV.
-HEADLINE_METRICS = (
-    "divergence_final",
-    "divergence_mean",
-    "mean_field_gap_max",
-    "mean_field_gap_share",
-    "calibration",
-    "calibration_share",
-    "half_life",
-    "half_life_theory",
-    "saturation",
-    "flip_rate",
-)
+# The metrics printed by comparison_summary_text (their overall rows) are the
+# comparison table's (HEADLINE_METRICS, from .table); all go to the CSV.
 DIVERGENCE = "divergence"  # the metric drawn by plot_comparison: div_c, div_h per t
 MAX_PANEL_ROWS = 8  # (sweep point, condition) rows of the comparison figure
 MAX_SETTINGS = 12  # differing settings listed by comparison_summary_text
@@ -271,7 +261,7 @@ def plot_comparison(
     import seaborn as sns
     from matplotlib.patches import Patch
 
-    from .figures._style import MEAN_LINE, arm_rows, curve, figure, integer_steps, legend
+    from .figures._style import MEAN_LINE, curve, figure, integer_steps, legend
     from .figures._style import point_text as point_name
 
     runs = {"a": _as_run(a, verify), "b": _as_run(b, verify)}
@@ -298,7 +288,7 @@ def plot_comparison(
         for (point, condition, title), panel_row in zip(shown, axes, strict=True):
             for ax, quantity in zip(panel_row, quantities, strict=True):
                 for (side, own, label), color in zip(arms, colors, strict=True):
-                    arm = arm_rows(rows[side], {**point, **own}, condition)
+                    arm = _point_rows(rows[side], {**point, **own}, condition)
                     arm = arm[arm["quantity"] == quantity].sort_values("t")
                     line = dict(color=color, label=label, **MEAN_LINE, linestyle=STYLES[side])
                     curve(ax, arm, "value", f"_band {label}", **line)
@@ -324,13 +314,12 @@ def _panels(rows: dict[str, pd.DataFrame], shared: list[str], point_name) -> lis
     """``(sweep point, condition, title)`` of each row of panels: the conditions
     of run a that run b has too, per shared sweep point; a condition whose
     divergence is the same at every point, in both runs, once."""
-    from .figures._style import arm_rows
 
     panels = []
     for condition in pd.unique(rows["a"]["condition"]):
         mine = {side: frame[frame["condition"] == condition] for side, frame in rows.items()}
         points = [dict(zip(shared, v, strict=True)) for v in _distinct(mine["a"], shared)]
-        points = [p for p in points if not arm_rows(mine["b"], p, condition).empty]
+        points = [p for p in points if not _point_rows(mine["b"], p, condition).empty]
         if len(points) > 1 and all(_same_at_every_point(f, shared) for f in mine.values()):
             every = ", ".join(shared)
             panels.append((points[0], condition, f"{condition} (the same at every {every})"))
@@ -404,3 +393,11 @@ def write_comparison(
     from .figures._style import save
 
     return [csv, *save(fig, out, FIGURE_STEM, ["png"])], None
+
+
+def _point_rows(frame: pd.DataFrame, point: dict, condition: str) -> pd.DataFrame:
+    """The rows of ``condition`` at the sweep ``point`` (a missing value matches NaN)."""
+    frame = frame[frame["condition"] == condition]
+    for key, value in point.items():
+        frame = frame[frame[key].isna() if pd.isna(value) else frame[key] == value]
+    return frame

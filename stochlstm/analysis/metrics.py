@@ -12,37 +12,23 @@ means "over all steps", a missing ``unit`` "over all units". The sweep
 columns, named by the caller (a run's ``sweep_columns``), are carried
 through, so every metric is computed per sweep point and condition.
 
-=====================  ========  =====================================================
-metric                 quantity  value
-=====================  ========  =====================================================
-divergence             c, h      mean over seeds of the RMS over units of the
-                                 deviation from the baseline, per t (``div_*``)
-divergence_final       c, h      the same at the last step
-divergence_mean        c, h      its average over steps
-mean_field_gap         c, h      across-seed mean of (value − baseline value at the
-                                 same seed), per t and unit (``dev_*``)
-mean_field_gap_max     c, h      the largest ``|gap|``; ``t``, ``unit`` say where
-mean_field_gap_share   c, h      share of (t, unit) cells whose 95% CI excludes 0
-                                 (by more than 1e-12, so rounding never counts)
-firing_rate            i, f, o   mean realised gate, per t (over units) and overall
-gate_prob              i, f, o   mean gate probability, likewise
-calibration            i, f, o   firing_rate − gate_prob, likewise
-calibration_share      i, f, o   share of (t, unit) cells whose 95% CI of
-                                 firing rate − probability excludes 0 (about 5%
-                                 or less for a calibrated gate, e.g. bernoulli)
-retention              c         mean over units of the share of the cell content
-                                 kept since step 0 (product of realised keep factors)
-retention_theory       c         the same product of keep probabilities
-half_life              c         first t at which retention falls below 0.5, per unit
-                                 and for the mean over units (NaN: never, in the run)
-half_life_theory       c         the same for retention_theory
-saturation             i, f, o   share of gate probabilities below 0.1 or above 0.9
-flip_rate              i, f, o   share of binary gate samples that disagree with
-                                 rounding the probability (binary gates only)
-loss, loss_window, ... y         with targets: the readout's loss, per seed and of the
-                                 seed-averaged prediction, against the baseline's
-                                 (:mod:`stochlstm.analysis.loss`)
-=====================  ========  =====================================================
+:data:`METRICS` says what each metric's value is (the README and the report
+quote it); the quantities it is about:
+
+========================================================  ========
+metric                                                    quantity
+========================================================  ========
+divergence, divergence_final, divergence_mean             c, h
+mean_field_gap, mean_field_gap_max, mean_field_gap_share  c, h
+firing_rate, gate_prob, calibration, calibration_share    i, f, o
+retention, retention_theory, half_life, half_life_theory  c
+saturation, flip_rate                                     i, f, o
+loss, loss_window, loss_difference, loss_ratio,           y
+loss_of_mean_prediction (with targets: stochlstm.analysis.loss)
+========================================================  ========
+
+A metric whose summary quantities the run did not record (``record.quantities``,
+``record.derived``) has no rows.
 
 Confidence intervals are 95%. Averages over cells (steps and/or units) carry
 the average of the cells' CI bounds: the cells share their seeds, so their
@@ -63,9 +49,10 @@ import numpy as np
 import pandas as pd
 
 from ..core.names import GATES, STATES, SUMMARY_COLUMNS
-from .loss import LOSS_METRICS, loss_metrics
+from .loss import LOSS_TABLE_COLUMNS, loss_metrics
 
 __all__ = [
+    "METRICS",
     "METRIC_ORDER",
     "check_columns",
     "compute_metrics",
@@ -76,25 +63,35 @@ __all__ = [
     "memory_survival",
 ]
 
-METRIC_ORDER = (
-    "divergence",
-    "divergence_final",
-    "divergence_mean",
-    "mean_field_gap",
-    "mean_field_gap_max",
-    "mean_field_gap_share",
-    "firing_rate",
-    "gate_prob",
-    "calibration",
-    "calibration_share",
-    "retention",
-    "retention_theory",
-    "half_life",
-    "half_life_theory",
-    "saturation",
-    "flip_rate",
-    *LOSS_METRICS,
-)
+# Every metric, in the table's order: what its value is.
+METRICS: dict[str, str] = {
+    "divergence": "mean over seeds of the RMS over all units of the state minus the "
+    "baseline's at the same seed (div_c, div_h), per t",
+    "divergence_final": "divergence at the last recorded step",
+    "divergence_mean": "divergence averaged over the recorded steps",
+    "mean_field_gap": "mean over seeds of the state minus the baseline's at the same seed "
+    "(dev_c, dev_h), per t and unit: E[c] − c_det against a deterministic baseline",
+    "mean_field_gap_max": "the largest |mean_field_gap| over (t, unit); t and unit say where",
+    "mean_field_gap_share": "share of (t, unit) cells whose 95% CI of mean_field_gap excludes 0",
+    "firing_rate": "mean realised gate (i, f, o) over seeds, per t (mean over units) and overall",
+    "gate_prob": "mean gate probability (p_i, p_f, p_o), per t and overall",
+    "calibration": "firing_rate − gate_prob, per t and overall (0 for a calibrated gate, "
+    "e.g. bernoulli)",
+    "calibration_share": "share of (t, unit) cells whose 95% CI of firing rate − probability "
+    "excludes 0 (about 5% or less for a calibrated gate)",
+    "retention": "mean over seeds and units of the share of the cell content kept since "
+    "step 0 (product of realised keep factors), per t",
+    "retention_theory": "the same for the product of keep probabilities",
+    "half_life": "first step at which retention falls below 0.5, per unit and for the mean "
+    "over units (empty: not within the run)",
+    "half_life_theory": "the same for retention_theory",
+    "saturation": "share of gate probabilities below 0.1 or above 0.9 (sat_*), per t and overall",
+    "flip_rate": "share of binary gate samples that disagree with rounding the probability "
+    "(flip_*), per t and overall; binary gates only",
+    "loss": "with targets: mean over seeds of the per-seed loss of the readout, per t",
+    **LOSS_TABLE_COLUMNS,
+}
+METRIC_ORDER = tuple(METRICS)
 
 # Differences smaller than this are rounding, not effects: where every seed has
 # the same value a CI has no width, and a gap of 1e-18 (say 0.5**60 against a

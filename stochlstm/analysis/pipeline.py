@@ -23,7 +23,14 @@ from .run import Run, RunError, load_run
 # The figures and the report import matplotlib and seaborn (seconds): only
 # when they are drawn.
 
-__all__ = ["analysis_phases", "analyze", "analyze_and_draw", "draw_run_figures", "run_experiment"]
+__all__ = [
+    "analysis_phases",
+    "analyze",
+    "analyze_and_draw",
+    "draw_run_figures",
+    "run_experiment",
+    "write_run_report",
+]
 
 
 def run_experiment(
@@ -37,18 +44,23 @@ def run_experiment(
     resume: bool = False,
     force: bool = False,
     figures: bool | None = None,
-    progress: ProgressCallback | None = None,
+    progress: bool | ProgressCallback | None = None,
     command: str | None = None,
 ) -> RunOutcome:
     """Run an experiment file into ``<out>/<name>/`` and return the outcome:
-    simulate and write the tables, then, unless ``figures`` is false (default:
-    the file's ``output.figures``), the analysis phases: metrics.csv, the
-    figures in the file's ``output.figure_formats`` and report.html.
+    simulate and write the tables, then the analysis phases: metrics.csv, the
+    figures in the file's ``output.figure_formats`` (unless ``figures`` is false;
+    default: the file's ``output.figures``) and report.html.
+
+    ``progress=True`` shows each phase as it runs (rich, on stderr or in the
+    notebook: seeds done, seeds/s and the time left while simulating, then
+    tables, metrics, figures, report); a callable receives each
+    :class:`~stochlstm.experiment.progress.ProgressEvent` instead.
     :func:`~stochlstm.experiment.run.run_simulation` says what is raised when."""
 
     def phases(config: ExperimentConfig) -> list[Phase]:
         wanted = config.output.figures if figures is None else figures
-        return analysis_phases(config.output.figure_formats) if wanted else []
+        return analysis_phases(config.output.figure_formats if wanted else ())
 
     return run_simulation(
         experiment,
@@ -66,8 +78,11 @@ def run_experiment(
 
 
 def analysis_phases(formats: Sequence[str] = ("png", "pdf")) -> list[Phase]:
-    """The phases after the tables: metrics, figures, report (one reading of
-    the run directory shared by the three)."""
+    """The phases after the tables: metrics, figures (none without ``formats``),
+    report; one reading of the run directory shared by them.
+
+    Figures drawn after the report (``--resume --figures`` after a run without
+    them) bring the report up to date in the same phase."""
     runs: dict[Path, Run] = {}
 
     def step(work: Callable[[Run], Iterable[Path]]) -> Callable[[Path], list[Path]]:
@@ -78,22 +93,23 @@ def analysis_phases(formats: Sequence[str] = ("png", "pdf")) -> list[Phase]:
 
         return run_phase
 
-    return [
-        Phase("metrics", step(lambda run: [_write_metrics(run)])),
-        Phase("figures", step(lambda run: _draw(run, formats))),
-        Phase("report", step(lambda run: [_write_report(run, last_phase=True)])),
-    ]
+    def figures(run: Run) -> list[Path]:
+        drawn = _draw(run, formats)
+        report_done = (run.manifest.get("phases") or {}).get("report") == "done"
+        return [*drawn, _write_report(run, last_phase=True)] if report_done else drawn
+
+    phases = [Phase("metrics", step(lambda run: [_write_metrics(run)]))]
+    if formats:
+        phases.append(Phase("figures", step(figures)))
+    phases.append(Phase("report", step(lambda run: [_write_report(run, last_phase=True)])))
+    return phases
 
 
 def analyze(
     run: Run | str | os.PathLike, *, allow_incomplete: bool = False, verify: bool = True
 ) -> pd.DataFrame:
     """Compute the metrics of a run, write ``metrics.csv`` into it and return them."""
-    run = (
-        run
-        if isinstance(run, Run)
-        else load_run(run, allow_incomplete=allow_incomplete, verify=verify)
-    )
+    run = _open(run, allow_incomplete, verify)
     with RunLock(run.path):
         _record(run.path, [_write_metrics(run)])
     return run.metrics
@@ -105,16 +121,33 @@ def draw_run_figures(
     *,
     allow_incomplete: bool = False,
     verify: bool = True,
+    units: Sequence[int] | None = None,
+    conditions: Sequence[str] | None = None,
+    steps: tuple[int | None, int | None] | None = None,
 ) -> list[Path]:
-    """:func:`~stochlstm.analysis.figures.draw_figures` for a run directory,
-    recorded in its manifest; problems raise :class:`~stochlstm.analysis.run.RunError`."""
-    run = (
-        path
-        if isinstance(path, Run)
-        else load_run(path, allow_incomplete=allow_incomplete, verify=verify)
-    )
+    """:func:`~stochlstm.analysis.figures.draw_figures` for a run directory, and
+    report.html, when there is one, brought up to date to link them; recorded in
+    its manifest. ``units``, ``conditions`` and ``steps`` (``(start, stop)``,
+    inclusive) choose what is drawn. Returns the files written; problems, a
+    choice the run cannot honour among them, raise
+    :class:`~stochlstm.analysis.run.RunError` before anything is written."""
+    run = _open(path, allow_incomplete, verify)
     with RunLock(run.path):
-        return _record(run.path, _draw(run, formats))
+        written = list(_draw(run, formats, units=units, conditions=conditions, steps=steps))
+        if (run.path / "report.html").exists():
+            written.append(_write_report(run))
+        return _record(run.path, written)
+
+
+def write_run_report(
+    path: str | os.PathLike | Run, *, allow_incomplete: bool = False, verify: bool = True
+) -> Path:
+    """Rebuild a run directory's report.html from its tables, metrics and the
+    figures in ``figures/`` (drawing none), recorded in its manifest; problems
+    raise :class:`~stochlstm.analysis.run.RunError`."""
+    run = _open(path, allow_incomplete, verify)
+    with RunLock(run.path):
+        return _record(run.path, [_write_report(run)])[0]
 
 
 def analyze_and_draw(
@@ -127,6 +160,12 @@ def analyze_and_draw(
         written = [_write_metrics(run), *_draw(run, formats), _write_report(run)]
         _record(run.path, written)
     return {str(p.relative_to(run.path)): p for p in written}
+
+
+def _open(run: Run | str | os.PathLike, allow_incomplete: bool, verify: bool) -> Run:
+    if isinstance(run, Run):
+        return run
+    return load_run(run, allow_incomplete=allow_incomplete, verify=verify)
 
 
 def _write_metrics(run: Run) -> Path:
@@ -143,11 +182,11 @@ def _write_metrics(run: Run) -> Path:
     return path
 
 
-def _draw(run: Run, formats: Sequence[str]) -> list[Path]:
+def _draw(run: Run, formats: Sequence[str], **choice) -> list[Path]:
     from . import figures
 
     try:
-        return figures.draw_figures(run, formats=tuple(formats))
+        return figures.draw_figures(run, formats=tuple(formats), **choice)
     except ValueError as error:
         raise RunError(f"{run.path}: cannot draw the figures ({error})") from None
 

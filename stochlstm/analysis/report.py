@@ -1,32 +1,38 @@
-"""A one-page, self-contained ``report.html`` per run: what was run, the
-comparison table and the figures (embedded as base64 PNG)."""
+"""A one-page ``report.html`` per run: what was run, the comparison table and
+the figures, linked (``figures/<name>.png``), not embedded, so the page stays
+small and the figures are stored once."""
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import quote
 
 from ..experiment.rundir import atomic_path
-from .figures import draw_figures
+from .metrics import METRICS
 from .run import Run, load_run
-from .table import TABLE_COLUMNS, comparison_table
+from .table import comparison_grid
 
 __all__ = ["write_report"]
 
 _CAPTIONS = {  # by figure name prefix, in the order the report shows them
-    "trajectories": "State trajectories per unit: the deterministic path (dashed black), the mean "
-    "of each stochastic condition with its 95% confidence band, and a few sample paths.",
+    "loss": "What each gating costs the readout: each condition's loss over the loss window "
+    "(mean over seeds, 95% CI; diamonds: the loss of the seed-averaged prediction) and the "
+    "forecasts over the window.",
+    "trajectories": "State trajectories per unit: the deterministic path (dashed black, on top), "
+    "the mean of each stochastic condition with its 95% confidence band, and a few sample paths "
+    "(faint).",
     "divergence": "Divergence from the deterministic path: RMS over units of the deviation from "
     "the deterministic state at the same seed, mean over seeds with its 95% CI.",
-    "final_states": "Final-state distributions over the recorded sample paths; the dashed bar is "
-    "the deterministic value.",
+    "final_states": "Final states over all seeds: mean, ±1 sd and 95% CI per condition and unit; "
+    "the recorded sample paths as faint dots.",
     "gates": "Mean gate probability vs mean realised gate per step and unit, and their difference.",
     "survival": "Memory survival: realised share of the cell content kept since step 0 (solid) vs "
-    "the product of keep probabilities (dashed).",
+    "the product of keep probabilities (dotted), on a log axis where it decays.",
 }
 _STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1100px;margin:2em auto;
@@ -38,11 +44,12 @@ dl.facts dt{font-weight:600}dl.facts dd{margin:0}
 table.comparison{border-collapse:collapse;font-size:.85em;margin:1em 0}
 table.comparison th,table.comparison td{border-bottom:1px solid #ddd;padding:.3em .6em;
 text-align:right}
-table.comparison th:first-child,table.comparison td:first-child{text-align:left}
+table.comparison th{text-align:left}
 dl.glossary{font-size:.85em;color:#444}dl.glossary dt{font-family:monospace;float:left;width:15em}
 dl.glossary dd{margin-left:16em}
 figure{margin:1.5em 0}figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:.9em;color:#444}code{font-size:.9em}
+p.note{background:#fff8e1;border-left:4px solid #f0b400;padding:.5em 1em}
 """
 
 
@@ -99,6 +106,45 @@ def _facts(run: Run) -> list[tuple[str, str]]:
     return facts
 
 
+def _glossary(shown) -> list[str]:
+    """The metrics ``shown``, and those their meanings name, in the metrics' order."""
+    names = set(shown)
+    for metric in list(names):
+        names.update(m for m in METRICS if re.search(rf"\b{m}\b", METRICS[metric]))
+    return [m for m in METRICS if m in names]
+
+
+def _figure_files(run: Run) -> list[Path]:
+    """The figures to show: the PNGs in ``figures/``, else the SVGs, else the PDFs."""
+    for suffix in ("png", "svg", "pdf"):
+        found = sorted(run.figures_dir.glob(f"*.{suffix}"), key=_figure_key)
+        if found:
+            return found
+    return []
+
+
+def _figures_html(figures: list[Path], page_dir: Path) -> list[str]:
+    if not figures:
+        return [
+            '<p class="note">No figures were drawn for this run: it ran with '
+            "<code>--no-figures</code> or <code>output.figures: false</code>, or no figure "
+            "applies to the quantities it recorded. Draw them with "
+            "<code>stochlstm plot RUN_DIR</code>, which also brings this page up to date.</p>"
+        ]
+    parts = []
+    for path in figures:
+        href = _text(quote(Path(os.path.relpath(path, page_dir)).as_posix(), safe="/=,.-_"))
+        caption = _text(_caption(path))
+        if path.suffix == ".pdf":
+            parts.append(f'<p><a href="{href}">{_text(path.name)}</a>: {caption}</p>')
+        else:
+            parts.append(
+                f'<figure><a href="{href}"><img src="{href}" alt="{caption}" loading="lazy"></a>'
+                f"<figcaption>{caption}</figcaption></figure>"
+            )
+    return parts
+
+
 def write_report(
     run: Run | str | os.PathLike,
     *,
@@ -107,17 +153,15 @@ def write_report(
 ) -> Path:
     """Write ``report.html`` into the run directory (or to ``out``) and return its path.
 
-    The figures are the PNGs in ``figures/`` (else the SVGs; when there are neither,
-    PNGs are drawn first), embedded, so the page is self-contained. The page is a
-    function of the run's files (no times, no random names): two identical runs
-    give the same bytes.
+    The figures are the PNGs in ``figures/`` (else the SVGs, else links to the
+    PDFs), linked by their path relative to the page; with none, the page says
+    how to draw them. The page is a function of the run's files (no times, no
+    random names): two identical runs give the same bytes.
     """
     if not isinstance(run, Run):
         run = load_run(run, allow_incomplete=allow_incomplete)
-    figures = [*run.figures_dir.glob("*.png")] or [*run.figures_dir.glob("*.svg")]
-    figures = sorted(figures or draw_figures(run, formats=("png",)), key=_figure_key)
-    table = comparison_table(run.metrics, run.baseline, sweep=run.sweep_columns)
-    table["baseline"] = table["baseline"].map({True: "yes", False: ""})
+    target = Path(out) if out is not None else run.path / "report.html"
+    grid = comparison_grid(run.metrics, run.baseline, sweep=run.sweep_columns)
     status = "status-complete" if run.status == "complete" else "status-other"
 
     parts = [
@@ -137,33 +181,29 @@ def write_report(
     for name, condition in run.config.build_conditions().items():
         mark = " <em>(baseline)</em>" if name == run.baseline else ""
         parts.append(f"<li><code>{_text(name)}</code>{mark}: {_text(condition.describe())}</li>")
-
-    table_html = table.to_html(
-        index=False, border=0, classes="comparison", na_rep="–", float_format=lambda v: f"{v:.4g}"
-    )
-    parts += ["</ul>", "<h2>How different are the conditions?</h2>", table_html]
-    parts.append('<dl class="glossary">')
-    for column in table.columns:
-        if column in TABLE_COLUMNS:
-            parts.append(f"<dt>{_text(column)}</dt><dd>{_text(TABLE_COLUMNS[column])}</dd>")
-    parts.append("</dl>")
-
-    if figures:
-        parts.append("<h2>Figures</h2>")
-    for path in figures:
-        data = base64.b64encode(path.read_bytes()).decode("ascii")
-        mime = "image/svg+xml" if path.suffix == ".svg" else "image/png"
-        caption = _text(_caption(path))
+    parts += ["</ul>", "<h2>How different are the conditions?</h2>"]
+    if grid.empty:
+        parts.append("<p>No comparison metrics: the run recorded none of their quantities.</p>")
+    else:
+        parts.append(grid.to_html(border=0, classes="comparison"))
         parts.append(
-            f'<figure><img src="data:{mime};base64,{data}" alt="{caption}">'
-            f"<figcaption>{caption}</figcaption></figure>"
+            "<p><small>Each cell is <code>value [95% CI]</code> from metrics.csv, under the "
+            "same <code>metric</code> and <code>quantity</code>; a value without brackets has "
+            "no CI (a share of cells) or is exact (every seed gave it); – means none."
+            "</small></p>"
         )
+        parts.append('<dl class="glossary">')
+        for metric in _glossary(grid.index.get_level_values("metric")):
+            parts.append(f"<dt>{_text(metric)}</dt><dd>{_text(METRICS[metric])}</dd>")
+        parts.append("</dl>")
+
+    parts.append("<h2>Figures</h2>")
+    parts += _figures_html(_figure_files(run), target.parent)
     parts.append(
         "<footer><small>Written by stochlstm from summary.csv and metrics of this run."
         "</small></footer></body></html>"
     )
 
-    target = Path(out) if out is not None else run.path / "report.html"
     with atomic_path(target) as tmp:
         tmp.write_text("\n".join(parts) + "\n", encoding="utf-8")
     return target

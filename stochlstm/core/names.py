@@ -8,6 +8,7 @@ from __future__ import annotations
 __all__ = [
     "CELL_QUANTITIES",
     "DERIVED_QUANTITIES",
+    "DERIVED_SOURCES",
     "GATES",
     "LOSS_QUANTITIES",
     "METRICS_COLUMNS",
@@ -38,6 +39,18 @@ DERIVED_QUANTITIES: tuple[str, ...] = (
     "sat_i", "sat_f", "sat_o", "flip_i", "flip_f", "flip_o", *LOSS_QUANTITIES,
 )
 # fmt: on
+# The cell quantities each derived quantity is formed from: ``record.derived: auto``
+# (the default) keeps a derived quantity when all of them are recorded.
+DERIVED_SOURCES: dict[str, tuple[str, ...]] = {
+    "dev_c": ("c",),
+    "dev_h": ("h",),
+    "div_c": ("c",),
+    "div_h": ("h",),
+    "retention": ("f",),
+    "retention_theory": ("p_f",),
+    **{f"sat_{gate}": (f"p_{gate}",) for gate in GATES},
+    **{f"flip_{gate}": (gate, f"p_{gate}") for gate in GATES},
+}
 
 STATISTICS: tuple[str, ...] = ("n", "mean", "sd", "se", "ci_low", "ci_high", "min", "max")
 SUMMARY_KEYS: tuple[str, ...] = ("condition", "quantity", "t", "unit")

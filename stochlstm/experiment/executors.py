@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
+from .progress import REPORT_SECONDS, StepMeter, use_worker_meter
+
 __all__ = [
     "EXECUTORS",
     "SCHEDULER_TIMEOUT",
@@ -87,6 +89,13 @@ def _exit_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
+def _start_worker(parent_pid: int, step_cell) -> None:
+    """Worker initializer: exit with the parent (:func:`_exit_with_parent`) and
+    count simulated steps in the parent's shared ``step_cell`` (if not None)."""
+    _exit_with_parent(parent_pid)
+    use_worker_meter(step_cell)
+
+
 @contextmanager
 def _single_threaded_blas() -> Iterator[None]:
     """BLAS asked for one thread in the worker processes started meanwhile."""
@@ -110,9 +119,11 @@ def _in_order(
     tasks: Sequence[Any],
     window: int,
     done: Callable | None = None,
+    result: Callable[[Any], Any] = lambda future: future.result(),
 ) -> Iterator[tuple[Any, Any]]:
     """``(task, function(*args))`` in task order, with at most ``window`` tasks
-    submitted and not yet handed back; ``done(future)`` after each result."""
+    submitted and not yet handed back; ``result(future)`` waits for each,
+    ``done(future)`` after each result."""
     pending: deque = deque()
     queue = iter(zip(tasks, arguments, strict=True))
 
@@ -125,30 +136,53 @@ def _in_order(
     fill()
     while pending:
         task, future = pending.popleft()
-        result = future.result()
+        value = result(future)
         if done is not None:
             done(future)
         fill()
-        yield task, result
+        yield task, value
+
+
+def _waiting(waiting: Callable[[], None] | None) -> Callable[[Any], Any]:
+    """``future.result()``, calling ``waiting()`` every :data:`REPORT_SECONDS`
+    meanwhile (for a ``concurrent.futures`` future)."""
+    from concurrent.futures import wait
+
+    def result(future):
+        if waiting is not None:
+            while wait([future], timeout=REPORT_SECONDS).not_done:
+                waiting()
+        return future.result()
+
+    return result
 
 
 class ProcessExecutor(AbstractContextManager):
     """Local worker processes (``spawn``), at most ``2 * jobs`` tasks in flight;
-    a worker ends when this process ends, however it ends."""
+    a worker ends when this process ends, however it ends.
 
-    def __init__(self, jobs: int):
+    With ``count_steps``, ``meter`` is a :class:`~stochlstm.experiment.progress.StepMeter`
+    in shared memory that the workers count their simulated steps in
+    (:func:`~stochlstm.experiment.progress.worker_meter`); None otherwise."""
+
+    def __init__(self, jobs: int, count_steps: bool = False):
         self.jobs = max(1, int(jobs))
+        self.count_steps = count_steps
+        self.meter: StepMeter | None = None
 
     def __enter__(self):
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
 
+        context = get_context("spawn")
+        cell = context.Value("q", 0) if self.count_steps else None
+        self.meter = StepMeter(cell) if cell is not None else None
         with _single_threaded_blas():
             self.pool = ProcessPoolExecutor(
                 self.jobs,
-                mp_context=get_context("spawn"),
-                initializer=_exit_with_parent,
-                initargs=(os.getpid(),),
+                mp_context=context,
+                initializer=_start_worker,
+                initargs=(os.getpid(), cell),
             )
         return self
 
@@ -157,9 +191,22 @@ class ProcessExecutor(AbstractContextManager):
         return False
 
     def map_in_order(
-        self, function: Callable, arguments: Sequence[tuple], tasks: Sequence[Any]
+        self,
+        function: Callable,
+        arguments: Sequence[tuple],
+        tasks: Sequence[Any],
+        waiting: Callable[[], None] | None = None,
     ) -> Iterator[tuple[Any, Any]]:
-        return _in_order(self.pool.submit, function, arguments, tasks, window=2 * self.jobs)
+        """``(task, function(*args))`` in task order; ``waiting()`` every
+        :data:`~stochlstm.experiment.progress.REPORT_SECONDS` while a result is awaited."""
+        return _in_order(
+            self.pool.submit,
+            function,
+            arguments,
+            tasks,
+            window=2 * self.jobs,
+            result=_waiting(waiting),
+        )
 
 
 def _connect(client_type: type, address: str):
@@ -228,8 +275,14 @@ class DaskExecutor(AbstractContextManager):
         return False
 
     def map_in_order(
-        self, function: Callable, arguments: Sequence[tuple], tasks: Sequence[Any]
+        self,
+        function: Callable,
+        arguments: Sequence[tuple],
+        tasks: Sequence[Any],
+        waiting: Callable[[], None] | None = None,
     ) -> Iterator[tuple[Any, Any]]:
+        """``(task, function(*args))`` in task order; progress is per task
+        (``waiting`` is not called)."""
         window = 2 * max(self.jobs, len(self.client.scheduler_info().get("workers", {})) or 1)
 
         def submit(function, *args):
@@ -238,11 +291,12 @@ class DaskExecutor(AbstractContextManager):
         return _in_order(submit, function, arguments, tasks, window, done=lambda f: f.release())
 
 
-def make_executor(name: str, jobs: int, address: str | None = None):
+def make_executor(name: str, jobs: int, address: str | None = None, count_steps: bool = False):
     """The executor ``name`` (see :func:`check_executor`): ``local`` and
-    ``processes`` are worker processes, ``dask`` a local Dask cluster or the
+    ``processes`` are worker processes (counting their steps in a shared
+    meter with ``count_steps``), ``dask`` a local Dask cluster or the
     scheduler at ``address``, ``tcp://host:port`` that scheduler."""
     kind, scheduler = check_executor(name)
     if kind == "dask":
         return DaskExecutor(jobs, address=scheduler or address)
-    return ProcessExecutor(jobs)
+    return ProcessExecutor(jobs, count_steps=count_steps)

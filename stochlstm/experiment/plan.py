@@ -36,6 +36,7 @@ import numpy as np
 from ..core.conditions import Condition
 from ..core.weights import LSTMWeights
 from ..engine.recorder import BatchRecorder, RecordPlan
+from ..engine.statistics import SEED_BLOCK
 from ..engine.threads import usable_cores
 from .fields import seed_range
 from .inputs import InputError, make_inputs
@@ -441,13 +442,40 @@ def describe_execution(
     jobs: int | None = None,
     threads: int | None = None,
     executor: str | None = None,
+    plan: RunPlan | None = None,
 ) -> str:
-    """Where the tasks would run, and on how many threads (one line)."""
+    """Where the tasks would run, and on how many threads (one line); given
+    the ``plan``, a second line when it has fewer tasks than worker processes
+    (some would idle), saying what to change."""
     jobs, threads = execution(config, jobs, threads, executor)
     if in_process(jobs, executor):
         where = "in this process"
+        workers = "worker processes"
     elif executor in (None, "processes"):
         where = f"in {jobs} worker processes"
+        workers = "worker processes"
     else:
         where = f"on {jobs} Dask workers ({executor})"
-    return f"  execution: {where}, {threads} thread(s) each running groups of seeds"
+        workers = "Dask workers"
+    line = f"  execution: {where}, {threads} thread(s) each running groups of seeds"
+    if plan is None or in_process(jobs, executor) or len(plan.tasks) >= jobs:
+        return line
+    return f"{line}\n  note: {_idle_advice(plan, jobs, workers)}"
+
+
+def _idle_advice(plan: RunPlan, jobs: int, workers: str) -> str:
+    """What to change when ``plan`` has fewer tasks than ``jobs`` workers."""
+    n_tasks, n_points, n_seeds = len(plan.tasks), max(1, len(plan.points)), len(plan.seeds)
+    idle = jobs - n_tasks
+    text = (
+        f"{n_tasks} task(s) for {jobs} {workers}: {idle} would idle. "
+        "Run in one process (--jobs 1): its threads share every core within a task"
+    )
+    batches = -(-jobs // n_points)  # batches per point for a task per worker
+    batch_size = -(-n_seeds // (batches * SEED_BLOCK)) * SEED_BLOCK
+    if batch_size < n_seeds:
+        text += (
+            f"; or split the seeds into {batches} tasks per point with "
+            f"--set execution.batch_size={batch_size}"
+        )
+    return text

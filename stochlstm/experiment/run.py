@@ -2,9 +2,10 @@
 phases that an interrupt can stop anywhere and ``--resume`` finishes.
 
 The plan (:mod:`stochlstm.experiment.plan`) gives the tasks. In the
-``simulate`` phase each task streams its batch, in groups of seeds on
-parallel threads (:mod:`stochlstm.engine.threads`), through the kernel into
-block statistics and a few sample paths (:mod:`stochlstm.engine.recorder`);
+``simulate`` phase each task streams its batch (:mod:`stochlstm.experiment.tasks`),
+in groups of seeds on parallel threads (:mod:`stochlstm.engine.threads`),
+through the kernel into block statistics and a few sample paths
+(:mod:`stochlstm.engine.recorder`);
 the results are folded in task order into running statistics
 (:mod:`stochlstm.experiment.tables`), checkpointed as data
 (:mod:`stochlstm.experiment.checkpoint`). The ``tables`` phase writes
@@ -26,29 +27,25 @@ import hashlib
 import os
 import shutil
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ..engine.kernel import run_kernel
-from ..engine.recorder import BatchRecord
-from ..engine.threads import check, run_in_threads, seed_groups
 from . import rundir
 from .checkpoint import CHECKPOINT, CheckpointError, load_checkpoint, save_checkpoint
 from .interrupts import deferred, stop_signals
 from .load import load_experiment
 from .lock import RunLock
-from .plan import PointSpec, RunPlan, Task, execution, in_process, plan_run
+from .plan import RunPlan, execution, in_process, plan_run
+from .progress import ProgressCallback, RunProgress, check_progress, reporting_phase
 from .tables import Accumulator, write_tables
+from .tasks import execute_tasks, run_task, start_progress
 
 __all__ = [
     "Phase",
+    "ProgressCallback",
     "RunInterrupted",
     "RunOutcome",
     "all_done",
@@ -64,56 +61,6 @@ CHECKPOINT_SECONDS = float(os.environ.get("STOCHLSTM_CHECKPOINT_SECONDS", "20"))
 
 class RunInterrupted(Exception):
     """The run was stopped (Ctrl-C or SIGTERM); what finished is kept."""
-
-
-# ---------------------------------------------------------------- one task
-
-
-def run_task(point: PointSpec, seeds: Sequence[int], threads: int = 1) -> BatchRecord:
-    """Simulate one batch of seeds of one point into its :class:`BatchRecord`,
-    in ``threads`` groups of seeds at once (the record does not depend on it)."""
-    seeds = list(seeds)
-    groups = seed_groups(len(seeds), threads, point.weights.hidden_size)
-    return BatchRecord.concat(
-        run_in_threads([partial(_run_group, point, seeds[group]) for group in groups], threads)
-    )
-
-
-def _run_group(point: PointSpec, seeds: list[int], cancelled: threading.Event) -> BatchRecord:
-    recorder = point.recorder(seeds)
-
-    def consume(index: int, t: int, values: dict[str, np.ndarray]) -> None:
-        check(cancelled)
-        recorder(index, t, values)
-
-    run_kernel(
-        point.weights,
-        np.asarray(point.inputs(seeds), dtype=np.float64),
-        point.conditions,
-        seeds,
-        consume,
-        root_seed=point.root_seed,
-        initial_state=point.initial_state,
-        dtype=np.dtype(point.dtype),
-        layer=point.record.layer,
-    )
-    return recorder.record
-
-
-def _execute(
-    plan: RunPlan, todo: Sequence[Task], jobs: int, threads: int, executor: str | None
-) -> Iterator[tuple[Task, BatchRecord]]:
-    """Results of ``todo`` in task order, computed locally or in processes."""
-    if in_process(jobs, executor):
-        for task in todo:
-            yield task, run_task(plan.points[task.point], task.seeds, threads)
-        return
-    from .executors import make_executor
-
-    with make_executor(executor or "processes", jobs) as pool:
-        yield from pool.map_in_order(
-            run_task, [(plan.points[t.point], t.seeds, threads) for t in todo], todo
-        )
 
 
 # ---------------------------------------------------------------- the run
@@ -150,9 +97,6 @@ class RunOutcome:
         )
 
 
-ProgressCallback = Callable[[int, int, int], None]  # (tasks done, tasks total, seeds done)
-
-
 def run_simulation(
     experiment: str | os.PathLike,
     *,
@@ -163,13 +107,18 @@ def run_simulation(
     executor: str | None = None,
     resume: bool = False,
     force: bool = False,
-    progress: ProgressCallback | None = None,
+    progress: bool | ProgressCallback | None = None,
     command: str | None = None,
     phases: Sequence[Phase] | Callable[[Any], Sequence[Phase]] = (),
 ) -> RunOutcome:
     """Run an experiment file into ``<out>/<name>/``: simulate, write the
     tables, then ``phases`` (or ``phases(config)``); the run is ``complete``
     when all are done.
+
+    ``progress``: True shows the progress of each phase with rich (on
+    stderr, or in the notebook), a callable receives each
+    :class:`~stochlstm.experiment.progress.ProgressEvent`, None or False
+    shows nothing.
 
     Raises :class:`~stochlstm.experiment.problems.ConfigError` for a bad file
     and :class:`~stochlstm.experiment.rundir.OutputError` for an output
@@ -183,6 +132,7 @@ def run_simulation(
     a damaged checkpoint; and :class:`RunInterrupted` after marking the run
     interrupted on Ctrl-C / SIGTERM.
     """
+    check_progress(progress)
     config = load_experiment(experiment, overrides=list(overrides))
     plan = plan_run(config)
     jobs, threads = execution(config, jobs, threads, executor)
@@ -202,7 +152,11 @@ def run_simulation(
             return RunOutcome(target, "complete", previous)
         run = _RunInProgress(plan, target, work_dir, previous, names, inputs, resolved_yaml)
         run.start(command, jobs, threads)
-        run.go(jobs, threads, executor, progress, phases)
+        from .progress_display import showing  # rich, imported when a run starts
+
+        with showing(progress) as callback:
+            reporter = RunProgress(callback) if callback is not None else None
+            run.go(jobs, threads, executor, reporter, phases)
         return RunOutcome(target, run.manifest["status"], run.manifest, plan)
 
 
@@ -295,6 +249,7 @@ class _RunInProgress:
         self.accumulator: Accumulator | None = None
         self.current = "simulate"
         self.started = time.time()
+        self.progress: RunProgress | None = None
 
     def start(self, command, jobs, threads) -> None:
         previous = self.previous
@@ -325,7 +280,8 @@ class _RunInProgress:
         self.manifest.setdefault("checksums", {}).update(rundir.checksums(self.work_dir, written))
         rundir.write_manifest(self.work_dir, self.manifest)
 
-    def go(self, jobs, threads, executor, progress, phases: Sequence[Phase]) -> None:
+    def go(self, jobs, threads, executor, progress: RunProgress | None, phases) -> None:
+        self.progress = progress
         try:
             if not self.done("simulate"):
                 self.current = "simulate"
@@ -365,30 +321,30 @@ class _RunInProgress:
                     pass
             raise
 
-    def _simulate(self, jobs, threads, executor, progress) -> None:
+    def _simulate(self, jobs, threads, executor, progress: RunProgress | None) -> None:
         plan = self.plan
         accumulator = Accumulator()
         if self.previous is not None and self.checkpoint.exists():
             accumulator = load_checkpoint(self.checkpoint, self.fingerprint)
         self.accumulator = accumulator
         todo = plan.tasks[accumulator.next_task :]
-        seeds_done = sum(len(t.seeds) for t in plan.tasks[: accumulator.next_task])
-        if progress:
-            progress(accumulator.next_task, len(plan.tasks), seeds_done)
+        if progress is not None:
+            start_progress(progress, plan, accumulator.next_task)
         last_save = time.time()
-        for task, record in _execute(plan, todo, jobs, threads, executor):
+        for task, record in execute_tasks(plan, todo, jobs, threads, executor, progress):
             with deferred():  # a task is folded whole or not at all
                 accumulator.fold(task, record)
-            seeds_done += len(task.seeds)
             if time.time() - last_save > CHECKPOINT_SECONDS:
                 with deferred():
                     save_checkpoint(self.checkpoint, accumulator, self.fingerprint)
                 last_save = time.time()
-            if progress:
-                progress(accumulator.next_task, len(plan.tasks), seeds_done)
+            if progress is not None:
+                progress.task_done()
         with deferred():
             save_checkpoint(self.checkpoint, accumulator, self.fingerprint)
             self.mark("simulate", DONE)
+        if progress is not None:
+            progress.finish_simulation()
 
     def _tables(self) -> None:
         if self.accumulator is None:
@@ -398,7 +354,8 @@ class _RunInProgress:
                     "done; pass --force to start again"
                 )
             self.accumulator = load_checkpoint(self.checkpoint, self.fingerprint)
-        outputs = write_tables(self.work_dir, self.plan, self.accumulator)
+        with reporting_phase(self.progress, "tables"):
+            outputs = write_tables(self.work_dir, self.plan, self.accumulator)
         with deferred():
             self.manifest["rows"] = {name: rows for name, (_, rows) in outputs.items()}
             self.mark("tables", DONE, [path for path, _ in outputs.values()])
@@ -406,7 +363,8 @@ class _RunInProgress:
 
     def _analysis(self, phase: Phase) -> bool:
         try:
-            written = list(phase.run(self.work_dir))
+            with reporting_phase(self.progress, phase.name):
+                written = list(phase.run(self.work_dir))
         except (KeyboardInterrupt, OSError):
             raise
         except Exception as error:  # noqa: BLE001 (a bug here must not lose the tables)

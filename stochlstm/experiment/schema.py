@@ -32,7 +32,7 @@ from pydantic import (
 from ..core.conditions import Condition
 from ..core.errors import FieldError
 from ..core.gates import GATE_RULES, GateRule
-from ..core.names import CELL_QUANTITIES, DERIVED_QUANTITIES
+from ..core.names import CELL_QUANTITIES, DERIVED_QUANTITIES, DERIVED_SOURCES, LOSS_QUANTITIES
 from ..core.weights import READOUT_KINDS
 from . import yaml_dialect
 from .fields import (
@@ -201,7 +201,11 @@ def _derived_name(name: str) -> str:
 
 class RecordSpec(Strict):
     """What trajectories keep (summaries always use every seed and step), and
-    which derived quantities the summary has (each for the conditions it applies to)."""
+    which derived quantities the summary has (each for the conditions it applies
+    to): ``auto``, the default, those formed from recorded quantities only
+    (:data:`~stochlstm.core.names.DERIVED_SOURCES`: ``dev_c`` and ``div_c`` with
+    ``c``, ``retention`` with ``f``, ``sat_i`` with ``p_i``, ``flip_i`` with
+    ``i`` and ``p_i``, ...)."""
 
     quantities: one_of(
         f"expected all or a list of quantities from: {', '.join(CELL_QUANTITIES)}",
@@ -224,12 +228,13 @@ class RecordSpec(Strict):
         "expected last or a layer index", string=Literal["last"], number=NonNegativeInt
     ) = "last"
     derived: one_of(
-        f"expected all, none or a list of derived quantities from: {', '.join(DERIVED_QUANTITIES)}",
-        string=Literal["all", "none"],
+        "expected auto, all, none or a list of derived quantities from: "
+        + ", ".join(DERIVED_QUANTITIES),
+        string=Literal["auto", "all", "none"],
         list=Annotated[
             list[Annotated[str, AfterValidator(_derived_name)]], Field(min_length=1), UniqueList
         ],
-    ) = "all"
+    ) = "auto"
 
 
 class OutputSpec(Strict):
@@ -363,9 +368,15 @@ class ExperimentConfig(Strict):
         return list(self.record.quantities)
 
     def recorded_derived(self) -> list[str]:
-        """The derived quantities the summary has, in its order."""
+        """The derived quantities the summary has, in its order; ``auto``: those
+        whose source quantities are all recorded, and the loss with targets."""
         chosen = self.record.derived
-        if isinstance(chosen, str):
+        if chosen == "auto":
+            recorded = set(self.recorded_quantities())
+            chosen = [n for n, sources in DERIVED_SOURCES.items() if recorded.issuperset(sources)]
+            if self.targets is not None:
+                chosen += list(LOSS_QUANTITIES)
+        elif isinstance(chosen, str):
             chosen = DERIVED_QUANTITIES if chosen == "all" else ()
         return [name for name in DERIVED_QUANTITIES if name in chosen]
 

@@ -4,7 +4,7 @@ and draw_figures writes every figure that applies."""
 import numpy as np
 import pandas as pd
 import pytest
-from matplotlib.collections import LineCollection, PathCollection, PolyCollection, QuadMesh
+from matplotlib.collections import LineCollection, PolyCollection, QuadMesh
 
 from stochlstm.analysis.figures import (
     draw_figures,
@@ -14,6 +14,7 @@ from stochlstm.analysis.figures import (
     plot_survival,
     plot_trajectories,
 )
+from stochlstm.analysis.figures.gates import share_outside_ci
 from stochlstm.analysis.metrics import compute_metrics
 from stochlstm.analysis.run import load_run
 from tests.summary_reference import (
@@ -96,17 +97,78 @@ def test_trajectories_draw_the_summary_means_bands_and_sample_paths(small):
                 assert not [a for a in ax.lines if a.get_label().endswith("seed 2")]  # paths=2
     legend = fig.legends[0]
     texts = [t.get_text() for t in legend.get_texts()]
-    assert "deterministic" in texts and "bernoulli: mean ± 95% CI" in texts
+    assert "deterministic (on top)" in texts and "bernoulli: mean ± 95% CI" in texts
+    assert "sample paths (2 seeds per condition, faint)" in texts
     assert axes[0, 0].get_title() == "cell state c" and axes[2, 0].get_xlabel() == "step t"
 
 
-def test_trajectories_cap_the_units_shown_and_say_so():
+def farthest_units(summary, baseline, most):
+    """Reference for the default units: per unit, the mean over (quantity, t,
+    stochastic condition) of sqrt((mean - baseline mean)² + sd²), plain loops."""
+    rows = summary[summary["quantity"].isin(["c", "h"])]
+    base = {
+        (r.quantity, r.t, r.unit): r.mean for r in rows[rows["condition"] == baseline].itertuples()
+    }
+    scores = {}
+    for r in rows[rows["condition"] != baseline].itertuples():
+        distance = np.sqrt((r.mean - base[(r.quantity, r.t, r.unit)]) ** 2 + r.sd**2)
+        scores.setdefault(r.unit, []).append(distance)
+    ranked = sorted(scores, key=lambda unit: (-np.mean(scores[unit]), unit))
+    return sorted(ranked[:most])
+
+
+def test_trajectories_show_the_units_farthest_from_deterministic_and_say_so():
     sim = small_simulation(seeds=20, hidden_size=10, steps=5)
     summary = summary_frame(sim, SMALL_CONDITIONS)
-    fig = plot_trajectories(summary, quantities=("c",))
-    assert len(fig.axes) == 8
-    assert "units 0–7 of 10 shown" in fig._suptitle.get_text()
-    assert "over 20 seeds" in fig._suptitle.get_text()
+    fig = plot_trajectories(summary, baseline="deterministic", quantities=("c",))
+    expected = farthest_units(summary, "deterministic", 4)
+    assert expected != [0, 1, 2, 3]  # the choice is not simply the first units
+    assert [ax.get_ylabel() for ax in fig.axes] == [f"c, unit {u}" for u in expected]
+    title = fig.get_suptitle()
+    assert f"units {', '.join(map(str, expected))} of 10: those farthest from deterministic" in (
+        title.replace("\n", " ")
+    )
+    assert "over 20 seeds" in title
+    assert fig.get_figheight() < 10  # 4 rows, not 8
+
+
+def test_trajectories_draw_the_units_asked_for():
+    sim = small_simulation(seeds=20, hidden_size=10, steps=5)
+    summary = summary_frame(sim, SMALL_CONDITIONS)
+    fig = plot_trajectories(summary, baseline="deterministic", units=[9, 0, 5])
+    assert [ax.get_ylabel() for ax in fig.axes[::2]] == ["c, unit 9", "c, unit 0", "c, unit 5"]
+    assert "units 9, 0, 5 of 10 shown" in fig.get_suptitle()
+
+
+def test_trajectories_draw_the_deterministic_path_on_top(small):
+    summary, trajectories, _ = small
+    fig = plot_trajectories(summary, trajectories, baseline="deterministic")
+    for ax in fig.axes:
+        deterministic = by_label(ax, "deterministic")
+        others = [a for a in [*ax.lines, *ax.collections] if a is not deterministic]
+        assert deterministic.get_zorder() > max(a.get_zorder() for a in others)
+        # the means under it are wider, so that they show on either side of it
+        means = [by_label(ax, f"{c}: mean") for c in ("bernoulli", "forget-bernoulli")]
+        assert min(m.get_linewidth() for m in means) > deterministic.get_linewidth()
+        paths = [a for a in ax.lines if a.get_label().startswith("_path")]
+        assert paths and max(p.get_alpha() for p in paths) < 0.5  # faint
+
+
+def test_trajectories_leave_a_far_initial_state_off_the_axis_and_say_so(small):
+    summary, trajectories, _ = small
+    # an initial state of 40, far outside the range of the later steps
+    first = trajectories[trajectories["t"] == 0].assign(t=-1, c=40.0, h=40.0)
+    with_initial = pd.concat([first, trajectories], ignore_index=True)
+    fig = plot_trajectories(summary, with_initial, baseline="deterministic", paths=2)
+    for ax in fig.axes:
+        drawn = np.concatenate([line.get_xdata() for line in ax.lines])
+        assert drawn.min() == 0  # t = -1 left off
+        assert any("t = −1" in text.get_text() and "40" in text.get_text() for text in ax.texts)
+    # an initial state inside the range stays on the axis
+    near = pd.concat([first.assign(c=0.0, h=0.0), trajectories], ignore_index=True)
+    fig = plot_trajectories(summary, near, baseline="deterministic", paths=2)
+    assert min(line.get_xdata().min() for line in fig.axes[0].lines) == -1
+    assert not fig.axes[0].texts
 
 
 def test_trajectories_without_sample_paths_or_baseline(small):
@@ -143,23 +205,41 @@ def test_divergence_draws_the_metric_with_its_band(small):
 # ---------------------------------------------------------------- (c) final states
 
 
-def test_final_states_draw_every_sample_path_and_mark_the_deterministic_value(small):
-    _, trajectories, _ = small
-    fig = plot_final_states(trajectories, baseline="deterministic")
+def test_final_states_draw_the_summary_over_all_seeds_and_the_recorded_paths(small):
+    summary, trajectories, _ = small
+    fig = plot_final_states(summary, trajectories, baseline="deterministic")
     final = trajectories[trajectories["t"] == 29]
     for ax, quantity in zip(fig.axes, "ch", strict=True):
-        points = np.concatenate(
-            [c.get_offsets()[:, 1] for c in ax.collections if isinstance(c, PathCollection)]
-        )
-        stochastic = final[final["condition"] != "deterministic"][quantity]
-        np.testing.assert_allclose(np.sort(points), np.sort(stochastic))
+        for condition in ("bernoulli", "forget-bernoulli"):
+            cells = summary[
+                (summary["condition"] == condition)
+                & (summary["quantity"] == quantity)
+                & (summary["t"] == 29)
+            ].sort_values("unit")
+            means = by_label(ax, condition).get_offsets()[:, 1]
+            np.testing.assert_array_equal(means, cells["mean"])
+            spread = by_label(ax, f"_sd {condition}").get_segments()
+            np.testing.assert_allclose(
+                [s[:, 1] for s in spread],
+                np.c_[
+                    np.maximum(cells["mean"] - cells["sd"], cells["min"]),
+                    np.minimum(cells["mean"] + cells["sd"], cells["max"]),
+                ],
+            )
+            ci = by_label(ax, f"_ci {condition}").get_segments()
+            np.testing.assert_allclose([s[:, 1] for s in ci], cells[["ci_low", "ci_high"]])
+            paths = by_label(ax, f"_paths {condition}").get_offsets()[:, 1]
+            recorded = final.loc[final["condition"] == condition, quantity]
+            np.testing.assert_allclose(np.sort(paths), np.sort(recorded))
         marks = by_label(ax, "deterministic")
         assert isinstance(marks, LineCollection)
         levels = [segment[0, 1] for segment in marks.get_segments()]
         expected = final[final["condition"] == "deterministic"].groupby("unit")[quantity].mean()
         np.testing.assert_allclose(levels, expected.to_numpy())
         assert ax.get_ylabel() == f"{quantity} at t = 29"
-    assert "5 sample paths" in fig._suptitle.get_text()
+    assert "over all 100 seeds" in fig.get_suptitle()
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "recorded sample paths (5 per condition)" in texts
 
 
 # ---------------------------------------------------------------- (d) gate heatmaps
@@ -201,25 +281,81 @@ def test_gate_heatmaps_of_a_forget_only_condition_show_all_gates(small):
 # ---------------------------------------------------------------- (e) survival
 
 
-def test_survival_draws_realised_and_theoretical_retention(small):
+def test_survival_draws_each_condition_against_deterministic(small):
     _, _, metrics = small
     fig = plot_survival(metrics, baseline="deterministic")
-    linear = fig.axes[0]
-    for condition in ("deterministic", "bernoulli", "forget-bernoulli"):
+    assert [ax.get_title() for ax in fig.axes] == [
+        "bernoulli vs deterministic",
+        "forget-bernoulli vs deterministic",
+    ]
+    for ax, condition in zip(fig.axes, ("bernoulli", "forget-bernoulli"), strict=True):
+        for name in ("deterministic", condition):
+            rows = metrics[metrics["condition"] == name]
+            empirical = rows[rows["metric"] == "retention"].sort_values("t")
+            drawn = by_label(ax, name).get_ydata()
+            positive = empirical["value"].where(empirical["value"] > 0)  # 0 is off a log axis
+            np.testing.assert_array_equal(drawn, positive)
         rows = metrics[metrics["condition"] == condition]
         empirical = rows[rows["metric"] == "retention"].sort_values("t")
         theory = rows[rows["metric"] == "retention_theory"].sort_values("t")
-        np.testing.assert_array_equal(by_label(linear, condition).get_ydata(), empirical["value"])
-        dashed = by_label(linear, f"_theory {condition}")
-        assert dashed.get_linestyle() == "--"
-        np.testing.assert_array_equal(dashed.get_ydata(), theory["value"])
+        dotted = by_label(ax, f"_theory {condition}")
+        assert dotted.get_linestyle() == ":"
+        np.testing.assert_array_equal(dotted.get_ydata(), theory["value"])
+        band = by_label(ax, f"_band {condition}")
+        kept = empirical["ci_low"] > 0
         assert_band(
-            by_label(linear, f"_band {condition}"),
-            empirical["t"],
-            empirical["ci_low"],
-            empirical["ci_high"],
+            band,
+            empirical["t"][kept],
+            empirical["ci_low"][kept],
+            empirical["ci_high"][kept],
         )
-    assert fig.axes[1].get_yscale() == "log"
+        # deterministic: its theory is its realised curve, drawn once, on top
+        assert not [a for a in ax.lines if a.get_label() == "_theory deterministic"]
+        deterministic = by_label(ax, "deterministic")
+        assert deterministic.get_zorder() > max(
+            a.get_zorder() for a in [*ax.lines, *ax.collections] if a is not deterministic
+        )
+        half = by_label(ax, "_half")
+        assert list(half.get_ydata()) == [0.5, 0.5]
+        assert [t.get_text() for t in ax.texts] == ["half-life level"]
+
+
+def survival_metrics(decay: float, steps: int = 100) -> pd.DataFrame:
+    """Retention ``decay ** (t + 1)`` of a deterministic and a bernoulli condition."""
+    t = np.arange(steps)
+    value = decay ** (t + 1.0)
+    frames = []
+    for condition in ("deterministic", "bernoulli"):
+        for metric in ("retention", "retention_theory"):
+            frames.append(
+                pd.DataFrame(
+                    dict(
+                        condition=condition,
+                        metric=metric,
+                        quantity="c",
+                        t=t,
+                        unit=pd.NA,
+                        value=value,
+                        ci_low=value * 0.9,
+                        ci_high=value * 1.1,
+                    )
+                )
+            )
+    return pd.concat(frames, ignore_index=True).astype({"t": "Int64", "unit": "Int64"})
+
+
+def test_survival_is_on_a_log_axis_where_it_decays_and_cut_where_it_is_gone():
+    slow = plot_survival(survival_metrics(0.999), baseline="deterministic")
+    assert slow.axes[0].get_yscale() == "linear"  # 0.9 after 100 steps: nothing to stretch
+    fast = plot_survival(survival_metrics(0.3), baseline="deterministic")
+    ax = fast.axes[0]
+    assert ax.get_yscale() == "log"
+    floor, top = ax.get_ylim()
+    assert floor == pytest.approx(1e-6) and top > 1
+    # 0.3 ** (t + 1) < 1e-6 from t = 11: the axis ends soon after, not at t = 99
+    last = int(np.argmax(0.3 ** (np.arange(100) + 1.0) < 1e-6)) - 1
+    assert last < ax.get_xlim()[1] < 20
+    assert f"steps after t = {last} not shown" in fast.get_suptitle()
 
 
 def test_plots_without_their_data_say_so(small):
@@ -230,6 +366,8 @@ def test_plots_without_their_data_say_so(small):
         plot_survival(metrics[~metrics["metric"].str.startswith("retention")])
     with pytest.raises(ValueError, match="none of the quantities"):
         plot_trajectories(summary[~summary["quantity"].isin(["c", "h"])])
+    with pytest.raises(ValueError, match="none of the quantities"):
+        plot_final_states(summary[~summary["quantity"].isin(["c", "h"])])
     with pytest.raises(ValueError, match="no gate with p and gate recorded"):
         plot_gate_heatmaps(summary[summary["quantity"] != "p_o"], "deterministic", gates=("o",))
 
@@ -267,7 +405,12 @@ def test_draw_figures_skips_figures_whose_quantities_were_not_recorded(tmp_path,
     kept = summary[summary["quantity"].isin(["c", "h", "dev_c", "dev_h", "div_c", "div_h"])]
     run_dir = write_run_dir(tmp_path / "run", kept, None)
     written = draw_figures(run_dir, formats=("png",))
-    assert [p.name for p in written] == ["trajectories.png", "divergence.png"]
+    assert [p.name for p in written] == ["trajectories.png", "final_states.png", "divergence.png"]
+
+    states = summary[summary["quantity"].isin(["c", "h"])]  # no derived quantity at all
+    run_dir = write_run_dir(tmp_path / "states", states, None)
+    written = draw_figures(run_dir, formats=("png",))
+    assert [p.name for p in written] == ["trajectories.png", "final_states.png"]
 
     only_gates = summary[summary["quantity"].isin(["p_f", "f"])]
     run_dir = write_run_dir(tmp_path / "gates", only_gates, None)
@@ -315,21 +458,48 @@ def test_draw_figures_per_sweep_point(tmp_path):
 
 def test_final_states_at_a_step_not_recorded_names_the_recorded_steps(small):
     _, trajectories, _ = small
+    summary, _, _ = small
     with pytest.raises(ValueError, match=r"t = 30 was not recorded.*0, 1, 2, …, 29 \(30 steps\)"):
-        plot_final_states(trajectories, t=30)
-    fig = plot_final_states(trajectories, t=3)
+        plot_final_states(summary, t=30)
+    fig = plot_final_states(summary, trajectories, t=3)
     assert fig.axes[0].get_ylabel() == "c at t = 3"
 
 
 def test_final_states_jitter_comes_from_the_generator_given(small):
     _, trajectories, _ = small
 
+    summary = small[0]
+
     def offsets(**kwargs):
-        fig = plot_final_states(trajectories, baseline="deterministic", **kwargs)
-        points = [c for c in fig.axes[0].collections if isinstance(c, PathCollection)]
+        fig = plot_final_states(summary, trajectories, baseline="deterministic", **kwargs)
+        points = [c for c in fig.axes[0].collections if c.get_label().startswith("_paths")]
         return np.concatenate([c.get_offsets() for c in points])
 
     np.testing.assert_array_equal(offsets(), offsets())  # the default is a fixed generator
     other = offsets(rng=np.random.Generator(np.random.PCG64(1)))
     np.testing.assert_array_equal(other[:, 1], offsets()[:, 1])  # same values
     assert not np.array_equal(other[:, 0], offsets()[:, 0])  # spread otherwise
+
+
+def test_gate_share_outside_the_ci_counts_a_gate_every_seed_agrees_on_as_resolved():
+    """p = 1 - 3e-10 fires at all 2,000 seeds: the realised rate 1 differs from p by
+    3e-10, far inside the 3/n a rate seen at every seed is known to; a rate of
+    0.9 against p = 0.5 is far outside."""
+    cells = []
+    for unit, (p, rate, sd) in enumerate([(1 - 3e-10, 1.0, 0.0), (0.5, 0.9, 0.3)]):
+        for quantity, mean, spread in (("p_i", p, 0.0), ("i", rate, sd)):
+            half = 1.96 * spread / np.sqrt(2000)
+            cells.append(
+                dict(
+                    quantity=quantity,
+                    t=0,
+                    unit=unit,
+                    n=2000,
+                    mean=mean,
+                    sd=spread,
+                    ci_low=mean - half,
+                    ci_high=mean + half,
+                )
+            )
+    rows = pd.DataFrame(cells)
+    assert share_outside_ci(rows, "i") == 0.5  # the second unit only

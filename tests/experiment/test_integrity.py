@@ -28,7 +28,7 @@ from stochlstm.experiment import tables
 from stochlstm.experiment.checkpoint import CHECKPOINT, CheckpointError
 from stochlstm.experiment.lock import RunLock
 from stochlstm.experiment.run import RunInterrupted
-from stochlstm.experiment.rundir import OutputError, RunDirectoryError
+from stochlstm.experiment.rundir import OutputError, RunDirectoryError, file_sha256
 
 EXPERIMENT = """\
 name: tiny
@@ -97,8 +97,8 @@ def interrupted(experiment, out, **kwargs):
 def test_interrupt_between_tasks_then_resume_gives_the_same_bytes(
     tmp_path, experiment, reference, save_often, signum
 ):
-    def stop(done, total, seeds):
-        if done == 1:
+    def stop(event):
+        if event.tasks_done == 1:
             signal_self(signum)
 
     message = interrupted(experiment, tmp_path, progress=stop)
@@ -244,10 +244,24 @@ def test_resume_of_a_complete_run_has_nothing_to_do(tmp_path, experiment):
 
 
 def test_resume_with_figures_after_a_run_without_them_draws_them(tmp_path, experiment):
-    run_experiment(experiment, out=tmp_path)
+    first = run_experiment(experiment, out=tmp_path)
+    run_dir = tmp_path / "tiny"
+    assert first.manifest["phases"] == {
+        "simulate": "done",
+        "tables": "done",
+        "metrics": "done",
+        "report": "done",
+    }
+    assert "No figures were drawn" in (run_dir / "report.html").read_text()
+    metrics = (run_dir / "metrics.csv").read_bytes()
     outcome = run_experiment(experiment, out=tmp_path, resume=True, figures=True)
+    assert outcome.manifest["phases"]["figures"] == "done"
     assert outcome.manifest["phases"]["report"] == "done"
-    assert (tmp_path / "tiny" / "report.html").exists()
+    page = (run_dir / "report.html").read_text()  # brought up to date with the figures
+    assert "No figures were drawn" not in page and 'src="figures/divergence.png"' in page
+    assert (run_dir / "metrics.csv").read_bytes() == metrics
+    assert outcome.manifest["checksums"]["report.html"] == file_sha256(run_dir / "report.html")
+    load_run(run_dir)  # every checksum matches
 
 
 # ---------------------------------------------------------------- --force, interrupted
@@ -257,8 +271,8 @@ def test_interrupted_force_is_resumed_as_the_replacement(tmp_path, experiment, s
     first = run_experiment(experiment, out=tmp_path)
     old = outputs(first.path)
 
-    def stop(done, total, seeds):
-        if done == 1:
+    def stop(event):
+        if event.tasks_done == 1:
             signal_self()
 
     experiment.write_text(experiment.read_text().replace("root_seed: 3", "root_seed: 4"))
@@ -337,8 +351,8 @@ def test_resume_refuses_changed_weights_file(tmp_path, save_often):
     save_weights(init_uniform(2, 3, seed=1), weights_file)
     experiment = write(tmp_path, weights=f"{{file: {weights_file}}}")
 
-    def stop(done, total, seeds):
-        if done == 1:
+    def stop(event):
+        if event.tasks_done == 1:
             signal_self()
 
     interrupted(experiment, tmp_path, progress=stop)
@@ -379,8 +393,6 @@ def test_analyze_and_plot_keep_the_checksums_true(tmp_path, experiment):
     checksums = manifest(run_dir)["checksums"]
     for path in [run_dir / "metrics.csv", *written]:
         name = str(path.relative_to(run_dir))
-        from stochlstm.experiment.rundir import file_sha256
-
         assert checksums[name] == file_sha256(path)
     load_run(run_dir)
 
@@ -389,8 +401,8 @@ def test_analyze_and_plot_keep_the_checksums_true(tmp_path, experiment):
 def test_a_checkpoint_that_is_not_data_of_this_run_is_refused(
     tmp_path, experiment, save_often, kind
 ):
-    def stop(done, total, seeds):
-        if done == 1:
+    def stop(event):
+        if event.tasks_done == 1:
             signal_self()
 
     interrupted(experiment, tmp_path, progress=stop)

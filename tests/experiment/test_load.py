@@ -10,7 +10,7 @@ import pytest
 
 from stochlstm.core.conditions import Condition
 from stochlstm.core.gates import Bernoulli, Concrete, Deterministic
-from stochlstm.core.names import CELL_QUANTITIES, DERIVED_QUANTITIES
+from stochlstm.core.names import CELL_QUANTITIES, DERIVED_QUANTITIES, LOSS_QUANTITIES
 from stochlstm.core.weights import init_uniform
 from stochlstm.experiment.forms import FileWeights
 from stochlstm.experiment.inputs import gaussian, make_inputs
@@ -763,17 +763,47 @@ def test_resolved_yaml_fills_defaults_and_loads_from_elsewhere(tmp_path):
 # ---------------------------------------------------------------- record.derived
 
 
-def test_record_derived_all_none_or_a_list(tmp_path):
+def test_record_derived_auto_adds_the_loss_with_targets(tmp_path):
+    text = MINIMAL.replace("hidden_size: 3}", "hidden_size: 3, output_size: 1}") + (
+        "targets: {kind: inputs, columns: [0], shift: 1, loss: mse}\n"
+    )
+    config = load_experiment(write(tmp_path, text))
+    assert config.recorded_derived()[-3:] == list(LOSS_QUANTITIES)
+    only_c = load_experiment(write(tmp_path, text), ["record.quantities=[c]"])
+    assert only_c.recorded_derived() == ["dev_c", "div_c", *LOSS_QUANTITIES]
+
+
+def test_record_derived_auto_all_none_or_a_list(tmp_path):
     config = load_experiment(write(tmp_path, MINIMAL))
-    assert config.record.derived == "all"
-    assert config.recorded_derived() == list(DERIVED_QUANTITIES)
-    assert "derived: all" in config.to_resolved_yaml()
+    assert config.record.derived == "auto"
+    # every cell quantity recorded: every derived quantity but the loss, which needs targets
+    assert config.recorded_derived() == [q for q in DERIVED_QUANTITIES if q not in LOSS_QUANTITIES]
+    assert "derived: auto" in config.to_resolved_yaml()
+    every = load_experiment(write(tmp_path, MINIMAL), ["record.derived=all"])
+    assert every.recorded_derived() == list(DERIVED_QUANTITIES)
     none = load_experiment(write(tmp_path, MINIMAL), ["record.derived=none"])
     assert none.recorded_derived() == []
     text = MINIMAL + "record:\n  derived: [sat_o, dev_c, div_h]\n"
     chosen = load_experiment(write(tmp_path, text))
     assert chosen.recorded_derived() == ["dev_c", "div_h", "sat_o"]  # in the summary's order
     assert parse_experiment(chosen.to_resolved_yaml()) == chosen
+
+
+@pytest.mark.parametrize(
+    "quantities,derived",
+    [
+        ("[c, h]", ["dev_c", "dev_h", "div_c", "div_h"]),
+        ("[h]", ["dev_h", "div_h"]),
+        ("[p_f, f, c]", ["dev_c", "div_c", "retention", "retention_theory", "sat_f", "flip_f"]),
+        ("[i, p_o]", ["sat_o"]),  # flip_i needs p_i too, flip_o needs o
+        ("[g]", []),
+    ],
+)
+def test_record_derived_auto_keeps_those_formed_from_recorded_quantities(
+    tmp_path, quantities, derived
+):
+    config = load_experiment(write(tmp_path, MINIMAL), [f"record.quantities={quantities}"])
+    assert config.recorded_derived() == derived
 
 
 @pytest.mark.parametrize(
@@ -787,7 +817,7 @@ def test_record_derived_all_none_or_a_list(tmp_path):
             "loss, loss_window, dev_loss_window",
         ),
         ("[sat_i, sat_i]", "record.derived", "listed more than once: sat_i"),
-        ("some", "record.derived", "expected 'all' or 'none', got the string 'some'"),
+        ("some", "record.derived", "expected 'auto', 'all' or 'none', got the string 'some'"),
         ("[]", "record.derived", "expected at least 1 item(s), got 0"),
     ],
 )

@@ -209,8 +209,8 @@ def test_interrupted_then_resumed_equals_uninterrupted(tmp_path, monkeypatch):
     reference = read_outputs(run_experiment(experiment, out=tmp_path / "ref").path)
     monkeypatch.setattr(runner, "CHECKPOINT_SECONDS", 0.0)
 
-    def stop_after_one_task(done, total, seeds):
-        if done == 1:
+    def stop_after_one_task(event):
+        if event.tasks_done == 1:
             raise KeyboardInterrupt
 
     with pytest.raises(RunInterrupted, match="--resume"):
@@ -257,8 +257,8 @@ def test_resume_refuses_a_changed_experiment(tmp_path, monkeypatch):
         run_experiment(
             experiment,
             out=tmp_path,
-            progress=lambda done, total, seeds: (
-                (_ for _ in ()).throw(KeyboardInterrupt) if done == 1 else None
+            progress=lambda event: (
+                (_ for _ in ()).throw(KeyboardInterrupt) if event.tasks_done == 1 else None
             ),
         )
     with pytest.raises(RunDirectoryError, match="differs from the one this run started with"):
