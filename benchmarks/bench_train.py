@@ -38,14 +38,18 @@ class TorchLSTM(nn.Module):
         return self.head(self.lstm(inputs)[0])
 
 
-def timed(step, repeats: int) -> float:
-    step()  # warm up
-    times = []
+def timed(steps: dict, repeats: int) -> dict[str, float]:
+    """The median seconds of each step, the steps taken in turn in every round
+    (so that a change of the machine's load falls on all of them alike)."""
+    for step in steps.values():
+        step()  # warm up
+    times = {name: [] for name in steps}
     for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main() -> None:
@@ -75,24 +79,33 @@ def main() -> None:
         return step
 
     reference = TorchLSTM()
-    toolkit = TrainingModel(INPUTS, HIDDEN, 1, dtype=torch.float32)
-    with torch.no_grad():
-        for name, parameter in toolkit.named_parameters():
-            source = dict(reference.named_parameters())[name]
-            parameter.copy_(source)
+
+    def toolkit_model() -> TrainingModel:
+        """A model of its own per case, from nn.LSTM's initial weights."""
+        model = TrainingModel(INPUTS, HIDDEN, 1, dtype=torch.float32)
+        with torch.no_grad():
+            for name, parameter in model.named_parameters():
+                parameter.copy_(dict(reference.named_parameters())[name])
+        return model
+
+    deterministic, stochastic = toolkit_model(), toolkit_model()
     cases = {
         "nn.LSTM + nn.Linear": iteration(reference, lambda m: m(inputs)),
-        "toolkit deterministic": iteration(toolkit, lambda m: m(inputs, Condition())[0]),
-        "toolkit bernoulli (ST)": iteration(toolkit, lambda m: m(inputs, bernoulli, uniforms)[0]),
+        "toolkit deterministic": iteration(deterministic, lambda m: m(inputs, Condition())[0]),
+        "toolkit bernoulli (ST)": iteration(
+            stochastic, lambda m: m(inputs, bernoulli, uniforms)[0]
+        ),
     }
     load_before = os.getloadavg()
-    seconds = {name: timed(step, args.repeats) for name, step in cases.items()}
+    seconds = timed(cases, args.repeats)
     load_after = os.getloadavg()
     print(
         f"batch {BATCH}, {STEPS} steps, hidden {HIDDEN}, float32, {args.threads} thread(s), torch {torch.__version__}"
     )
     for name, value in seconds.items():
-        print(f"  {name:<24} {value * 1e3:8.1f} ms per iteration (median of {args.repeats})")
+        print(
+            f"  {name:<24} {value * 1e3:8.1f} ms per iteration (median of {args.repeats}, taken in turn)"
+        )
     det = seconds["toolkit deterministic"] / seconds["nn.LSTM + nn.Linear"]
     st = seconds["toolkit bernoulli (ST)"] / seconds["toolkit deterministic"]
     print(

@@ -262,6 +262,10 @@ def train(
         out.print(f"  {name:<22} {rows:>10,} rows")
     if (outcome.path / "report.html").exists():
         out.print(f"  open {outcome.path / 'report.html'}")
+    if (outcome.path / "evaluate.yaml").exists():
+        out.print(
+            f"  stochlstm run {outcome.path / 'evaluate.yaml'}  (one model, its header says how)"
+        )
 
 
 @contextmanager

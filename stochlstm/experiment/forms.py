@@ -34,6 +34,7 @@ from .fields import (
     union,
 )
 from .target_forms import NormalizeSpec
+from .task_forms import AddingInputs, CopyInputs
 
 __all__ = ["INPUT_KINDS", "WEIGHT_FORMS", "InputsSpec", "WeightsSpec", "form_keys"]
 
@@ -267,5 +268,7 @@ INPUT_KINDS = {
     "sine": SineInputs,
     "epidemic": EpidemicInputs,
     "csv": CsvInputs,
+    "adding": AddingInputs,  # a task's examples (stochlstm.experiment.task_forms)
+    "copy": CopyInputs,
 }
 InputsSpec = union(INPUT_KINDS, key_of("kind"), "input_kind")

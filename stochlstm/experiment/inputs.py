@@ -11,6 +11,9 @@ on global state or on which other seeds run:
   ``Generator(PCG64(SeedSequence(seed, spawn_key=(s,))))``, so seed 7 alone and
   seed 7 inside a list of 10,000 get the same sequence.
 
+The ``adding`` and ``copy`` kinds are the learning tasks' examples
+(:func:`task_examples`), the test sets of ``stochlstm train``.
+
 :func:`make_inputs` builds the ``inputs`` block of an experiment file
 (:data:`~stochlstm.experiment.schema.InputsSpec`).
 """
@@ -27,6 +30,7 @@ from pydantic import TypeAdapter, ValidationError
 from ..core.randomness import generator
 from .csv_inputs import InputError, from_csv
 from .forms import InputsSpec
+from .learning_tasks import task_example
 from .problems import format_path, pydantic_problem
 
 __all__ = [
@@ -41,6 +45,7 @@ __all__ = [
     "simulate_sir",
     "sine",
     "sir_epidemic",
+    "task_examples",
 ]
 
 
@@ -259,6 +264,22 @@ def sir_epidemic(
     return _seeded(draw, (steps, 1), seed, run_seeds)
 
 
+def task_examples(spec, run_seeds: Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Examples of the adding or copy task of an ``inputs: {kind: adding}`` or
+    ``{kind: copy}`` block, and their targets at every step
+    (:meth:`~stochlstm.experiment.learning_tasks.Batch.full_targets`): ``(T, X)`` and
+    ``(T, W)`` from the generator of the input's ``seed``, or with ``run_seeds``
+    ``(T, B, X)`` and ``(T, B, W)``, run seed ``s``'s example from its own
+    generator (:func:`input_generator`), as ``stochlstm train`` draws a test set."""
+    if run_seeds is None:
+        example = task_example(spec, input_generator(spec.seed))
+        return example.inputs[:, 0], example.full_targets()[:, 0]
+    examples = [task_example(spec, input_generator(spec.seed, int(s))) for s in run_seeds]
+    inputs = np.concatenate([e.inputs for e in examples], axis=1)
+    targets = np.concatenate([e.full_targets() for e in examples], axis=1)
+    return inputs, targets
+
+
 _INPUTS = TypeAdapter(InputsSpec)
 
 
@@ -294,6 +315,8 @@ def make_inputs(
             message = f"an epidemic input has one column (daily counts); input_size is {input_size}"
             raise InputError("kind", message)
         values = sir_epidemic(**arguments)
+    elif spec.kind in ("adding", "copy"):
+        values = task_examples(spec, arguments.get("run_seeds"))[0]
     else:
         values = from_csv(**arguments, base_dir=base_dir)
     if values.shape[-1] != input_size:

@@ -48,6 +48,9 @@ __all__ = [
     "ProgressCallback",
     "RunInterrupted",
     "RunOutcome",
+    "all_done",
+    "choose_work_dir",
+    "fingerprint",
     "run_simulation",
     "run_task",
 ]
@@ -144,8 +147,8 @@ def run_simulation(
     phases = list(phases(config) if callable(phases) else phases)
     names = ("simulate", "tables", *(phase.name for phase in phases))
     with rundir.output_errors(target), RunLock(target, command), stop_signals():
-        work_dir, previous = _choose_work_dir(target, resume, force, resolved_yaml, inputs)
-        if previous is not None and _all_done(previous, names):
+        work_dir, previous = choose_work_dir(target, resume, force, resolved_yaml, inputs)
+        if previous is not None and all_done(previous, names):
             return RunOutcome(target, "complete", previous)
         run = _RunInProgress(plan, target, work_dir, previous, names, inputs, resolved_yaml)
         run.start(command, jobs, threads)
@@ -157,19 +160,22 @@ def run_simulation(
         return RunOutcome(target, run.manifest["status"], run.manifest, plan)
 
 
-def _fingerprint(resolved_yaml: str, inputs: dict[str, str]) -> str:
+def fingerprint(resolved_yaml: str, inputs: dict[str, str]) -> str:
+    """The sha256 of a run's resolved config and input files' checksums: what a
+    checkpoint belongs to (``--resume`` refuses a checkpoint of another)."""
     text = resolved_yaml + "".join(f"\n{name} {sha}" for name, sha in inputs.items())
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _all_done(manifest: dict, names: Sequence[str]) -> bool:
+def all_done(manifest: dict, names: Sequence[str]) -> bool:
+    """Whether the run of ``manifest`` is complete with every phase in ``names`` done."""
     if manifest.get("status") != "complete":
         return False
     phases = manifest.get("phases")
     return phases is None or all(phases.get(name) == DONE for name in names)
 
 
-def _choose_work_dir(
+def choose_work_dir(
     target: Path, resume: bool, force: bool, resolved_yaml: str, inputs: dict[str, str]
 ) -> tuple[Path, dict | None]:
     """Where this run writes, and the manifest of the run it continues (None
@@ -238,7 +244,7 @@ class _RunInProgress:
         self.plan, self.target, self.work_dir = plan, target, work_dir
         self.previous, self.names, self.inputs = previous, names, inputs
         self.resolved_yaml = resolved_yaml
-        self.fingerprint = _fingerprint(resolved_yaml, inputs)
+        self.fingerprint = fingerprint(resolved_yaml, inputs)
         self.checkpoint = work_dir / CHECKPOINT
         self.accumulator: Accumulator | None = None
         self.current = "simulate"

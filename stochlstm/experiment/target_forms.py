@@ -161,10 +161,29 @@ class EpidemicTargets(_TargetsForm):
     ) = None
 
 
+class TaskTargets(_TargetsForm):
+    """The answers of the ``adding`` or ``copy`` inputs' examples (the sum of the
+    marked values; the symbols, one class index per step), from the same
+    draws; by default the loss window is the steps the task scores (adding:
+    the last; copy: the last ``length``), and the earlier steps carry the
+    first scored step's target."""
+
+    kind: Literal["task"]
+    loss_from: NonNegativeInt | None = None  # default: the task's first scored step
+
+    @model_validator(mode="after")
+    def _window(self):
+        first = self.loss_from or 0
+        if self.loss_to is not None and self.loss_to < first:
+            fail(f"must be >= loss_from ({first}), got {self.loss_to}", key="loss_to")
+        return self
+
+
 TARGET_KINDS = {
     "inputs": InputTargets,
     "csv": CsvTargets,
     "sequence": SequenceTargets,
     "epidemic": EpidemicTargets,
+    "task": TaskTargets,
 }
 TargetsSpec = union(TARGET_KINDS, key_of("kind"), "target_kind")

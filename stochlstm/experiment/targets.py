@@ -8,7 +8,9 @@ seed): row ``t`` is the target of the step that consumed ``x_t``. ``shift:
 k`` makes row ``t`` the form's row ``t + k``: ``{kind: inputs, shift: 1}``
 is one-step-ahead forecasting (the target of step ``t`` is ``x_{t+1}``). The
 last ``k`` steps then have no target: ``n = T - k``, no ``loss`` is recorded
-there, and the loss window ends by step ``T - 1 - k``.
+there, and the loss window ends by step ``T - 1 - k``. ``{kind: task}`` gives
+the answers of ``adding`` / ``copy`` inputs (:mod:`stochlstm.experiment.learning_tasks`),
+drawn with them; its window defaults to the steps the task scores.
 
 The encoding of a target (values, 0/1, class index: see
 :mod:`stochlstm.engine.loss`) follows from the loss and the readout:
@@ -27,11 +29,12 @@ from ..core.errors import FieldError
 from ..core.names import LOSS_QUANTITIES
 from ..engine.loss import LossPlan
 from .csv_inputs import InputError, from_csv
-from .inputs import sequence, sir_epidemic
+from .inputs import sequence, sir_epidemic, task_examples
 
 __all__ = [
     "TargetError",
     "build_targets",
+    "loss_start",
     "make_targets",
     "readout_kind",
     "target_encoding",
@@ -75,7 +78,8 @@ def target_width(encoding: str, output_size: int) -> int:
 
 def targets_per_seed(spec, inputs_spec) -> bool:
     """Whether the targets differ between seeds (they come from per-seed inputs)."""
-    return bool(getattr(inputs_spec, "per_seed", False)) and spec.kind in ("inputs", "epidemic")
+    per_seed = bool(getattr(inputs_spec, "per_seed", False))
+    return per_seed and spec.kind in ("inputs", "epidemic", "task")
 
 
 def _input_columns(spec, inputs_spec, input_size: int) -> list[int]:
@@ -127,7 +131,31 @@ def _epidemic_targets(spec, inputs_spec, steps: int, seeds) -> np.ndarray:
     )
 
 
-_SOURCE_KEY = {"inputs": "columns", "csv": "columns", "sequence": "values", "epidemic": "observe"}
+def _task_targets(inputs_spec, seeds) -> np.ndarray:
+    kind = getattr(inputs_spec, "kind", None)
+    if kind not in ("adding", "copy"):
+        message = f"task targets are the answers of adding or copy inputs; the inputs are {kind}"
+        raise TargetError("kind", message)
+    run_seeds = [int(s) for s in seeds] if inputs_spec.per_seed else None
+    return task_examples(inputs_spec, run_seeds)[1]
+
+
+def loss_start(spec, inputs_spec) -> int:
+    """The first step of the loss window: ``loss_from``, or for task targets
+    without it the task's first scored step."""
+    if spec.loss_from is not None:
+        return spec.loss_from
+    length = getattr(inputs_spec, "length", None)
+    return inputs_spec.steps - (1 if length is None else length)
+
+
+_SOURCE_KEY = {
+    "inputs": "columns",
+    "csv": "columns",
+    "sequence": "values",
+    "epidemic": "observe",
+    "task": "loss",
+}
 
 
 def make_targets(
@@ -144,6 +172,8 @@ def make_targets(
             values = _csv_targets(spec, inputs_spec)
         elif spec.kind == "sequence":
             values = sequence(spec.values)
+        elif spec.kind == "task":
+            values = _task_targets(inputs_spec, seeds)
         else:
             values = _epidemic_targets(spec, inputs_spec, steps, seeds)
     except InputError as error:
@@ -197,15 +227,16 @@ def build_targets(config, inputs: np.ndarray, seeds: Sequence[int] | None = None
         if spec.shift:
             message += f" (with shift {spec.shift}, the last {spec.shift} step(s) have none)"
         raise TargetError("loss_to", message)
-    if spec.loss_from > last:
-        message = f"the targets end at step {last}, before loss_from ({spec.loss_from})"
+    first = loss_start(spec, config.inputs)
+    if first > last:
+        message = f"the targets end at step {last}, before loss_from ({first})"
         raise TargetError("loss_from", message)
     derived = config.recorded_derived()
     plan = LossPlan(
         kind=spec.loss,
         encoding=encoding,
         n_steps=n_steps,
-        window=(spec.loss_from, last),
+        window=(first, last),
         quantities=tuple(q for q in LOSS_QUANTITIES if q in derived),
     )
     return targets, plan

@@ -14,52 +14,15 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from ..core.gates import GATE_RULES
-from .fields import PositiveInt, Strict, UniqueList, fail, key_of, union
+from .fields import PositiveInt, Strict, UniqueList, fail
+from .task_forms import TaskSpec, task_sizes
 
-__all__ = [
-    "TRAINABLE_RULES",
-    "AddingTask",
-    "CopyTask",
-    "TrainSpec",
-    "task_sizes",
-    "training_problems",
-]
+__all__ = ["TRAINABLE_RULES", "EvaluateSpec", "TrainSpec", "training_problems"]
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 
 # Gate rules a condition can train with (threshold has no gradient: evaluation only).
 TRAINABLE_RULES = ("deterministic", "bernoulli", "concrete")
-
-
-class AddingTask(Strict):
-    """The adding problem (Hochreiter & Schmidhuber 1997): inputs ``(value, marker)``
-    with values in U(0, 1) and two markers, one in each half of the sequence;
-    the target is the sum of the two marked values, read at the last step."""
-
-    kind: Literal["adding"]
-    steps: Annotated[int, Field(ge=2)] = 50
-
-
-class CopyTask(Strict):
-    """Copy/memory: ``length`` symbols out of ``symbols``, a ``delay`` of blanks,
-    then a marker; the model reproduces the symbols in order at the last
-    ``length`` steps (softmax readout, cross-entropy; accuracy)."""
-
-    kind: Literal["copy"]
-    symbols: Annotated[int, Field(ge=2)] = 8
-    length: PositiveInt = 5
-    delay: PositiveInt = 10
-
-
-TASK_KINDS = {"adding": AddingTask, "copy": CopyTask}
-TaskSpec = union(TASK_KINDS, key_of("kind"), "task_kind")
-
-
-def task_sizes(task) -> tuple[int, int, str]:
-    """``(input size, output size, readout)`` of a task: readout ``linear`` or ``softmax``."""
-    if task.kind == "adding":
-        return 2, 1, "linear"
-    return task.symbols + 2, task.symbols, "softmax"
 
 
 class OptimizerSpec(Strict):
@@ -77,15 +40,15 @@ class TemperatureSchedule(Strict):
 
 class EvaluateSpec(Strict):
     """Each trained model under each rule in ``under``, over the run's noise
-    seeds: noise seed number ``k`` (in the run's seed order) runs test example
-    ``k mod examples``."""
+    seeds, as ``stochlstm run`` runs the run directory's ``evaluate.yaml``: noise
+    seed ``s`` runs test example ``s`` of the training seed (the test series
+    itself for a CSV forecast)."""
 
     under: Annotated[list[str], Field(min_length=1), UniqueList] = [
         "deterministic",
         "bernoulli",
         "threshold",
     ]
-    examples: PositiveInt = 1000
 
     @model_validator(mode="after")
     def _known_rules(self):
@@ -101,7 +64,9 @@ class EvaluateSpec(Strict):
 class TrainSpec(Strict):
     """``train:`` training seeds (each: initialisation, data and gate noise),
     iterations of ``batch_size`` sequences, the optimizer, the validation and
-    checkpoint intervals (in iterations) and what the evaluation runs."""
+    checkpoint intervals (in iterations), which weights are kept (after the
+    last iteration, or at the validation record with the lowest loss) and
+    what the evaluation runs."""
 
     task: TaskSpec
     seeds: PositiveInt = 3
@@ -112,6 +77,7 @@ class TrainSpec(Strict):
     validation_examples: PositiveInt = 512
     validate_every: PositiveInt = 50
     checkpoint_every: PositiveInt = 100
+    keep: Literal["last", "best"] = "last"  # best: the lowest validation loss (early stopping)
     threads: PositiveInt = 1
     evaluate: EvaluateSpec = EvaluateSpec()
 
@@ -138,6 +104,16 @@ def training_problems(config) -> list[tuple[tuple, str]]:
                 ("model", "output_size"),
                 f"must be {output_size} (a {readout} readout) for the {train.task.kind} task, "
                 f"got {model.output_size}",
+            )
+        )
+    if model.num_layers != 1:
+        message = f"training supports one layer, got {model.num_layers}"
+        problems.append((("model", "num_layers"), message))
+    if "readout" in model.model_fields_set and model.readout.kind != readout:
+        problems.append(
+            (
+                ("model", "readout"),
+                f"the {train.task.kind} task trains a {readout} readout, got {model.readout.kind}",
             )
         )
     if getattr(model.weights, "init", None) != "uniform":

@@ -171,6 +171,8 @@ def _target_width(targets, inputs, input_size) -> tuple[int | None, str]:
     if targets.kind == "sequence":
         first = targets.values[0]
         return (len(first) if isinstance(first, list) else 1), "values"
+    if targets.kind == "task":  # a value (adding) or a class index (copy) per step
+        return 1, "loss"
     return 1, "observe"
 
 
@@ -194,6 +196,11 @@ def _target_checks(raw: dict, top: dict, model: dict, record: dict) -> list[tupl
             out.append((("targets", "file"), message))
     if targets.kind == "epidemic" and inputs is not None and inputs.kind != "epidemic":
         message = f"epidemic targets observe the outbreak of epidemic inputs; the inputs are {inputs.kind}"
+        out.append((("targets", "kind"), message))
+    if targets.kind == "task" and inputs is not None and inputs.kind not in ("adding", "copy"):
+        message = (
+            f"task targets are the answers of adding or copy inputs; the inputs are {inputs.kind}"
+        )
         out.append((("targets", "kind"), message))
     if targets.kind == "inputs" and inputs is not None:
         names = inputs.columns if inputs.kind == "csv" else []

@@ -15,7 +15,9 @@ measured under the arm's own rule as it is used at that point (bernoulli and
 concrete gates on the validation set's own fixed noise, concrete at the
 current temperature, zoneout's expectation), with the share of saturated
 gate probabilities (below 0.1 or above 0.9, the Gumbel-gate paper's
-measure) over the input, forget and output gates.
+measure) over the input, forget and output gates. With ``keep: best`` the
+weights of the record with the lowest validation loss travel in the state
+too (``best.*``) and are the ones written (early stopping).
 """
 
 from __future__ import annotations
@@ -28,9 +30,17 @@ import numpy as np
 from ..core.conditions import Condition
 from ..core.weights import init_uniform
 from .noise import TRAINING, VALIDATION, batch_seeds, batch_uniforms, data_generator, noise_root
-from .tasks import make_batch, readout_steps, sequence_length
+from .tasks import Batch, make_problem
 
-__all__ = ["TaskState", "TrainJob", "advance", "initial_state", "temperature_at"]
+__all__ = [
+    "TaskState",
+    "TrainJob",
+    "advance",
+    "initial_state",
+    "kept_iteration",
+    "model_arrays",
+    "temperature_at",
+]
 
 SATURATION = 0.1  # a gate probability below 0.1 or above 0.9 is saturated
 
@@ -42,7 +52,7 @@ class TrainJob:
     condition_name: str
     condition: Condition
     train_seed: int
-    task: Any  # AddingTask | CopyTask
+    task: Any  # AddingTask | CopyTask | ForecastTask (stochlstm.experiment.task_forms)
     input_size: int
     hidden_size: int
     output_size: int
@@ -57,6 +67,8 @@ class TrainJob:
     validate_every: int
     dtype: str
     threads: int
+    series: np.ndarray | None = field(default=None, compare=False)  # a CSV forecast's
+    keep: str = "last"  # or "best": the weights of the lowest validation loss
 
 
 @dataclass
@@ -99,9 +111,26 @@ def initial_state(job: TrainJob) -> TaskState:
     return TaskState({k: np.asarray(v, dtype=dtype) for k, v in arrays.items()})
 
 
+BEST = "best."  # arrays of the best model so far (keep: best): its state dict, loss, iteration
+
+
 def model_arrays(state: TaskState) -> dict[str, np.ndarray]:
-    """The model's state dict (``lstm.*``, ``head.*``) of a task state."""
-    return {k: v for k, v in state.arrays.items() if not k.startswith("optimizer.")}
+    """The model's state dict (``lstm.*``, ``head.*``) of a task state: the kept
+    best one when training keeps the best (``best.*``), else the current one."""
+    best = {
+        k[len(BEST) :]: v
+        for k, v in state.arrays.items()
+        if k.startswith(BEST) and k not in (f"{BEST}loss", f"{BEST}iteration")
+    }
+    if best:
+        return best
+    return {k: v for k, v in state.arrays.items() if not k.startswith(("optimizer.", BEST))}
+
+
+def kept_iteration(state: TaskState) -> int:
+    """The iteration whose weights :func:`model_arrays` gives."""
+    kept = state.arrays.get(f"{BEST}iteration")
+    return state.iteration if kept is None else int(kept)
 
 
 def advance(job: TrainJob, state: TaskState, until: int) -> TaskState:
@@ -149,29 +178,28 @@ class _Trainer:
             dict(state.arrays), state.iteration, list(state.rows), list(state.train_losses)
         )
         self.streams = job.condition.noise_streams
-        self.steps = sequence_length(job.task)
-        self.scored = readout_steps(job.task)
-        self.validation = make_batch(
-            job.task, data_generator(job.train_seed, "validation"), job.validation_examples
+        self.problem = make_problem(job.task, job.series)
+        self.validation = self.problem.batch(
+            data_generator(job.train_seed, "validation"), job.validation_examples, "validation"
         )
 
     def tensor(self, array: np.ndarray):
         return self.torch.from_numpy(np.asarray(array, dtype=np.dtype(self.job.dtype)))
 
-    def uniforms(self, purpose: int, seeds: list[int]) -> dict:
+    def uniforms(self, purpose: int, seeds: list[int], n_steps: int) -> dict:
         root = noise_root(self.job.train_seed, purpose)
         draws = batch_uniforms(
-            root, seeds, self.streams, self.steps, self.job.hidden_size, np.dtype(self.job.dtype)
+            root, seeds, self.streams, n_steps, self.job.hidden_size, np.dtype(self.job.dtype)
         )
         return {stream: self.torch.from_numpy(values) for stream, values in draws.items()}
 
-    def loss(self, outputs, targets):
-        """The task's loss (a tensor) and accuracy (a float, or None)."""
+    def loss(self, outputs, batch: Batch):
+        """The task's loss on ``batch`` (a tensor) and accuracy (a float, or None)."""
         torch = self.torch
-        scored = outputs[self.scored]
+        scored = outputs[batch.scored]
         if self.job.readout == "linear":
-            return torch.mean((scored[-1] - self.tensor(targets)) ** 2), None
-        labels = torch.from_numpy(np.asarray(targets, dtype=np.int64))
+            return torch.mean((scored - self.tensor(batch.targets)) ** 2), None
+        labels = torch.from_numpy(np.asarray(batch.targets, dtype=np.int64))
         logits = scored.reshape(-1, scored.shape[-1])
         loss = torch.nn.functional.cross_entropy(logits, labels.reshape(-1))
         accuracy = float((logits.argmax(1) == labels.reshape(-1)).double().mean())
@@ -182,17 +210,18 @@ class _Trainer:
         if state.iteration == 0 and not state.rows:
             self.record(0)
         for iteration in range(state.iteration, min(until, job.iterations)):
-            batch = make_batch(
-                job.task, data_generator(job.train_seed, "train", iteration), job.batch_size
+            batch = self.problem.batch(
+                data_generator(job.train_seed, "train", iteration), job.batch_size
             )
-            uniforms = self.uniforms(TRAINING, batch_seeds(iteration, job.batch_size))
+            seeds = batch_seeds(iteration, job.batch_size)
+            uniforms = self.uniforms(TRAINING, seeds, len(batch.inputs))
             outputs, _ = self.model(
                 self.tensor(batch.inputs),
                 job.condition,
                 uniforms,
                 temperature=temperature_at(job, iteration),
             )
-            loss, _ = self.loss(outputs, batch.targets)
+            loss, _ = self.loss(outputs, batch)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -207,7 +236,8 @@ class _Trainer:
         torch, job, state = self.torch, self.job, self.state
         validation = self.validation
         with torch.no_grad():
-            uniforms = self.uniforms(VALIDATION, list(range(job.validation_examples)))
+            seeds = list(range(job.validation_examples))
+            uniforms = self.uniforms(VALIDATION, seeds, len(validation.inputs))
             temperature = temperature_at(job, max(0, iteration - 1))
             outputs, gates = self.model(
                 self.tensor(validation.inputs),
@@ -217,9 +247,11 @@ class _Trainer:
                 expected=True,
                 keep_gates=True,
             )
-            loss, accuracy = self.loss(outputs, validation.targets)
+            loss, accuracy = self.loss(outputs, validation)
             probs = torch.cat([g.reshape(-1) for g in gates.values()])
             saturated = float(((probs < SATURATION) | (probs > 1 - SATURATION)).double().mean())
+        if job.keep == "best":
+            self.keep_if_best(iteration, float(loss))
         base = {
             "condition": job.condition_name,
             "train_seed": job.train_seed,
@@ -241,6 +273,17 @@ class _Trainer:
             }
         )
 
+    def keep_if_best(self, iteration: int, loss: float) -> None:
+        """Keep the model's weights when ``loss`` is the lowest validation loss yet."""
+        arrays = self.state.arrays
+        best = arrays.get(f"{BEST}loss")
+        if best is not None and not loss < float(best):
+            return
+        for name, parameter in self.model.named_parameters():
+            arrays[f"{BEST}{name}"] = parameter.detach().numpy().copy()
+        arrays[f"{BEST}loss"] = np.array(loss)
+        arrays[f"{BEST}iteration"] = np.array(iteration)
+
     def snapshot(self) -> TaskState:
         arrays = {
             name: parameter.detach().numpy().copy()
@@ -250,4 +293,5 @@ class _Trainer:
             for name, value in entries.items():
                 arrays[f"optimizer.{index}.{name}"] = value.detach().numpy().copy()
         state = self.state
+        arrays |= {k: v for k, v in state.arrays.items() if k.startswith(BEST)}
         return TaskState(arrays, state.iteration, list(state.rows), list(state.train_losses))

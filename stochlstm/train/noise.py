@@ -9,8 +9,10 @@
   ``purpose`` is :data:`TRAINING` for the training batches and
   :data:`VALIDATION` for the fixed validation set.
 - Data of training seed ``j``: ``generator(j, (DATA, split, k))``, ``split``
-  0 for the batch of iteration ``k``, 1 for the validation set and 2 for the
-  test set (``k = 0``).
+  0 for the batch of iteration ``k`` and 1 for the validation set (``k = 0``).
+  The test set is not drawn here: it is the inputs of the run directory's
+  ``evaluate.yaml`` (example ``s`` from ``input_generator(j, s)``,
+  :mod:`stochlstm.experiment.inputs`), so ``stochlstm run`` draws it itself.
 - Initial weights of training seed ``j``: ``init_uniform(seed=model.weights.seed + j)``,
   the weights ``stochlstm run`` draws for ``{init: uniform, seed: model.weights.seed + j}``.
 """
@@ -35,7 +37,7 @@ __all__ = [
 TRAINING, VALIDATION = 0, 1
 DATA = 0x64617461  # "data": spawn keys of three words never meet the gate noise's two
 _NOISE = 0x6E6F6973  # "nois"
-SPLITS = {"train": 0, "validation": 1, "test": 2}
+SPLITS = {"train": 0, "validation": 1}
 
 
 def noise_root(train_seed: int, purpose: int = TRAINING) -> int:

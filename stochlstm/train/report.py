@@ -48,6 +48,9 @@ def write_training_report(run_dir: Path) -> Path:
         f"{manifest.get('train_seeds')} training seeds; evaluation over "
         f"{manifest.get('seeds', {}).get('count')} noise seeds; conditions: "
         f"{html.escape(', '.join(manifest.get('conditions', {})))}.</p>",
+        "<p>Each model's test loss is what <code>stochlstm run evaluate.yaml</code> writes "
+        "(<code>loss_window</code> in summary.csv); the header of <code>evaluate.yaml</code> "
+        "says which options choose a model.</p>",
         "<h2>Test loss per arm and test-time rule (95% CI over training seeds)</h2>",
         _table(final_losses(evaluation)),
         "<h2>Train condition x test-time rule (mean test loss)</h2>",

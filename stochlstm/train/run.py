@@ -10,9 +10,12 @@ The run directory, lock, manifest, phases and ``--resume`` are those of
   is checkpointed as arrays + JSON (``.training/<condition>/seed-<k>.npz``).
   Every chunk starts from such a state, so an interrupted run resumes at the
   last checkpointed iteration with the same numbers, in any executor.
-  Writes ``training.csv`` and ``weights/<condition>/seed-<k>.npz``.
-- ``evaluate``: each model under each test-time rule over the run's noise
-  seeds (:mod:`stochlstm.train.evaluate`): ``evaluation.csv``, ``gates.csv``.
+  Writes ``training.csv`` and ``weights/<condition>/seed-<k>.npz`` (and then
+  removes the checkpoints).
+- ``evaluate``: writes ``evaluate.yaml``, the experiment file with which
+  ``stochlstm run`` evaluates one trained model, and runs it for each model
+  (:mod:`stochlstm.train.evaluate`): each under each test-time rule over the
+  run's noise seeds, ``evaluation.csv``, and the gate histograms, ``gates.csv``.
 - ``figures`` and ``report`` (:mod:`stochlstm.train.figures`, :mod:`stochlstm.train.report`).
 """
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 import zipfile
@@ -31,20 +35,18 @@ import pandas as pd
 
 from ..experiment import rundir
 from ..experiment.checkpoint import CheckpointError
+from ..experiment.csv_inputs import InputError, from_csv
+from ..experiment.forecasts import series_of
 from ..experiment.interrupts import deferred, stop_signals
 from ..experiment.load import load_experiment
 from ..experiment.lock import RunLock
 from ..experiment.plan import in_process
 from ..experiment.problems import ConfigError, Source
-from ..experiment.run import RunInterrupted, RunOutcome
-from ..experiment.run import _all_done as all_done
-from ..experiment.run import _choose_work_dir as choose_work_dir
-from ..experiment.run import _fingerprint as fingerprint_of
-from ..experiment.train_schema import task_sizes, training_problems
-from .evaluate import evaluate_model
-from .loop import TaskState, TrainJob, advance, initial_state, model_arrays
-from .noise import data_generator
-from .tasks import make_batch
+from ..experiment.run import RunInterrupted, RunOutcome, all_done, choose_work_dir, fingerprint
+from ..experiment.task_forms import task_sizes
+from ..experiment.train_schema import training_problems
+from .evaluate import evaluate_model, evaluation_yaml, overrides_of
+from .loop import TaskState, TrainJob, advance, initial_state, kept_iteration, model_arrays
 
 __all__ = ["PHASES", "TrainProgress", "train_experiment", "training_jobs"]
 
@@ -55,8 +57,9 @@ _FORMAT = "stochlstm-training-checkpoint-1"
 TrainProgress = Callable[[str, int, int, int, float | None], None]
 
 
-def training_jobs(config) -> list[TrainJob]:
-    """The tasks of a config with a train block: arms in file order, then training seeds."""
+def training_jobs(config, series: np.ndarray | None = None) -> list[TrainJob]:
+    """The tasks of a config with a train block: arms in file order, then
+    training seeds (``series``: a CSV forecast's, :func:`read_series`)."""
     train = config.train
     _, output_size, readout = task_sizes(train.task)
     schedule = train.temperature
@@ -80,6 +83,8 @@ def training_jobs(config) -> list[TrainJob]:
             validate_every=train.validate_every,
             dtype=config.dtype,
             threads=train.threads,
+            series=series,
+            keep=train.keep,
         )
         for name, condition in config.build_conditions().items()
         for seed in range(train.seeds)
@@ -96,6 +101,30 @@ def _load_config(experiment, overrides):
     if problems:
         raise ConfigError([source.problem(path, message) for path, message in problems])
     return config
+
+
+def read_series(config) -> np.ndarray | None:
+    """The series of a CSV forecast task (None for another task); a ConfigError
+    naming the key of ``train.task.csv`` for a file that does not give one."""
+    csv = getattr(config.train.task, "csv", None)
+    if csv is None:
+        return None
+    source = config._source or Source()
+    try:
+        series = series_of(csv)
+    except InputError as error:
+        field, message = {"columns": "column"}.get(error.field, error.field), error.detail
+        if error.field == "normalize":  # the z-score's rows, 0..test: past the end
+            rows = len(from_csv(csv.file, [csv.column]))
+            field, message = "test", f"{csv.test} is past the end of the column ({rows} rows)"
+        raise ConfigError([source.problem(("train", "task", "csv", field), message)]) from None
+    if len(series) <= csv.test:
+        message = (
+            f"{csv.test} leaves no row to test: the column has {len(series)} rows "
+            f"(0..{len(series) - 1})"
+        )
+        raise ConfigError([source.problem(("train", "task", "csv", "test"), message)])
+    return series
 
 
 def train_experiment(
@@ -116,6 +145,7 @@ def train_experiment(
     :func:`stochlstm.experiment.run.run_simulation`; torch must be installed
     (``pip install 'stochlstm[train]'``)."""
     config = _load_config(experiment, overrides)
+    series = read_series(config)
     try:
         import torch  # noqa: F401
     except ImportError:
@@ -132,22 +162,26 @@ def train_experiment(
     resolved_yaml = config.to_resolved_yaml()
     draw = config.output.figures if figures is None else figures
     names = PHASES if draw else PHASES[:2]
+    csv = getattr(config.train.task, "csv", None)
+    inputs = {} if csv is None else {csv.file: rundir.file_sha256(Path(csv.file))}
     with rundir.output_errors(target), RunLock(target, command), stop_signals():
-        work_dir, previous = choose_work_dir(target, resume, force, resolved_yaml, {})
+        work_dir, previous = choose_work_dir(target, resume, force, resolved_yaml, inputs)
         if previous is not None and all_done(previous, names):
             return RunOutcome(target, "complete", previous)
-        run = _TrainingRun(config, target, work_dir, previous, names, resolved_yaml)
+        run = _TrainingRun(config, target, work_dir, previous, names, resolved_yaml, inputs)
+        run.jobs = training_jobs(config, series)
         run.start(command, jobs)
         run.go(jobs, executor, progress)
         return RunOutcome(target, run.manifest["status"], run.manifest)
 
 
 class _TrainingRun:
-    def __init__(self, config, target, work_dir, previous, names, resolved_yaml):
+    def __init__(self, config, target, work_dir, previous, names, resolved_yaml, inputs):
         self.config, self.target, self.work_dir = config, target, work_dir
         self.previous, self.names, self.resolved_yaml = previous, names, resolved_yaml
-        self.fingerprint = fingerprint_of(resolved_yaml, {})
-        self.jobs = training_jobs(config)
+        self.inputs = inputs
+        self.fingerprint = fingerprint(resolved_yaml, inputs)
+        self.jobs: list[TrainJob] = []
         self.current = "train"
         self.started = time.time()
 
@@ -175,6 +209,7 @@ class _TrainingRun:
                 "root_seed": config.root_seed,
             },
             train_seeds=config.train.seeds,
+            keep=config.train.keep,
             conditions={name: c.describe() for name, c in config.build_conditions().items()},
             task=config.train.task.model_dump(mode="json"),
             dtype=config.dtype,
@@ -184,7 +219,7 @@ class _TrainingRun:
         manifest["attempts"] = manifest.get("attempts", 0) + 1
         done = (previous or {}).get("phases", {})
         manifest["phases"] = {n: "done" if done.get(n) == "done" else "pending" for n in self.names}
-        manifest["inputs"] = {}
+        manifest["inputs"] = self.inputs
         manifest.pop("warnings", None)
         self.manifest = manifest
         if previous is None:
@@ -223,6 +258,8 @@ class _TrainingRun:
                 written = steps[name]()
                 with deferred():
                     self.mark(name, "done", written)
+                if name == "train":  # the weights are written: the checkpoints are done with
+                    shutil.rmtree(self.work_dir / CHECKPOINTS, ignore_errors=True)
             with deferred():
                 self._finish("complete")
                 if self.work_dir != self.target:
@@ -317,29 +354,24 @@ class _TrainingRun:
             path = self.work_dir / "weights" / job.condition_name / f"seed-{job.train_seed}.npz"
             written.append(_write_npz(path, model_arrays(state)))
         self.manifest["rows"] = {"training.csv": len(frame)}
+        self.manifest["kept_iteration"] = {
+            f"{job.condition_name}/seed-{job.train_seed}": kept_iteration(state)
+            for job, state in zip(self.jobs, states, strict=True)
+        }
         return written
 
     # ---------------------------------------------------------------- evaluate
 
     def _evaluate(self) -> list[Path]:
-        config, train = self.config, self.config.train
+        config = self.config
+        experiment = self.work_dir / "evaluate.yaml"
+        written = [rundir.atomic_write_text(experiment, evaluation_yaml(config, self.target))]
         rows, histograms = [], []
-        seeds = config.seed_list()
         for job in self.jobs:
-            path = self.work_dir / "weights" / job.condition_name / f"seed-{job.train_seed}.npz"
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-            test = make_batch(
-                train.task, data_generator(job.train_seed, "test"), train.evaluate.examples
-            )
             results, histogram = evaluate_model(
-                arrays,
-                train.task,
-                test,
-                train.evaluate.under,
-                seeds,
-                root_seed=config.root_seed,
-                dtype=config.dtype,
+                experiment,
+                overrides_of(config, job.condition_name, job.train_seed),
+                config.train.evaluate.under,
             )
             keys = {"train_condition": job.condition_name, "train_seed": job.train_seed}
             rows += [{**keys, **row} for row in results]
@@ -349,7 +381,7 @@ class _TrainingRun:
             ]
         evaluation = pd.DataFrame(rows)
         gates = pd.DataFrame(histograms)
-        written = [
+        written += [
             _write_csv(self.work_dir / "evaluation.csv", evaluation),
             _write_csv(self.work_dir / "gates.csv", gates),
         ]

@@ -365,7 +365,7 @@ def test_unknown_top_level_key(tmp_path):
             "kind: constnt",
             "inputs.kind",
             "unknown input kind 'constnt'; expected one of: constant, sequence, gaussian, sine, "
-            "epidemic, csv",
+            "epidemic, csv, adding, copy",
         ),
     ],
 )

@@ -6,9 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from stochlstm.experiment.train_schema import AddingTask  # noqa: E402
 from stochlstm.train.run import train_experiment  # noqa: E402
-from stochlstm.train.tasks import make_batch  # noqa: E402
 
 TINY = """
 name: tiny
@@ -28,7 +26,6 @@ train:
   validate_every: 4
   checkpoint_every: 5
   temperature: {start: 1.0, end: 0.2}
-  evaluate: {examples: 20}
 output: {figures: false}
 """
 
@@ -44,18 +41,6 @@ def write(tmp_path, text=TINY, name="tiny.yaml"):
 def outputs(run_dir):
     files = OUTPUTS + sorted(str(p.relative_to(run_dir)) for p in run_dir.glob("weights/*/*.npz"))
     return {name: (run_dir / name).read_bytes() for name in files}
-
-
-def test_predicting_one_scores_mse_one_sixth():
-    """E[(1 - (u1 + u2))^2] = Var(u1 + u2) = 1/6. The squared error's sd is 0.197, so
-    the mean of 200,000 has se 0.00044; 5 se (0.0022) is a false alarm once in 1.7 million."""
-    batch = make_batch(
-        AddingTask(kind="adding", steps=30), np.random.Generator(np.random.PCG64(0)), 200_000
-    )
-    assert abs(np.mean((1.0 - batch.targets) ** 2) - 1 / 6) < 0.0022
-    assert (batch.inputs[:, :, 1].sum(axis=0) == 2).all()
-    marked = (batch.inputs[:, :, 0] * batch.inputs[:, :, 1]).sum(axis=0)
-    np.testing.assert_allclose(marked, batch.targets[:, 0])
 
 
 @pytest.mark.slow
@@ -140,7 +125,7 @@ train:
   validation_examples: 64
   validate_every: 350
   checkpoint_every: 700
-  evaluate: {under: [deterministic], examples: 500}
+  evaluate: {under: [deterministic]}
 output: {figures: false}
 """
     run_dir = train_experiment(write(tmp_path, text, "learn.yaml"), out=tmp_path).path
@@ -148,11 +133,101 @@ output: {figures: false}
     assert evaluation["loss_mean"].iloc[0] < 0.05
 
 
-def test_saved_weights_load_in_run_and_give_the_evaluation_loss(tmp_path):
-    from stochlstm.experiment.schema import ModelSpec
+def _summary_loss(run_dir, rule):
+    summary = pd.read_csv(run_dir / "summary.csv")
+    rows = summary[(summary["quantity"] == "loss_window") & (summary["condition"] == rule)]
+    assert len(rows) == 1
+    return rows.iloc[0]
 
-    if "readout" not in ModelSpec.model_fields:
-        pytest.skip(
-            "model.readout (linear heads) is not in the schema yet: the model branch adds it"
-        )
-    pytest.skip("enable with the targets branch: run's per-seed loss on the adding task's test set")
+
+SHORT = TINY.replace("iterations: 12", "iterations: 5").replace("seeds: 50", "seeds: 300")
+
+
+@pytest.mark.slow
+def test_saved_weights_load_in_run_and_give_the_evaluation_loss(tmp_path):
+    """evaluate.yaml in stochlstm run, as the header tells a user: the numbers of
+    evaluation.csv, to the bit (300 noise seeds: two blocks of 256 merged)."""
+    from stochlstm.experiment.run import run_simulation
+
+    run_dir = train_experiment(write(tmp_path, SHORT), out=tmp_path / "results").path
+    evaluation = pd.read_csv(run_dir / "evaluation.csv")
+    header = (run_dir / "evaluate.yaml").read_text()
+    assert "evaluate.yaml --set model.weights.file=weights/<arm>/seed-<k>.npz" in header
+    for condition, seed in [("deterministic", 0), ("bernoulli", 1)]:
+        overrides = [
+            f"model.weights.file=weights/{condition}/seed-{seed}.npz",
+            f"inputs.seed={seed}",
+        ]
+        out = tmp_path / f"run-{condition}"
+        evaluated = run_simulation(run_dir / "evaluate.yaml", overrides=overrides, out=out).path
+        for rule in ("deterministic", "bernoulli", "threshold"):
+            row = evaluation[
+                (evaluation["train_condition"] == condition)
+                & (evaluation["train_seed"] == seed)
+                & (evaluation["eval_rule"] == rule)
+            ].iloc[0]
+            summary = _summary_loss(evaluated, rule)
+            assert summary["n"] == row["n"] == 300
+            for column in ("mean", "sd", "ci_low", "ci_high"):
+                assert summary[column] == row[f"loss_{column}"], (condition, rule, column)
+
+
+def test_evaluate_yaml_scores_the_adding_test_set_by_hand(tmp_path):
+    """Independent of the run machinery: the squared error of each seed's
+    example, with the numpy reference step (float64), averaged over the seeds."""
+    from stochlstm.core.cell import unroll
+    from stochlstm.core.weights import init_uniform
+    from stochlstm.experiment.inputs import input_generator
+    from stochlstm.experiment.learning_tasks import task_example
+    from stochlstm.experiment.load import load_experiment
+    from stochlstm.train.evaluate import evaluate_model
+
+    weights = init_uniform(2, 3, seed=4, output_size=1)
+    np.savez(
+        tmp_path / "model.npz",
+        **{
+            "lstm.weight_ih_l0": weights.weight_ih,
+            "lstm.weight_hh_l0": weights.weight_hh,
+            "lstm.bias_ih_l0": weights.bias_ih,
+            "lstm.bias_hh_l0": weights.bias_hh,
+            "head.weight": weights.readout_weight,
+            "head.bias": weights.readout_bias,
+        },
+    )
+    (tmp_path / "evaluate.yaml").write_text(
+        """
+name: by-hand
+seeds: 40
+model: {input_size: 2, hidden_size: 3, output_size: 1, readout: linear, weights: {file: model.npz}}
+inputs: {kind: adding, steps: 7, seed: 5, per_seed: true}
+targets: {kind: task, loss: mse}
+conditions: {deterministic: {}}
+"""
+    )
+    rows, _ = evaluate_model(tmp_path / "evaluate.yaml", [], ["deterministic"])
+    config = load_experiment(tmp_path / "evaluate.yaml")
+    examples = [task_example(config.inputs, input_generator(5, seed)) for seed in range(40)]
+    inputs = np.concatenate([e.inputs for e in examples], axis=1)  # (7, 40, 2)
+    answers = np.array([e.targets[0, 0, 0] for e in examples])
+    last_h = unroll(weights, inputs, np.zeros((40, 3)), np.zeros((40, 3)))["h"][-1]
+    predictions = last_h @ weights.readout_weight[0] + weights.readout_bias[0]
+    errors = (predictions - answers) ** 2
+    assert rows[0]["n"] == 40
+    np.testing.assert_allclose(rows[0]["loss_mean"], np.mean(errors), rtol=1e-12)
+    np.testing.assert_allclose(rows[0]["loss_sd"], np.std(errors, ddof=1), rtol=1e-10)
+
+
+def test_the_train_command_names_evaluate_yaml_and_refuses_a_wrong_size_in_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from stochlstm.cli import EXIT_BAD_INPUT, app
+
+    runner = CliRunner()
+    short = TINY.replace("iterations: 12", "iterations: 2").replace("seeds: 2\n", "seeds: 1\n")
+    result = runner.invoke(app, ["train", str(write(tmp_path, short)), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "stochlstm run" in result.output and "evaluate.yaml" in result.output
+    wrong = write(tmp_path, short.replace("input_size: 2", "input_size: 3"), "wrong.yaml")
+    result = runner.invoke(app, ["train", str(wrong), "--out", str(tmp_path / "w")])
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "model.input_size" in result.output and "must be 2 for the adding task" in result.output
