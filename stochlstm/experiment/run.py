@@ -386,16 +386,7 @@ class _RunInProgress:
         self._finish_manifest(status)
 
     def _finish_manifest(self, status: str) -> None:
-        manifest = self.manifest
-        if status == "complete":
-            manifest.pop("stopped_in", None)
-            manifest.pop("error", None)
-        manifest["status"] = status
-        manifest["finished" if status == "complete" else "stopped"] = rundir.now()
-        manifest["elapsed_seconds"] = round(
-            manifest.get("elapsed_seconds", 0.0) + time.time() - self.started, 3
-        )
-        rundir.write_manifest(self.work_dir, manifest)
+        rundir.finish_manifest(self.work_dir, self.manifest, status, time.time() - self.started)
 
 
 _DOING = {

@@ -87,6 +87,18 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def finish_manifest(run_dir: Path, manifest: dict, status: str, seconds: float) -> None:
+    """Mark ``manifest`` ``status`` (complete, interrupted, failed) after
+    ``seconds`` more of work, with the time it finished or stopped, and write it."""
+    if status == "complete":
+        manifest.pop("stopped_in", None)
+        manifest.pop("error", None)
+    manifest["status"] = status
+    manifest["finished" if status == "complete" else "stopped"] = now()
+    manifest["elapsed_seconds"] = round(manifest.get("elapsed_seconds", 0.0) + seconds, 3)
+    write_manifest(run_dir, manifest)
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it to ``path``.
