@@ -17,7 +17,9 @@ Deterministic: the initial weights are the toolkit's seeded ``U(-1/sqrt(24),
 is full-batch Adam on one thread, so a rerun on the same machine gives the
 same weights. Saves ``sunspots-lstm.pt``, a float32 state dict with keys
 ``lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0,
-head.weight, head.bias``. Needs torch; runs in well under a minute:
+head.weight, head.bias``, and the same arrays as ``sunspots-lstm.npz`` (which
+the experiment reads, so running it needs no torch). Needs torch; runs in well
+under a minute:
 
     python experiments/data/train_sunspots.py
 """
@@ -37,6 +39,7 @@ from stochlstm import init_uniform
 
 HERE = Path(__file__).resolve().parent
 DATA, WEIGHTS = HERE / "sunspots.csv", HERE / "sunspots-lstm.pt"
+WEIGHTS_NPZ = WEIGHTS.with_suffix(".npz")
 FIT_ROWS = slice(0, 250)  # 1700-1949: the rows the z-score is fitted on
 TRAIN_STEPS = range(0, 199)  # predictions of 1701-1899
 VALIDATION_STEPS = range(199, 249)  # predictions of 1900-1949
@@ -111,12 +114,13 @@ def main() -> None:
         predictions = model(inputs)
     persistence = float(torch.mean((inputs[test, 0] - targets[test]) ** 2))
     torch.save(model.state_dict(), WEIGHTS)
+    np.savez(WEIGHTS_NPZ, **{key: value.numpy() for key, value in model.state_dict().items()})
     print(f"z-score on 1700-1949: mean {fit.mean():.6f}, sd {fit.std():.6f}")
     print(f"kept iteration {best[1]} of {ITERATIONS}")
     print(f"MSE train (1701-1899) {mse(predictions, train):.4f}")
     print(f"MSE validation (1900-1949) {mse(predictions, validation):.4f}")
     print(f"MSE test (1950-2008) {mse(predictions, test):.4f}; persistence {persistence:.4f}")
-    print(f"saved {WEIGHTS.name} in {time.perf_counter() - began:.1f} s")
+    print(f"saved {WEIGHTS.name} and {WEIGHTS_NPZ.name} in {time.perf_counter() - began:.1f} s")
 
 
 if __name__ == "__main__":

@@ -211,3 +211,18 @@ def test_ignore_and_keys_map_any_state_dict(torch, tmp_path):
     path = experiment_file(tmp_path, weights, num_layers=2)
     y = summarised_y(run_experiment(path, out=tmp_path / "runs").path)
     np.testing.assert_allclose(y, torch_prediction(torch, model, torch.float64), rtol=0, atol=1e-12)
+
+
+def test_the_bundled_sunspot_weights_are_the_same_in_both_files():
+    """experiments/sunspot-forecast.yaml reads the .npz (no torch needed); it
+    holds exactly the arrays of the .pt the training script saves."""
+    torch = pytest.importorskip("torch")
+    from pathlib import Path
+
+    data = Path(__file__).parents[2] / "experiments" / "data"
+    saved = torch.load(data / "sunspots-lstm.pt", weights_only=True)
+    arrays = np.load(data / "sunspots-lstm.npz", allow_pickle=False)
+    assert sorted(arrays.files) == sorted(saved)
+    for key, value in saved.items():
+        assert arrays[key].dtype == value.numpy().dtype
+        np.testing.assert_array_equal(arrays[key], value.numpy())
