@@ -1,5 +1,5 @@
 """Loss metrics against independent computations: torch's predictions for a
-deterministic LSTM + linear head + sigmoid, and numpy over the recorded
+deterministic LSTM + linear head (and + sigmoid), and numpy over the recorded
 trajectories of every seed (per-seed window losses, paired differences, the
 delta-method ratio, the seed-averaged prediction, cross-entropy and accuracy)."""
 
@@ -37,21 +37,29 @@ def write_experiment(tmp_path, weights: str, targets: str, name: str = "loss") -
     return run_experiment(path, out=tmp_path / "runs", figures=False)
 
 
-def test_deterministic_loss_equals_torchs_predictions(tmp_path, torch):
-    """nn.LSTM + nn.Linear + sigmoid in float64: the summarised MSE of the
-    deterministic condition (per step and over the window) and of its
-    seed-averaged prediction equal the MSE of torch's predictions to 1e-12."""
+@pytest.mark.parametrize("readout", ["linear", "sigmoid"])
+def test_deterministic_loss_equals_torchs_predictions(tmp_path, torch, readout):
+    """nn.LSTM + nn.Linear (a regression head, or wrapped in a sigmoid) in
+    float64: the summarised MSE of the deterministic condition (per step and
+    over the window) and of its seed-averaged prediction equal the MSE of
+    torch's predictions to 1e-12. The linear head is read from the state dict
+    of the whole model (``lstm.*``, ``head.*``)."""
     generator = torch.Generator().manual_seed(3)
     lstm = torch.nn.LSTM(1, HIDDEN).double()
     head = torch.nn.Linear(HIDDEN, 1).double()
     for parameter in [*lstm.parameters(), *head.parameters()]:
         parameter.data = torch.rand(parameter.shape, generator=generator, dtype=torch.float64) - 0.5
     state = {k: v.numpy() for k, v in lstm.state_dict().items()}
+    if readout == "linear":
+        state = {f"lstm.{k}": v for k, v in state.items()}
+        state |= {f"head.{k}": v.numpy() for k, v in head.state_dict().items()}
+        weights = "{file: lstm.npz}, readout: linear"
+    else:
+        weights = f"{{file: lstm.npz, W_y: {head.weight.tolist()}, b_y: {head.bias.tolist()}}}"
     np.savez(tmp_path / "lstm.npz", **state)
-    readout = f"W_y: {head.weight.tolist()}, b_y: {head.bias.tolist()}"
     outcome = write_experiment(
         tmp_path,
-        f"{{file: lstm.npz, {readout}}}",
+        weights,
         f"{{kind: inputs, shift: 1, loss_from: {WINDOW[0]}, loss_to: {WINDOW[1]}}}",
     )
     run = load_run(outcome.path)
@@ -60,7 +68,10 @@ def test_deterministic_loss_equals_torchs_predictions(tmp_path, torch):
     np.testing.assert_allclose(run.targets["target"], scaled[1:], rtol=1e-15)
     with torch.no_grad():
         hidden, _ = lstm(torch.tensor(scaled, dtype=torch.float64)[:, None, None])
-        predictions = torch.sigmoid(head(hidden[:, 0, :]))[:, 0].numpy()
+        predictions = head(hidden[:, 0, :])
+        if readout == "sigmoid":
+            predictions = torch.sigmoid(predictions)
+        predictions = predictions[:, 0].numpy()
     errors = (predictions[:-1] - scaled[1:]) ** 2
     window = errors[WINDOW[0] : WINDOW[1] + 1].mean()
     summary = run.summary.query("condition == 'deterministic'")
