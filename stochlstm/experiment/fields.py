@@ -184,3 +184,20 @@ def seed_range(seeds: int | list[int] | SeedRange) -> Sequence[int]:
     if isinstance(seeds, SeedRange):
         return range(seeds.start, seeds.start + seeds.count)
     return seeds if isinstance(seeds, list) else range(seeds)
+
+
+def stop_after_start(stop: int | None, info: ValidationInfo) -> int | None:
+    """A ``stop`` field's check, beside a ``start`` field (rows of a file, steps):
+    ``field_validator("stop")(stop_after_start)``."""
+    start = info.data.get("start")
+    if stop is not None and start is not None and stop <= start:
+        fail(f"must be greater than start ({start}), got {stop}")
+    return stop
+
+
+def infected_at_most_population(infected: int, info: ValidationInfo) -> int:
+    """An outbreak's ``infected`` field's check, beside its ``population``."""
+    population = info.data.get("population")
+    if population is not None and infected > population:
+        fail(f"must be at most the population ({population}), got {infected}")
+    return infected

@@ -14,7 +14,6 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -28,9 +27,11 @@ from .fields import (
     UniqueList,
     Vector,
     fail,
+    infected_at_most_population,
     key_of,
     numbers,
     one_of,
+    stop_after_start,
     union,
 )
 from .target_forms import NormalizeSpec
@@ -235,13 +236,7 @@ class EpidemicInputs(Strict):
         number=Annotated[float, Field(gt=0)],
     ) = "population"
 
-    @field_validator("infected")
-    @classmethod
-    def _at_most_population(cls, infected: int, info: ValidationInfo) -> int:
-        population = info.data.get("population")
-        if population is not None and infected > population:
-            fail(f"must be at most the population ({population}), got {infected}")
-        return infected
+    _at_most_population = field_validator("infected")(infected_at_most_population)
 
 
 class CsvInputs(Strict):
@@ -252,13 +247,7 @@ class CsvInputs(Strict):
     stop: NonNegativeInt | None = None
     normalize: NormalizeSpec = "none"
 
-    @field_validator("stop")
-    @classmethod
-    def _after_start(cls, stop, info: ValidationInfo):
-        start = info.data.get("start")
-        if stop is not None and start is not None and stop <= start:
-            fail(f"must be greater than start ({start}), got {stop}")
-        return stop
+    _after_start = field_validator("stop")(stop_after_start)
 
 
 INPUT_KINDS = {

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from .fields import (
     FilePath,
@@ -25,6 +25,7 @@ from .fields import (
     key_of,
     numbers,
     one_of,
+    stop_after_start,
     union,
 )
 
@@ -50,13 +51,7 @@ class FitRows(Strict):
     start: NonNegativeInt = 0
     stop: NonNegativeInt | None = None
 
-    @field_validator("stop")
-    @classmethod
-    def _after_start(cls, stop, info: ValidationInfo):
-        start = info.data.get("start")
-        if stop is not None and start is not None and stop <= start:
-            fail(f"must be greater than start ({start}), got {stop}")
-        return stop
+    _after_start = field_validator("stop")(stop_after_start)
 
 
 class NormalizeConstants(Strict):
@@ -128,13 +123,7 @@ class CsvTargets(_TargetsForm):
     stop: NonNegativeInt | None = None
     normalize: NormalizeSpec = "none"
 
-    @field_validator("stop")
-    @classmethod
-    def _after_start(cls, stop, info: ValidationInfo):
-        start = info.data.get("start")
-        if stop is not None and start is not None and stop <= start:
-            fail(f"must be greater than start ({start}), got {stop}")
-        return stop
+    _after_start = field_validator("stop")(stop_after_start)
 
 
 class SequenceTargets(_TargetsForm):

@@ -17,6 +17,7 @@ from .fields import (
     PositiveInt,
     Strict,
     fail,
+    infected_at_most_population,
     key_of,
     one_of,
     union,
@@ -100,13 +101,7 @@ class EpidemicSeries(Strict):
         number=Annotated[float, Field(gt=0)],
     ) = "population"
 
-    @field_validator("infected")
-    @classmethod
-    def _at_most_population(cls, infected: int, info: ValidationInfo) -> int:
-        population = info.data.get("population")
-        if population is not None and infected > population:
-            fail(f"must be at most the population ({population}), got {infected}")
-        return infected
+    _at_most_population = field_validator("infected")(infected_at_most_population)
 
 
 class ForecastTask(Strict):
