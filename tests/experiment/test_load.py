@@ -940,3 +940,25 @@ def test_a_malformed_csv_is_one_line_naming_the_file_and_its_line(tmp_path, cont
     assert problem.path == "inputs.file" and problem.line == line_of(text, "data.csv")
     assert problem.message.startswith(message)
     assert "\n" not in str(problem)
+
+
+def test_the_shared_range_and_population_checks_name_their_field(tmp_path):
+    (tmp_path / "s.csv").write_text("x\n1\n2\n3\n")
+    text = (
+        "name: a\nmodel: {input_size: 1, hidden_size: 2, output_size: 1}\n"
+        "inputs: {kind: csv, file: s.csv, columns: [x], start: 2, stop: 1}\n"
+        "targets: {kind: csv, columns: [x], start: 2, stop: 2, loss: mse}\n"
+        "conditions: {deterministic: {}}\n"
+    )
+    with pytest.raises(ConfigError) as error:
+        load_experiment(write(tmp_path, text))
+    assert "inputs.stop: must be greater than start (2), got 1" in str(error.value)
+    assert "targets.stop: must be greater than start (2), got 2" in str(error.value)
+    text = MINIMAL.replace(
+        "inputs: {kind: constant, value: [1, 2], steps: 5}",
+        "inputs: {kind: epidemic, population: 10, infected: 11, beta: 0.3, gamma: 0.1, steps: 5}",
+    ).replace("input_size: 2", "input_size: 1")
+    with pytest.raises(
+        ConfigError, match=r"inputs\.infected: must be at most the population \(10\), got 11"
+    ):
+        load_experiment(write(tmp_path, text))
