@@ -21,12 +21,10 @@ The run directory, lock, manifest, phases and ``--resume`` are those of
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
 import time
-import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -34,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..experiment import rundir
-from ..experiment.checkpoint import CheckpointError
+from ..experiment.checkpoint import CheckpointError, read_data_file, write_data_file
 from ..experiment.csv_inputs import InputError, from_csv
 from ..experiment.forecasts import series_of
 from ..experiment.interrupts import deferred, stop_signals
@@ -443,20 +441,11 @@ def _save_state(path: Path, state: TaskState, fingerprint: str) -> None:
         "rows": state.rows,
         "train_losses": state.train_losses,
     }
-    _write_npz(path, {**state.arrays, "meta": np.array(json.dumps(meta))})
+    write_data_file(path, state.arrays, meta)
 
 
 def _load_state(path: Path, fingerprint: str) -> TaskState:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"][()]))
-            if meta.get("format") != _FORMAT:
-                raise CheckpointError(f"{path}: not a stochlstm training checkpoint")
-            if meta["fingerprint"] != fingerprint:
-                raise CheckpointError(f"{path}: the checkpoint belongs to another experiment")
-            arrays = {k: data[k] for k in data.files if k != "meta"}
-    except CheckpointError:
-        raise
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as error:
-        raise CheckpointError(f"{path}: damaged checkpoint ({type(error).__name__})") from None
+    meta, arrays = read_data_file(
+        path, _FORMAT, fingerprint, what="training checkpoint", other="another experiment"
+    )
     return TaskState(arrays, int(meta["iteration"]), meta["rows"], meta["train_losses"])
