@@ -262,23 +262,16 @@ class _RunInProgress:
         manifest.pop("warnings", None)
         self.manifest = manifest
         if previous is None:
-            self.work_dir.mkdir(parents=True, exist_ok=True)
-            files = [
-                rundir.atomic_write_text(
-                    self.work_dir / "experiment.yaml", self.plan.config.source_text
-                ),
-                rundir.atomic_write_text(self.work_dir / "resolved.yaml", self.resolved_yaml),
-            ]
-            manifest["checksums"] = rundir.checksums(self.work_dir, files)
+            manifest["checksums"] = rundir.write_experiment_files(
+                self.work_dir, self.plan.config.source_text, self.resolved_yaml
+            )
         rundir.write_manifest(self.work_dir, manifest)
 
     def done(self, name: str) -> bool:
         return self.manifest["phases"].get(name) == DONE
 
     def mark(self, name: str, state: str, written: Iterable[Path] = ()) -> None:
-        self.manifest["phases"][name] = state
-        self.manifest.setdefault("checksums", {}).update(rundir.checksums(self.work_dir, written))
-        rundir.write_manifest(self.work_dir, self.manifest)
+        rundir.mark_phase(self.work_dir, self.manifest, name, state, written)
 
     def go(self, jobs, threads, executor, progress: RunProgress | None, phases) -> None:
         self.progress = progress

@@ -167,6 +167,25 @@ def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
     )
 
 
+def write_experiment_files(run_dir: Path, source_text: str, resolved_yaml: str) -> dict[str, str]:
+    """A new run's ``experiment.yaml`` (the file as given) and ``resolved.yaml``,
+    in a folder created if need be; their checksums."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    files = [
+        atomic_write_text(run_dir / "experiment.yaml", source_text),
+        atomic_write_text(run_dir / "resolved.yaml", resolved_yaml),
+    ]
+    return checksums(run_dir, files)
+
+
+def mark_phase(run_dir: Path, manifest: dict, name: str, state: str, written=()) -> None:
+    """Record phase ``name`` as ``state`` (done, failed, ...) with the checksums
+    of the files it ``written``, and write the manifest."""
+    manifest["phases"][name] = state
+    manifest.setdefault("checksums", {}).update(checksums(run_dir, written))
+    write_manifest(run_dir, manifest)
+
+
 def package_versions() -> dict[str, str]:
     """Versions of Python, the platform and the packages that shape the numbers."""
     from importlib import metadata

@@ -221,20 +221,13 @@ class _TrainingRun:
         manifest.pop("warnings", None)
         self.manifest = manifest
         if previous is None:
-            self.work_dir.mkdir(parents=True, exist_ok=True)
-            files = [
-                rundir.atomic_write_text(
-                    self.work_dir / "experiment.yaml", config.source_text or ""
-                ),
-                rundir.atomic_write_text(self.work_dir / "resolved.yaml", self.resolved_yaml),
-            ]
-            manifest["checksums"] = rundir.checksums(self.work_dir, files)
+            manifest["checksums"] = rundir.write_experiment_files(
+                self.work_dir, config.source_text or "", self.resolved_yaml
+            )
         rundir.write_manifest(self.work_dir, manifest)
 
     def mark(self, name: str, state: str, written=()) -> None:
-        self.manifest["phases"][name] = state
-        self.manifest.setdefault("checksums", {}).update(rundir.checksums(self.work_dir, written))
-        rundir.write_manifest(self.work_dir, self.manifest)
+        rundir.mark_phase(self.work_dir, self.manifest, name, state, written)
 
     def go(self, jobs, executor, progress) -> None:
         from .figures import draw_training_figures
